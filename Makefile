@@ -1,0 +1,42 @@
+# pg-hardening: every target installs what it needs (Debian packages, Docker engine, venv,
+# test images) and is safe to run again.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export TESTCONTAINERS_RYUK_DISABLED := true
+
+.PHONY: demo test lint typecheck bench system engine venv images clean
+
+demo: system venv engine  ## hardening end to end on a throwaway PostgreSQL 15 (KEEP=1 keeps it)
+	$(PY) -m hardening.demo --backend "$$(cat .state/backend)" $(if $(KEEP),--keep,)
+
+test: system venv engine  ## ruff, mypy --strict, and the suite on PostgreSQL 15 and 17
+	scripts/test.sh
+
+lint: venv
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+bench: system venv engine  ## encrypted-column benchmarks, ratios against plaintext
+	$(PY) -m bench --backend "$$(cat .state/backend)"
+
+system:
+	scripts/ensure-system.sh
+
+engine:
+	scripts/ensure-docker.sh
+
+images: engine
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip >/dev/null
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+clean:
+	rm -rf $(VENV) .state .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,0 +1,16 @@
+"""pg-hardening: versioned, reversible, tested PostgreSQL hardening for SQLAlchemy applications."""
+
+import importlib
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+
+def migrations_location() -> str:
+    """The kit's Alembic version folder, for ``version_locations`` in an application's alembic.ini.
+
+    Inside the repository it is ``migrations/versions``; an installed wheel carries the same
+    folder as the package ``hardening.migrations``.
+    """
+    pkg = importlib.import_module("hardening.migrations")
+    return str(Path(next(iter(pkg.__path__))) / "versions")

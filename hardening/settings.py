@@ -1,0 +1,71 @@
+"""One place that reads the kit's settings: ``-x name=value`` first, then HARDENING_* env vars,
+then defaults. Every setting is documented here and listed by ``hardening settings``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class SettingsError(ValueError):
+    """A setting has a value the kit cannot use; the message names the setting and the fix."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # the -x name; the env var is HARDENING_<NAME>
+    default: str
+    doc: str
+
+    @property
+    def env(self) -> str:
+        return f"HARDENING_{self.name.upper()}"
+
+
+SETTINGS: dict[str, Setting] = {}
+
+
+def define(name: str, default: str, doc: str) -> Setting:
+    """Register a setting (modules that own a concern declare theirs at import)."""
+    setting = Setting(name, default, doc)
+    SETTINGS[name] = setting
+    return setting
+
+
+def get(name: str, x_args: Mapping[str, str] | None = None) -> str:
+    """The value of setting ``name``: ``-x name=...`` wins over HARDENING_NAME, then the default."""
+    setting = SETTINGS[name]
+    if x_args and name in x_args:
+        return x_args[name]
+    return os.environ.get(setting.env, setting.default)
+
+
+def database_url(x_args: Mapping[str, str] | None = None) -> URL | None:
+    """The target database: ``-x url=...`` or DATABASE_URL; None when neither is given.
+
+    ``postgresql://`` and ``postgres://`` URLs are read as psycopg 3 URLs.
+    """
+    raw = (x_args or {}).get("url") or os.environ.get("DATABASE_URL")
+    if not raw:
+        return None
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw[len("postgres://") :]
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise SettingsError(
+            "the database URL (DATABASE_URL or -x url=...) is not a URL; "
+            "expected postgresql://user:password@host:port/database"
+        ) from None
+    if url.get_backend_name() != "postgresql":
+        raise SettingsError(
+            f"the database URL names a {url.get_backend_name()!r} database; "
+            "pg-hardening needs a postgresql:// URL"
+        )
+    if url.drivername in ("postgresql", "postgresql+psycopg2"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url

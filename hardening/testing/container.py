@@ -1,0 +1,103 @@
+"""The docker backend: the kit's PostgreSQL + pgaudit images run through testcontainers."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from hardening.testing.server import PASSWORD, USER, PgServer, ServerStartError, tail
+
+DEFAULT_IMAGE = "pg-hardening/postgres:{version}"
+START_TIMEOUT = 60.0
+
+
+def engine_problem() -> str | None:
+    """None when a Docker engine answers, else a sentence saying what is wrong and the fix."""
+    try:
+        from testcontainers.core.docker_client import DockerClient
+
+        DockerClient().client.ping()
+    except Exception as exc:  # any failure here means "no engine"
+        return (
+            f"no Docker engine answers ({type(exc).__name__}). Start one (`make docker`, or "
+            "`dockerd &`) or choose another backend: --pg-backend local | url"
+        )
+    return None
+
+
+def start(version: int, settings: dict[str, str], image: str | None = None) -> PgServer:
+    """Start a container of the test image for ``version`` with extra server ``settings``."""
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    from testcontainers.community.postgres import PostgresContainer
+
+    image_name = (image or os.environ.get("HARDENING_PG_IMAGE") or DEFAULT_IMAGE).format(
+        version=version
+    )
+
+    class _Container(PostgresContainer):
+        def _connect(self) -> None:
+            """Wait for the server; fail at once, with its log, if the container dies."""
+            deadline = time.monotonic() + START_TIMEOUT
+            probe = ["psql", "-h", "127.0.0.1", "-U", USER, "-d", "postgres", "-tAc", "select 1"]
+            while True:
+                wrapped = self.get_wrapped_container()
+                wrapped.reload()
+                if wrapped.status in ("exited", "dead"):
+                    raise ServerStartError(
+                        f"PostgreSQL in {image_name} exited at start "
+                        f"(settings {settings}); its log ends with:\n{tail(_log(self))}"
+                    )
+                rc, _ = wrapped.exec_run(probe, environment={"PGPASSWORD": PASSWORD})
+                if rc == 0:
+                    return
+                if time.monotonic() > deadline:
+                    raise ServerStartError(
+                        f"PostgreSQL in {image_name} did not accept connections within "
+                        f"{START_TIMEOUT:.0f} s; its log ends with:\n{tail(_log(self))}"
+                    )
+                time.sleep(0.1)
+
+    container = _Container(
+        image_name, username=USER, password=PASSWORD, dbname="postgres", driver="psycopg"
+    )
+    # Publish on loopback only: tests never need the server on another interface.
+    # docker-py reads a 1-tuple as (host_ip,): a random port on that address only.
+    container.ports["5432"] = ("127.0.0.1",)  # type: ignore[assignment]
+    args: list[str] = []
+    for name, value in settings.items():
+        args += ["-c", f"{name}={value}"]
+    container.with_command(args)
+    try:
+        container.start()
+    except ServerStartError:
+        container.stop()
+        raise
+    except Exception as exc:
+        container.stop()
+        raise ServerStartError(
+            f"could not start {image_name}: {exc}. Build the images first: docker/build.sh"
+        ) from exc
+
+    url = URL.create(
+        "postgresql+psycopg",
+        username=USER,
+        password=PASSWORD,
+        host="127.0.0.1",
+        port=int(container.get_exposed_port(5432)),
+        database="postgres",
+    )
+    return PgServer(
+        backend="docker",
+        url=url,
+        read_log=lambda: _log(container),
+        stop=container.stop,
+        stop_hint=f"docker rm -f {container.get_wrapped_container().short_id}",
+    )
+
+
+def _log(container: Any) -> str:
+    stdout, stderr = container.get_logs()
+    return str((stdout + stderr).decode("utf-8", "replace"))

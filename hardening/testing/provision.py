@@ -1,0 +1,91 @@
+"""Choose a backend and start PostgreSQL servers for tests (docker, local or url)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import make_url
+
+from hardening.testing import container, local
+from hardening.testing.server import PgServer, ServerStartError
+
+BACKENDS = ("docker", "local", "url")
+VERSIONS = (15, 17)
+
+# Settings every test server gets: durability is worthless for a throwaway server, speed is not.
+FAST = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+@dataclass
+class Provisioner:
+    """Starts servers of one backend and version, reuses identical ones, stops them all."""
+
+    backend: str = "docker"
+    version: int = 15
+    url: str | None = None
+    image: str | None = None
+    _servers: dict[tuple[tuple[str, str], ...], PgServer] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Provisioner:
+        """Read HARDENING_PG_BACKEND, _VERSION, _URL and _IMAGE."""
+        return cls.create(
+            os.environ.get("HARDENING_PG_BACKEND", "docker"),
+            os.environ.get("HARDENING_PG_VERSION", "15"),
+            os.environ.get("HARDENING_PG_URL"),
+            os.environ.get("HARDENING_PG_IMAGE"),
+        )
+
+    @classmethod
+    def create(
+        cls, backend: str, version: str | int, url: str | None, image: str | None = None
+    ) -> Provisioner:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown PostgreSQL backend {backend!r}: choose one of {BACKENDS}")
+        try:
+            major = int(version)
+        except ValueError:
+            major = -1
+        if major not in VERSIONS:
+            raise ValueError(f"unsupported PostgreSQL version {version!r}: choose 15 or 17")
+        if backend == "url" and not url:
+            raise ValueError("the url backend needs a server URL: --pg-url or HARDENING_PG_URL")
+        return cls(backend=backend, version=major, url=url, image=image)
+
+    def server(self, settings: dict[str, str] | None = None) -> PgServer:
+        """A running server with ``settings`` on top of the defaults; started once, then reused."""
+        wanted = {**FAST, **(settings or {})}
+        key = tuple(sorted(wanted.items()))
+        if key not in self._servers:
+            server = self._start(wanted, default=not settings)
+            _ = server.version  # read while it runs: reports outlive the server
+            self._servers[key] = server
+        return self._servers[key]
+
+    def _start(self, settings: dict[str, str], default: bool) -> PgServer:
+        if self.backend == "docker":
+            problem = container.engine_problem()
+            if problem:
+                raise ServerStartError(problem)
+            return container.start(self.version, settings, self.image)
+        if self.backend == "local":
+            return local.start(self.version, settings)
+        if not default:
+            raise ServerStartError(
+                "the url backend serves one existing server and cannot start another with "
+                f"settings {settings}; use the docker or local backend for this test"
+            )
+        assert self.url is not None
+        return PgServer(
+            backend="url",
+            url=make_url(self.url),
+            read_log=lambda: "",
+            stop=lambda: None,
+            log_readable=False,
+        )
+
+    def stop_all(self) -> None:
+        for server in self._servers.values():
+            server.stop()
+        self._servers.clear()

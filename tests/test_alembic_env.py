@@ -1,0 +1,92 @@
+"""The standalone Alembic environment: where the URL comes from, and where versions are kept."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+from alembic import command
+from sqlalchemy import create_engine
+
+from hardening import migrate
+from hardening.testing.plugin import PgDatabase
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", *args],
+        cwd=ROOT,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def version_tables(dsn: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_name IN ('hardening_version', 'alembic_version') ORDER BY 1"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_without_a_url_alembic_exits_with_one_line_naming_database_url() -> None:
+    proc = alembic_cli("upgrade", "head")
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "DATABASE_URL" in lines[0]
+    assert "-x url=" in lines[0]
+
+
+def test_a_url_that_is_not_postgresql_is_refused_by_name() -> None:
+    proc = alembic_cli("upgrade", "head", env={"DATABASE_URL": "mysql://u:p@localhost/db"})
+    assert proc.returncode != 0
+    assert "postgresql://" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_database_url_upgrade_keeps_versions_in_hardening_version(pg_database: PgDatabase) -> None:
+    proc = alembic_cli("upgrade", "head", env={"DATABASE_URL": pg_database.dsn})
+    assert proc.returncode == 0, proc.stderr
+    assert version_tables(pg_database.dsn) == ["hardening_version"]
+
+
+def test_x_url_wins_and_plain_postgresql_urls_use_psycopg3(pg_database: PgDatabase) -> None:
+    proc = alembic_cli(
+        "-x",
+        f"url={pg_database.dsn}",
+        "upgrade",
+        "head",
+        env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nothing"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert version_tables(pg_database.dsn) == ["hardening_version"]
+
+
+def test_a_handed_in_connection_is_used(pg_database: PgDatabase) -> None:
+    engine = create_engine(pg_database.url)
+    cfg = migrate.config()
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+    engine.dispose()
+    assert version_tables(pg_database.dsn) == ["hardening_version"]
+
+
+def test_revisions_carry_the_hardening_branch_label() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.config())
+    roots = [rev for rev in script.walk_revisions() if rev.down_revision is None]
+    assert len(roots) == 1
+    assert "hardening" in roots[0].branch_labels
+    assert script.get_revisions("hardening@head")

@@ -36,6 +36,34 @@ def define(name: str, default: str, doc: str) -> Setting:
     return setting
 
 
+# The contract between the migrations, `verify` and the docs. Modules may define more.
+define("pgcrypto_schema", "public", "schema that receives the pgcrypto extension")
+define("audit_log", "ddl, role, write", "pgaudit.log classes set for the database")
+define(
+    "audit_role",
+    "hardening_auditor",
+    "NOLOGIN object-audit role set as pgaudit.role (on RDS it must be rds_pgaudit)",
+)
+define(
+    "audit_reader_role",
+    "hardening_audit_reader",
+    "NOLOGIN role that may read settings and the kit's views, nothing else",
+)
+define(
+    "audit_tables",
+    "",
+    "object-level audit grants, e.g. 'public.users:SELECT;public.cards:SELECT,UPDATE'",
+)
+define("app_schema", "public", "schema whose future tables get the group roles' privileges")
+define("readonly_role", "hardening_readonly", "NOLOGIN group role: SELECT on app tables")
+define("readwrite_role", "hardening_readwrite", "NOLOGIN group role: DML on app tables")
+define(
+    "server_profile",
+    "off",
+    "'on' applies logging and TLS settings with ALTER SYSTEM (superuser, self-managed)",
+)
+
+
 def get(name: str, x_args: Mapping[str, str] | None = None) -> str:
     """The value of setting ``name``: ``-x name=...`` wins over HARDENING_NAME, then the default."""
     setting = SETTINGS[name]

@@ -1,0 +1,16 @@
+"""Read the SQL a DBA reviews: files under the top-level ``sql/`` folder (shipped as
+``hardening.sql``), never SQL strings scattered through Python."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+
+@cache
+def load(relative: str) -> str:
+    """The text of ``sql/<relative>``, e.g. ``load("checks/pgaudit_loaded.sql")``."""
+    path = resources.files("hardening.sql").joinpath(*relative.split("/"))
+    if not path.is_file():
+        raise FileNotFoundError(f"pg-hardening ships no SQL file sql/{relative}")
+    return path.read_text(encoding="utf-8")

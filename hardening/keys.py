@@ -1,0 +1,305 @@
+"""The keyring: named 256-bit keys from ``HARDENING_KEYS``, a file, or an application hook.
+
+``HARDENING_KEYS="k2:BASE64,k1:BASE64"``: comma-separated ``key_id:base64(32 random bytes)``;
+the first entry is active (encrypts), every entry decrypts. ``HARDENING_KEYS_FILE`` names a
+file holding the same text (one entry per line or comma-separated, ``#`` comments allowed).
+An application can instead call ``configure_keys(hook)`` with a callable (a KMS or Vault
+client) that returns a ``Keyring``, a spec string, or ``(key_id, bytes)`` pairs.
+
+There is no default key. Key material never appears in a message, a repr or a log line:
+``Key`` and ``Keyring`` print their ids only, and errors name ids and sources, never values.
+
+Every purpose gets its own key derived with HKDF-SHA256 (``Key.derive``): the AEAD key, the
+pgcrypto password of a column and the blind-index key of a column are all different.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import secrets
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Protocol, TypeAlias
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from hardening import settings
+
+KEY_BYTES = 32
+KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+ENV_KEYS = "HARDENING_KEYS"
+ENV_KEYS_FILE = "HARDENING_KEYS_FILE"
+
+settings.define(
+    "keys",
+    "",
+    "encryption keys 'key_id:base64(32 bytes),...'; the first encrypts, all decrypt "
+    "(no default; `hardening keygen` prints an entry)",
+)
+settings.define("keys_file", "", "file holding the HARDENING_KEYS text, instead of the variable")
+
+
+class EncryptionError(Exception):
+    """Base class of the kit's encryption errors; messages never hold a key or a plaintext."""
+
+
+class KeyConfigError(EncryptionError, ValueError):
+    """No keys, or keys that cannot be used; the message says where they came from and the fix."""
+
+
+class KeyNotFoundError(EncryptionError, LookupError):
+    """A value was encrypted under a key id the keyring does not hold."""
+
+    def __init__(self, key_id: str, column: str | None = None, known: Sequence[str] = ()) -> None:
+        self.key_id = key_id
+        self.column = column
+        where = f" of {column}" if column else ""
+        have = ", ".join(repr(k) for k in known) or "none"
+        super().__init__(
+            f"key id {key_id!r} needed to decrypt a value{where} is not in the keyring "
+            f"(it holds {have}); add the old key back to {ENV_KEYS} after the active one"
+        )
+
+
+class DecryptionError(EncryptionError):
+    """A stored value does not decrypt: wrong key, tampered, truncated, or from another column."""
+
+    def __init__(self, column: str, key_id: str | None, reason: str) -> None:
+        self.column = column
+        self.key_id = key_id
+        kid = f"key id {key_id!r}" if key_id is not None else "unknown key id"
+        super().__init__(f"cannot decrypt a value of {column} ({kid}): {reason}")
+
+
+class Key:
+    """One named 256-bit key. Its repr shows the id only."""
+
+    __slots__ = ("__dict__", "_material", "id")
+
+    def __init__(self, key_id: str, material: bytes) -> None:
+        if not KEY_ID_PATTERN.fullmatch(key_id):
+            raise KeyConfigError(
+                f"key id {key_id!r} is not valid: use 1-64 characters from A-Z a-z 0-9 _ . -"
+            )
+        if len(material) != KEY_BYTES:
+            raise KeyConfigError(
+                f"key {key_id!r} has {len(material)} bytes; keys are {KEY_BYTES} random bytes, "
+                "base64-encoded (`hardening keygen` prints one)"
+            )
+        self.id = key_id
+        self._material = bytes(material)
+
+    def __repr__(self) -> str:
+        return f"Key(id={self.id!r})"
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` only (HKDF-SHA256, info = ``purpose``)."""
+        return HKDF(
+            algorithm=hashes.SHA256(),
+            length=KEY_BYTES,
+            salt=None,
+            info=b"pg-hardening/" + purpose.encode(),
+        ).derive(self._material)
+
+    @cached_property
+    def aead(self) -> AESGCM:
+        """The AES-256-GCM cipher of this key, made once and reused."""
+        return AESGCM(self.derive("aead/v1"))
+
+
+class Keyring:
+    """Keys by id; the first one is active (encrypts), all of them decrypt."""
+
+    def __init__(self, keys: Iterable[Key], source: str = "application") -> None:
+        self.keys: tuple[Key, ...] = tuple(keys)
+        self.source = source
+        if not self.keys:
+            raise KeyConfigError(f"no encryption keys in {source}; {_FIX}")
+        self._by_id: dict[str, Key] = {}
+        for key in self.keys:
+            if key.id in self._by_id:
+                raise KeyConfigError(f"key id {key.id!r} appears twice in {source}")
+            self._by_id[key.id] = key
+
+    def __repr__(self) -> str:
+        return f"Keyring(ids={list(self.ids)!r}, source={self.source!r})"
+
+    @property
+    def active(self) -> Key:
+        return self.keys[0]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(k.id for k in self.keys)
+
+    def get(self, key_id: str, column: str | None = None) -> Key:
+        try:
+            return self._by_id[key_id]
+        except KeyError:
+            raise KeyNotFoundError(key_id, column, self.ids) from None
+
+    def __contains__(self, key_id: object) -> bool:
+        return key_id in self._by_id
+
+    @classmethod
+    def parse(cls, spec: str, source: str = ENV_KEYS) -> Keyring:
+        """Read ``key_id:base64,...`` (commas or newlines; ``#`` starts a comment)."""
+        entries: list[Key] = []
+        for raw_line in spec.splitlines():
+            line = raw_line.split("#", 1)[0]
+            for raw in line.split(","):
+                entry = raw.strip()
+                if not entry:
+                    continue
+                key_id, sep, encoded = entry.partition(":")
+                if not sep:
+                    raise KeyConfigError(
+                        f"an entry of {source} has no ':'; expected key_id:base64(32 bytes)"
+                    )
+                entries.append(Key(key_id.strip(), _b64(key_id.strip(), encoded.strip())))
+        return cls(entries, source)
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, bytes]], source: str = "application") -> Keyring:
+        return cls((Key(kid, material) for kid, material in pairs), source)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Keyring:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise KeyConfigError(
+                f"cannot read the key file {ENV_KEYS_FILE}={os.fspath(path)!r}: {exc.strerror}"
+            ) from None
+        return cls.parse(text, source=f"{ENV_KEYS_FILE} {os.fspath(path)!r}")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Keyring:
+        env = os.environ if environ is None else environ
+        spec = env.get(ENV_KEYS, "")
+        if spec.strip():
+            return cls.parse(spec, source=ENV_KEYS)
+        path = env.get(ENV_KEYS_FILE, "")
+        if path.strip():
+            return cls.from_file(path.strip())
+        raise KeyConfigError(
+            f"no encryption keys: {ENV_KEYS} and {ENV_KEYS_FILE} are unset; {_FIX}"
+        )
+
+
+_FIX = (
+    f"set {ENV_KEYS}=key_id:base64key (run `hardening keygen` for one), "
+    f"point {ENV_KEYS_FILE} at a file holding it, or call hardening.keys.configure_keys(hook)"
+)
+
+KeySource: TypeAlias = "Keyring | str | Iterable[tuple[str, bytes]]"
+KeyHook: TypeAlias = "Callable[[], KeySource]"
+
+
+def as_keyring(source: KeySource, origin: str = "application") -> Keyring:
+    """A ``Keyring`` from a keyring, a spec string, or ``(key_id, bytes)`` pairs."""
+    if isinstance(source, Keyring):
+        return source
+    if isinstance(source, str):
+        return Keyring.parse(source, source=origin)
+    return Keyring.from_pairs(source, source=origin)
+
+
+class _Default:
+    """The process-wide keyring: a configured hook or the environment, read once, re-read
+    on ``reload()`` (and by the types when a value names a key id they have not seen)."""
+
+    def __init__(self) -> None:
+        self.hook: KeyHook | None = None
+        self.keyring: Keyring | None = None
+        self.generation = 0
+        self.lock = threading.Lock()
+        self.watchers: weakref.WeakSet[KeyWatcher] = weakref.WeakSet()
+
+    def reset(self) -> None:
+        """Forget the keyring and tell every watcher (the columns' caches) to forget theirs."""
+        self.keyring = None
+        for watcher in list(self.watchers):
+            watcher.keys_changed()
+
+    def get(self) -> Keyring:
+        ring = self.keyring
+        if ring is None:
+            with self.lock:
+                if self.keyring is None:
+                    self.keyring = self._load()
+                    self.generation += 1
+                ring = self.keyring
+        return ring
+
+    def _load(self) -> Keyring:
+        if self.hook is None:
+            return Keyring.from_env()
+        return as_keyring(self.hook(), origin="the configure_keys() hook")
+
+
+_DEFAULT = _Default()
+
+
+def configure_keys(hook: KeyHook | KeySource | None) -> None:
+    """Use ``hook`` (a callable, a ``Keyring``, a spec string or pairs) instead of the
+    environment for every encrypted column without its own ``keys=``; None goes back to
+    the environment. The keys are read (and checked) now, so a bad hook fails here."""
+    with _DEFAULT.lock:
+        if hook is None:
+            _DEFAULT.hook = None
+        elif callable(hook):
+            _DEFAULT.hook = hook
+        else:
+            ring = as_keyring(hook)
+            _DEFAULT.hook = lambda: ring
+        _DEFAULT.reset()
+    if hook is not None:
+        default_keyring()
+
+
+def default_keyring() -> Keyring:
+    """The process-wide keyring (read on first use)."""
+    return _DEFAULT.get()
+
+
+def reload() -> Keyring:
+    """Read the keys again (after a rotation changed the environment, file or vault)."""
+    with _DEFAULT.lock:
+        _DEFAULT.reset()
+    return _DEFAULT.get()
+
+
+class KeyWatcher(Protocol):
+    def keys_changed(self) -> None: ...
+
+
+def watch(watcher: KeyWatcher) -> None:
+    """Call ``watcher.keys_changed()`` when the process-wide keys are reloaded or reconfigured."""
+    _DEFAULT.watchers.add(watcher)
+
+
+def generate_entry(key_id: str | None = None) -> str:
+    """A fresh ``key_id:base64`` entry from the OS random source."""
+    kid = key_id or f"k{secrets.token_hex(4)}"
+    key = Key(kid, secrets.token_bytes(KEY_BYTES))
+    return f"{key.id}:{base64.b64encode(key._material).decode()}"
+
+
+def _b64(key_id: str, encoded: str) -> bytes:
+    try:
+        if "-" in encoded or "_" in encoded:
+            return base64.urlsafe_b64decode(encoded)
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyConfigError(
+            f"key {key_id!r} is not valid base64; expected key_id:base64(32 random bytes)"
+        ) from None

@@ -1,0 +1,753 @@
+"""Encrypted SQLAlchemy column types: a client-side AEAD family and a server-side pgcrypto family.
+
+AEAD family (``EncryptedText``, ``EncryptedBytes``, ``EncryptedJSON``, ``EncryptedInteger``,
+``EncryptedFloat``, ``EncryptedNumeric``, ``EncryptedBoolean``, ``EncryptedDate``,
+``EncryptedDateTime``, ``EncryptedTime``, ``EncryptedUUID``): AES-256-GCM in the application,
+one random 96-bit nonce per value, the versioned envelope of ``hardening.envelope`` stored as
+``bytea``; the associated data is ``table.column`` plus the envelope header, so a value copied
+to another column, or with its key id changed, does not decrypt. The database never sees a key
+or a plaintext.
+
+pgcrypto family (``PGPText``, ``PGPBytes``): ``pgp_sym_encrypt_bytea`` / ``pgp_sym_decrypt_bytea``
+run in PostgreSQL with ``cipher-algo=aes256, s2k-mode=1`` (one hash of a random 256-bit
+password: the iterated S2K default exists to slow down guessing of human passwords and costs
+~30x more per row). The password is a per-column key derived from the keyring key and is only
+ever a bind parameter: a compile that would inline it (``literal_binds``, Alembic ``--sql``, a
+driver that interpolates parameters client-side such as psycopg2) raises
+``InlineKeyError``. The stored value is ``0x02 | len | key id | OpenPGP message``; the SELECT
+picks the key by id from an array parameter, so rows under old keys still read during a
+rotation. Keep ``log_parameter_max_length = 0`` on the database (the kit's migration sets it):
+the server would otherwise log the password and plaintext parameters with ``log_statement``.
+
+Both families: NULL stays NULL; keys come from ``hardening.keys`` (no default key); comparisons
+that cannot work on ciphertext (``==`` a value, ``LIKE``, ``<``, ``IN``, ``ORDER BY col.asc()``)
+raise ``EncryptedComparisonError`` when the query is built; equality lookups go through a blind
+index (``hardening.blind_index``) with ``col.blind_eq(value)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import LargeBinary, Text, case, event, func, literal_column, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect, Engine, ExceptionContext
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators, visitors
+from sqlalchemy.sql.base import SchemaEventTarget
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter, ColumnElement, Null
+from sqlalchemy.sql.schema import Column, Table
+from sqlalchemy.types import TypeDecorator
+
+from hardening import blind_index, keys
+from hardening.envelope import AEAD_V1, PGP_V1, EnvelopeError, header, split_header
+from hardening.keys import (
+    DecryptionError,
+    EncryptionError,
+    Key,
+    KeyConfigError,
+    KeyHook,
+    KeyNotFoundError,
+    Keyring,
+    KeySource,
+    as_keyring,
+    configure_keys,
+    default_keyring,
+)
+
+__all__ = [
+    "DecryptionError",
+    "EncryptedBoolean",
+    "EncryptedBytes",
+    "EncryptedComparisonError",
+    "EncryptedDate",
+    "EncryptedDateTime",
+    "EncryptedFloat",
+    "EncryptedInteger",
+    "EncryptedJSON",
+    "EncryptedNumeric",
+    "EncryptedText",
+    "EncryptedTime",
+    "EncryptedUUID",
+    "EncryptionError",
+    "InlineKeyError",
+    "KeyConfigError",
+    "KeyNotFoundError",
+    "Keyring",
+    "PGPBytes",
+    "PGPText",
+    "configure_keys",
+]
+
+T = TypeVar("T")
+
+PGP_OPTIONS = "cipher-algo=aes256, s2k-mode=1"
+SAFE_PGP_DRIVERS = frozenset({"psycopg", "psycopg_async", "asyncpg", "pg8000"})
+
+
+class EncryptedComparisonError(EncryptionError, TypeError):
+    """A comparison that cannot work on ciphertext (LIKE, <, ORDER BY, == value, IN)."""
+
+
+class InlineKeyError(EncryptionError):
+    """A pgcrypto key would be written into the SQL text instead of sent as a bind parameter."""
+
+
+class ColumnContextError(EncryptionError):
+    """An encrypted type used outside a table column, without ``context=``."""
+
+
+class Secret(bytes):
+    """Bytes that print as ``[REDACTED]`` (SQLAlchemy's echo logs parameters with repr)."""
+
+    def __repr__(self) -> str:
+        return "'[REDACTED]'"
+
+
+class SecretText(str):
+    """A str that prints as ``[REDACTED]``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'[REDACTED]'"
+
+
+class _ColumnKeys:
+    """One column's view of the keyring, with every per-key object made once and cached:
+    AES-GCM ciphers and associated data by envelope header, blind-index HMAC keys, pgcrypto
+    passwords. Nothing here is derived per row."""
+
+    def __init__(self, context: str | None, source: KeyHook | KeySource | None) -> None:
+        self.context = context
+        self.source = source
+        self.lock = threading.Lock()
+        self.ring: Keyring | None = None
+        self.enc: tuple[bytes, AESGCM, bytes] | None = None
+        self.dec: dict[bytes, tuple[AESGCM, bytes, str]] = {}
+        self.macs: tuple[bytes, ...] | None = None
+        self.pgp: tuple[bytes, str, list[bytes], list[str]] | None = None
+        if source is None:
+            keys.watch(self)
+
+    # -- keyring -----------------------------------------------------------------------------
+    def keys_changed(self) -> None:
+        self.ring, self.enc, self.dec, self.macs, self.pgp = None, None, {}, None, None
+
+    def keyring(self, refresh: bool = False) -> Keyring:
+        if refresh:
+            if self.source is None:
+                keys.reload()
+            self.keys_changed()
+        ring = self.ring
+        if ring is None:
+            with self.lock:
+                ring = self.ring = self._load()
+        return ring
+
+    def _load(self) -> Keyring:
+        src = self.source
+        if src is None:
+            return default_keyring()
+        if callable(src):
+            return as_keyring(src(), origin=f"the keys= hook of {self.name}")
+        return as_keyring(src, origin=f"keys= of {self.name}")
+
+    @property
+    def name(self) -> str:
+        if self.context is None:
+            raise ColumnContextError(
+                "an encrypted type is used outside a table column; attach it to a Column in a "
+                "Table (or a mapped class), or pass context='table.column'"
+            )
+        return self.context
+
+    def associated_data(self, head: bytes) -> bytes:
+        return b"pg-hardening\x00" + self.name.encode() + b"\x00" + head
+
+    # -- AEAD --------------------------------------------------------------------------------
+    def encrypt(self, data: bytes) -> bytes:
+        enc = self.enc
+        if enc is None:
+            enc = self._prepare_encrypt()
+        head, aead, ad = enc
+        nonce = os.urandom(12)
+        return head + nonce + aead.encrypt(nonce, data, ad)
+
+    def _prepare_encrypt(self) -> tuple[bytes, AESGCM, bytes]:
+        key = self.keyring().active
+        head = header(AEAD_V1, key.id)
+        self.enc = (head, key.aead, self.associated_data(head))
+        return self.enc
+
+    def decrypt(self, value: bytes) -> bytes:
+        try:
+            end = value[1] + 2
+            aead, ad, _kid = self.dec[value[:end]]
+            return aead.decrypt(value[end : end + 12], value[end + 12 :], ad)
+        except (KeyError, IndexError, InvalidTag, ValueError):
+            return self._decrypt_slow(value)
+
+    def _decrypt_slow(self, value: bytes) -> bytes:
+        try:
+            version, kid, body = split_header(value)
+            if version != AEAD_V1:
+                raise EnvelopeError("the value is a pgcrypto envelope, not an AEAD one")
+        except EnvelopeError as exc:
+            raise DecryptionError(self.name, None, str(exc)) from None
+        ring = self.keyring()
+        if kid not in ring:
+            ring = self.keyring(refresh=True)
+        key = ring.get(kid, self.name)
+        head = bytes(value[:body])
+        entry = self.dec[head] = (key.aead, self.associated_data(head), kid)
+        if len(value) < body + 12 + 16:
+            raise DecryptionError(self.name, kid, "the value is truncated")
+        try:
+            return entry[0].decrypt(
+                bytes(value[body : body + 12]), bytes(value[body + 12 :]), entry[1]
+            )
+        except InvalidTag:
+            raise DecryptionError(
+                self.name,
+                kid,
+                "authentication failed: wrong key, or the value was altered, truncated or "
+                "copied from another column",
+            ) from None
+
+    def is_current(self, value: bytes) -> bool:
+        """True when ``value`` is an envelope under the active key (nothing to rotate)."""
+        key = self.keyring().active
+        return bytes(value[: 2 + len(key.id)]) == header(value[0] if value else 0, key.id)
+
+    # -- blind index -------------------------------------------------------------------------
+    def mac_keys(self) -> tuple[bytes, ...]:
+        macs = self.macs
+        if macs is None:
+            ring = self.keyring()
+            macs = self.macs = tuple(blind_index.hmac_key(k, self.name) for k in ring.keys)
+        return macs
+
+    # -- pgcrypto ----------------------------------------------------------------------------
+    def pgp_password(self, key: Key) -> str:
+        return base64.b64encode(key.derive(f"pgcrypto/v1/{self.name}")).decode()
+
+    def pgp_material(self) -> tuple[bytes, str, list[bytes], list[str]]:
+        """(active header, active password, key ids, passwords) for the SQL of this column."""
+        pgp = self.pgp
+        if pgp is None:
+            ring = self.keyring()
+            pgp = self.pgp = (
+                header(PGP_V1, ring.active.id),
+                SecretText(self.pgp_password(ring.active)),
+                [k.id.encode() for k in ring.keys],
+                [SecretText(self.pgp_password(k)) for k in ring.keys],
+            )
+        return pgp
+
+
+class _Guarded(TypeDecorator.Comparator[Any]):
+    """Lets through what works on ciphertext (IS NULL, == None, DISTINCT) and ``blind_eq``;
+    every other operator raises ``EncryptedComparisonError`` when the query is built."""
+
+    _ALLOWED: ClassVar[frozenset[Any]] = frozenset(
+        {operators.is_, operators.is_not, operators.distinct_op}
+    )
+
+    def operate(self, op: Any, *other: Any, **kwargs: Any) -> ColumnElement[Any]:
+        self._check(op, other)
+        return super().operate(op, *other, **kwargs)
+
+    def reverse_operate(self, op: Any, other: Any, **kwargs: Any) -> ColumnElement[Any]:
+        self._check(op, (other,))
+        return super().reverse_operate(op, other, **kwargs)
+
+    def _check(self, op: Any, other: tuple[Any, ...]) -> None:
+        if op in self._ALLOWED:
+            return
+        if op in (operators.eq, operators.ne) and other and _is_null(other[0]):
+            return
+        name = getattr(op, "__name__", str(op)).rstrip("_")
+        col = getattr(self.expr, "key", "column")
+        hint = (
+            f"use {col}.blind_eq(value) with a blind index"
+            if op in (operators.eq, operators.ne, operators.in_op)
+            else "decrypt in the application instead"
+        )
+        raise EncryptedComparisonError(
+            f"{name!r} cannot be computed on the encrypted column {col!r} (the database only "
+            f"holds ciphertext, so it would return wrong rows); {hint}"
+        )
+
+    def blind_eq(self, value: Any) -> ColumnElement[bool]:
+        """``bidx IN (hmac_k1(value), hmac_k2(value), ...)``: equality through the blind index."""
+        index_col = blind_index.index_column_of(self.expr)
+        hashes = cast(_EncryptedBase[Any], self.type).blind_hashes(value)
+        if len(hashes) == 1:
+            result: ColumnElement[bool] = index_col == hashes[0]
+            return result
+        found: ColumnElement[bool] = index_col.in_(hashes)
+        return found
+
+    def blind_hash(self, value: Any) -> bytes | None:
+        """The blind-index value to store for ``value`` (for Core UPDATEs)."""
+        return cast(_EncryptedBase[Any], self.type).blind_hash(value)
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or isinstance(value, Null)
+
+
+class _EncryptedBase(TypeDecorator[T], Generic[T]):
+    """What both families share: the column context, the keys, the guards, blind hashing."""
+
+    impl = LargeBinary
+    cache_ok = True
+    comparator_factory = _Guarded
+
+    def __init__(self, context: str | None = None, keys: KeyHook | KeySource | None = None) -> None:
+        super().__init__()
+        self.context = context
+        self.keys = keys
+        self._state = _ColumnKeys(context, keys)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(context={self._state.context!r})"
+
+    def _set_parent(self, parent: SchemaEventTarget, outer: bool = False, **kw: Any) -> None:
+        super()._set_parent(parent, outer=outer, **kw)
+        if isinstance(parent, Column):
+            parent._on_table_attach(self._set_table)
+
+    def _set_table(self, column: Column[Any], table: Table) -> None:
+        if self.context is None:
+            self._state = _ColumnKeys(f"{table.name}.{column.name}", self.keys)
+
+    @property
+    def column_context(self) -> str:
+        """``table.column``: what the ciphertext is bound to (raises when not attached)."""
+        return self._state.name
+
+    # -- the Python value <-> bytes ---------------------------------------------------------
+    def to_bytes(self, value: Any) -> bytes:
+        raise NotImplementedError
+
+    def from_bytes(self, data: bytes) -> Any:
+        raise NotImplementedError
+
+    def _encode(self, value: Any) -> bytes:
+        try:
+            return self.to_bytes(value)
+        except (TypeError, ValueError, AttributeError):
+            raise TypeError(
+                f"{type(self).__name__} of {self._state.name} cannot store a "
+                f"{type(value).__name__} value"
+            ) from None
+
+    # -- blind index -------------------------------------------------------------------------
+    def blind_hashes(self, value: Any) -> list[bytes]:
+        """The blind-index values of ``value`` under every keyring key, active first."""
+        data = self._encode(value)
+        return [blind_index.digest(k, data) for k in self._state.mac_keys()]
+
+    def blind_hash(self, value: Any) -> bytes | None:
+        """The blind-index value to store (active key); None for NULL."""
+        if value is None:
+            return None
+        return blind_index.digest(self._state.mac_keys()[0], self._encode(value))
+
+
+# --------------------------------------------------------------------------------- AEAD family
+class EncryptedType(_EncryptedBase[T]):
+    """AES-256-GCM in the application (see the module docstring).
+
+    ``legacy_plaintext=True`` is for the transition of ``op.encrypt_column``: a stored value
+    that is not an envelope under a key id of the keyring is returned as plaintext; an envelope
+    that fails authentication still raises ``DecryptionError``.
+    """
+
+    def __init__(
+        self,
+        context: str | None = None,
+        keys: KeyHook | KeySource | None = None,
+        legacy_plaintext: bool = False,
+    ) -> None:
+        super().__init__(context, keys)
+        self.legacy_plaintext = legacy_plaintext
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], bytes | None]:
+        state = self._state
+        encode = self._encode
+
+        def process(value: Any) -> bytes | None:
+            if value is None:
+                return None
+            return state.encrypt(encode(value))
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
+        decrypt: Callable[[bytes], bytes] = self._state.decrypt
+        if self.legacy_plaintext:
+            decrypt = self._lenient(decrypt)
+        decode = self.from_bytes
+
+        def process(value: bytes | None) -> Any:
+            if value is None:
+                return None
+            return decode(decrypt(value))
+
+        return process
+
+    def process_literal_param(self, value: Any, dialect: Dialect) -> str:
+        raise InlineKeyError(
+            f"{type(self).__name__} values cannot be rendered as SQL literals; use bind parameters"
+        )
+
+    def _lenient(self, decrypt: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+        state = self._state
+
+        def read(value: bytes) -> bytes:
+            try:
+                return decrypt(value)
+            except KeyNotFoundError:
+                return bytes(value)
+            except DecryptionError as exc:
+                if exc.key_id is None:
+                    return bytes(value)
+                raise
+
+        _ = state
+        return read
+
+    def encrypt(self, value: T) -> bytes:
+        """The envelope that would be stored for ``value`` (for tools and tests)."""
+        return self._state.encrypt(self._encode(value))
+
+    def decrypt(self, envelope: bytes) -> T:
+        """The value of a stored envelope (for tools and tests)."""
+        result: T = self.from_bytes(self._state.decrypt(envelope))
+        return result
+
+
+def _text_to(value: str) -> bytes:
+    return value.encode("utf-8")
+
+
+def _text_from(data: bytes) -> str:
+    return data.decode("utf-8")
+
+
+def _bytes_to(value: bytes) -> bytes:
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise TypeError
+    return bytes(value)
+
+
+def _bytes_from(data: bytes) -> bytes:
+    return data
+
+
+class EncryptedText(EncryptedType[str]):
+    cache_ok = True
+    to_bytes = staticmethod(_text_to)
+    from_bytes = staticmethod(_text_from)
+
+    @property
+    def python_type(self) -> type[str]:
+        return str
+
+
+class EncryptedBytes(EncryptedType[bytes]):
+    cache_ok = True
+    to_bytes = staticmethod(_bytes_to)
+    from_bytes = staticmethod(_bytes_from)
+
+    @property
+    def python_type(self) -> type[bytes]:
+        return bytes
+
+
+class EncryptedJSON(EncryptedType[Any]):
+    """Any JSON-serialisable value; stored as compact UTF-8 JSON."""
+
+    cache_ok = True
+
+    @staticmethod
+    def to_bytes(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    @staticmethod
+    def from_bytes(data: bytes) -> Any:
+        return json.loads(data)
+
+
+class EncryptedInteger(EncryptedType[int]):
+    cache_ok = True
+
+    @staticmethod
+    def to_bytes(value: int) -> bytes:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError
+        return str(value).encode("ascii")
+
+    @staticmethod
+    def from_bytes(data: bytes) -> int:
+        return int(data)
+
+    @property
+    def python_type(self) -> type[int]:
+        return int
+
+
+class EncryptedFloat(EncryptedType[float]):
+    cache_ok = True
+
+    @staticmethod
+    def to_bytes(value: float) -> bytes:
+        return repr(float(value)).encode("ascii")
+
+    @staticmethod
+    def from_bytes(data: bytes) -> float:
+        return float(data)
+
+
+class EncryptedNumeric(EncryptedType[Decimal]):
+    cache_ok = True
+
+    @staticmethod
+    def to_bytes(value: Decimal) -> bytes:
+        return str(Decimal(value)).encode("ascii")
+
+    @staticmethod
+    def from_bytes(data: bytes) -> Decimal:
+        return Decimal(data.decode("ascii"))
+
+
+class EncryptedBoolean(EncryptedType[bool]):
+    cache_ok = True
+
+    @staticmethod
+    def to_bytes(value: bool) -> bytes:
+        if not isinstance(value, bool):
+            raise TypeError
+        return b"true" if value else b"false"
+
+    @staticmethod
+    def from_bytes(data: bytes) -> bool:
+        return data in (b"true", b"t")
+
+
+class _IsoFormat(EncryptedType[T]):
+    """Dates and times in ISO 8601 (the text PostgreSQL prints for them, too)."""
+
+    iso_type: ClassVar[type[Any]]
+    cache_ok = True
+
+    def to_bytes(self, value: Any) -> bytes:
+        if type(value) is not self.iso_type and not (
+            self.iso_type is dt.datetime and isinstance(value, dt.datetime)
+        ):
+            raise TypeError
+        encoded: bytes = value.isoformat().encode("ascii")
+        return encoded
+
+    def from_bytes(self, data: bytes) -> Any:
+        return self.iso_type.fromisoformat(data.decode("ascii"))
+
+    @property
+    def python_type(self) -> type[Any]:
+        return self.iso_type
+
+
+class EncryptedDate(_IsoFormat[dt.date]):
+    iso_type = dt.date
+
+
+class EncryptedDateTime(_IsoFormat[dt.datetime]):
+    """A datetime (naive or aware, kept as given)."""
+
+    iso_type = dt.datetime
+
+
+class EncryptedTime(_IsoFormat[dt.time]):
+    iso_type = dt.time
+
+
+class EncryptedUUID(EncryptedType[uuid.UUID]):
+    cache_ok = True
+
+    @staticmethod
+    def to_bytes(value: uuid.UUID) -> bytes:
+        return str(uuid.UUID(str(value))).encode("ascii")
+
+    @staticmethod
+    def from_bytes(data: bytes) -> uuid.UUID:
+        return uuid.UUID(data.decode("ascii"))
+
+
+# ------------------------------------------------------------------------------ pgcrypto family
+class SecretBind(BindParameter[Any]):
+    """A bind parameter that refuses to be rendered into the SQL text."""
+
+    __visit_name__ = "hardening_secret_bind"
+    inherit_cache = True
+
+
+@compiles(SecretBind)
+def _compile_secret_bind(element: SecretBind, compiler: SQLCompiler, **kw: Any) -> str:
+    dialect = compiler.dialect
+    if kw.get("literal_binds") or kw.get("literal_execute") or element.literal_execute:
+        raise InlineKeyError(
+            "a pgcrypto key would be written into the SQL text (literal_binds, or Alembic "
+            "offline --sql); pgcrypto columns need online execution with bind parameters"
+        )
+    if dialect.name == "postgresql" and dialect.driver not in SAFE_PGP_DRIVERS:
+        raise InlineKeyError(
+            f"the {dialect.driver} driver interpolates parameters into the SQL text, so a "
+            "pgcrypto key would reach the server log; use postgresql+psycopg:// (psycopg 3)"
+        )
+    rendered: str = compiler.visit_bindparam(element, **kw)  # type: ignore[no-untyped-call]
+    return rendered
+
+
+def _secret(value: Callable[[], Any], type_: Any) -> SecretBind:
+    return SecretBind(None, callable_=value, type_=type_, unique=True)
+
+
+class PGPType(_EncryptedBase[T]):
+    """pgcrypto in PostgreSQL (see the module docstring). Needs the pgcrypto extension."""
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], bytes | None]:
+        encode = self._encode
+
+        def process(value: Any) -> bytes | None:
+            if value is None:
+                return None
+            return Secret(encode(value))
+
+        return process
+
+    def bind_expression(self, bindvalue: BindParameter[T]) -> ColumnElement[T]:
+        state = self._state
+        head = _secret(lambda: state.pgp_material()[0], LargeBinary())
+        password = _secret(lambda: state.pgp_material()[1], Text())
+        encrypted = func.pgp_sym_encrypt_bytea(
+            bindvalue, password, literal_column(f"'{PGP_OPTIONS}'"), type_=LargeBinary()
+        )
+        return type_coerce(head.op("||", return_type=LargeBinary())(encrypted), self)
+
+    def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[T]:
+        state = self._state
+        kids = _secret(lambda: state.pgp_material()[2], ARRAY(LargeBinary))
+        passwords = _secret(lambda: state.pgp_material()[3], ARRAY(Text))
+        n = func.get_byte(colexpr, 1)
+        pos = func.array_position(kids, func.substr(colexpr, 3, n))
+        decrypted = func.pgp_sym_decrypt_bytea(
+            func.substr(colexpr, n + 3), _Subscript(passwords, pos), type_=LargeBinary()
+        )
+        known = literal_column("'\\x01'::bytea").op("||", return_type=LargeBinary())(decrypted)
+        unknown = literal_column("'\\x00'::bytea").op("||", return_type=LargeBinary())(
+            func.substr(colexpr, 1, n + 2)
+        )
+        return type_coerce(case((pos.is_(None), unknown), else_=known), self)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
+        state = self._state
+        decode = self.from_bytes
+
+        def process(value: bytes | None) -> Any:
+            if value is None:
+                return None
+            if value[0] == 1:
+                return decode(value[1:])
+            try:
+                _, kid, _ = split_header(value[1:])
+            except EnvelopeError as exc:
+                raise DecryptionError(state.name, None, str(exc)) from None
+            raise KeyNotFoundError(kid, state.name, state.keyring().ids)
+
+        return process
+
+    def process_literal_param(self, value: Any, dialect: Dialect) -> str:
+        raise InlineKeyError(
+            f"{type(self).__name__} values cannot be rendered as SQL literals; use bind parameters"
+        )
+
+
+class _Subscript(ColumnElement[Any]):
+    """``(array)[index]``."""
+
+    __visit_name__ = "hardening_subscript"
+    inherit_cache = True
+
+    def __init__(self, array: ColumnElement[Any], index: ColumnElement[Any]) -> None:
+        self.array = array
+        self.index = index
+        self.type = Text()
+
+
+@compiles(_Subscript)
+def _compile_subscript(element: _Subscript, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.array, **kw)})[{compiler.process(element.index, **kw)}]"
+
+
+class PGPText(PGPType[str]):
+    cache_ok = True
+    to_bytes = staticmethod(_text_to)
+    from_bytes = staticmethod(_text_from)
+
+    @property
+    def python_type(self) -> type[str]:
+        return str
+
+
+class PGPBytes(PGPType[bytes]):
+    cache_ok = True
+    to_bytes = staticmethod(_bytes_to)
+    from_bytes = staticmethod(_bytes_from)
+
+    @property
+    def python_type(self) -> type[bytes]:
+        return bytes
+
+
+# ------------------------------------------------------------- pgcrypto errors, driver checks
+_PGP_ERRORS = ("Wrong key or corrupt data", "Corrupt data", "Not text data", "out of valid range")
+
+
+@event.listens_for(Engine, "handle_error")
+def _pgcrypto_error(ctx: ExceptionContext) -> None:
+    """Turn pgcrypto's decryption failures into ``DecryptionError`` naming the columns."""
+    message = str(ctx.original_exception)
+    statement = ctx.statement or ""
+    if "pgp_sym_decrypt" not in statement or not any(m in message for m in _PGP_ERRORS):
+        return
+    columns: list[str] = []
+    key_ids: list[str] = []
+    compiled = ctx.execution_context.compiled if ctx.execution_context else None
+    if compiled is not None:
+        for element in visitors.iterate(compiled.statement):
+            col_type = getattr(element, "type", None)
+            if isinstance(element, Column) and isinstance(col_type, PGPType):
+                state = col_type._state
+                if state.context and state.context not in columns:
+                    columns.append(state.context)
+                    key_ids.extend(k for k in state.keyring().ids if k not in key_ids)
+    raise DecryptionError(
+        ", ".join(columns) or "a pgcrypto column",
+        ", ".join(key_ids) or None,
+        "pgcrypto could not decrypt it: wrong key, or the value was altered, truncated or "
+        "copied from another column",
+    ) from None

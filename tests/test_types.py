@@ -1,0 +1,408 @@
+"""Encrypted column types against a real PostgreSQL: round trips, bytes at rest, and failures."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from hardening import keys
+from hardening.blind_index import mapped_blind_index
+from hardening.keys import Keyring
+from hardening.testing.plugin import PgDatabase
+from hardening.types import (
+    DecryptionError,
+    EncryptedBoolean,
+    EncryptedBytes,
+    EncryptedComparisonError,
+    EncryptedDate,
+    EncryptedDateTime,
+    EncryptedFloat,
+    EncryptedInteger,
+    EncryptedJSON,
+    EncryptedNumeric,
+    EncryptedText,
+    EncryptedTime,
+    EncryptedUUID,
+    InlineKeyError,
+    KeyNotFoundError,
+    PGPBytes,
+    PGPText,
+)
+
+
+def ring(*ids: str) -> Keyring:
+    return Keyring.from_pairs((kid, os.urandom(32)) for kid in ids)
+
+
+@pytest.fixture
+def k1() -> Iterator[Keyring]:
+    keyring = ring("k1")
+    keys.configure_keys(keyring)
+    yield keyring
+    keys.configure_keys(None)
+
+
+@pytest.fixture
+def engine(pg_database: PgDatabase, k1: Keyring) -> Iterator[Engine]:
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
+    eng = create_engine(pg_database.url)
+    yield eng
+    eng.dispose()
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Person(Base):
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ssn: Mapped[str | None] = mapped_column(EncryptedText())
+    ssn_bidx: Mapped[bytes | None] = mapped_blind_index("ssn")
+    note: Mapped[str | None] = mapped_column(PGPText())
+    email: Mapped[str | None] = mapped_column(PGPText())
+    email_bidx: Mapped[bytes | None] = mapped_blind_index("email")
+
+
+MB = "é" * (1 << 19)  # 1 MiB of UTF-8
+
+CASES: list[tuple[Any, list[Any]]] = [
+    (EncryptedText, [None, "", "plain ascii", "ünïcødé ✓ 𝄞", MB]),
+    (EncryptedBytes, [None, b"", b"\x00\x01\xff", os.urandom(1 << 20)]),
+    (EncryptedJSON, [None, {}, {"a": [1, 2.5, None, "ü"]}, "", 0]),
+    (EncryptedInteger, [None, 0, -1, 2**80]),
+    (EncryptedFloat, [None, 0.0, -1.5, 1e300]),
+    (EncryptedNumeric, [None, Decimal("0"), Decimal("-12.3400")]),
+    (EncryptedBoolean, [None, True, False]),
+    (EncryptedDate, [None, dt.date(1999, 12, 31)]),
+    (EncryptedDateTime, [None, dt.datetime(2024, 2, 29, 12, 1, 2, 3), dt.datetime.now(dt.UTC)]),
+    (EncryptedTime, [None, dt.time(23, 59, 59, 999)]),
+    (EncryptedUUID, [None, uuid.uuid4()]),
+    (PGPText, [None, "", "plain ascii", "ünïcødé ✓ 𝄞", MB]),
+    (PGPBytes, [None, b"", b"\x00\x01\xff", os.urandom(1 << 20)]),
+]
+
+
+@pytest.mark.parametrize(("type_", "values"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_every_type_round_trips_null_empty_unicode_and_1mb(
+    engine: Engine, pg_database: PgDatabase, type_: Any, values: list[Any]
+) -> None:
+    table = Table("vals", MetaData(), Column("id", Integer, primary_key=True), Column("v", type_()))
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"id": i, "v": v} for i, v in enumerate(values)])
+        got = [row.v for row in conn.execute(select(table).order_by(table.c.id))]
+    assert got == values
+    with psycopg.connect(pg_database.dsn) as raw:
+        stored = [r[0] for r in raw.execute("SELECT v FROM vals ORDER BY id")]
+    assert stored[0] is None
+    for value, blob in zip(values[1:], stored[1:], strict=True):
+        assert isinstance(blob, bytes)
+        plain = value if isinstance(value, bytes) else str(value).encode()
+        assert blob[:1] in (b"\x01", b"\x02")
+        if len(plain) >= 4:
+            assert plain not in blob
+
+
+def test_orm_model_round_trips_and_holds_no_plaintext(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add(Person(ssn="123-45-6789", note="likes tea", email="ann@example.org"))
+        session.commit()
+    with Session(engine) as session:
+        person = session.scalars(select(Person)).one()
+        assert (person.ssn, person.note, person.email) == (
+            "123-45-6789",
+            "likes tea",
+            "ann@example.org",
+        )
+        found = session.scalars(select(Person).where(Person.ssn.blind_eq("123-45-6789"))).all()
+        by_email = session.scalars(
+            select(Person).where(Person.email.blind_eq("ann@example.org"))
+        ).all()
+        assert [p.id for p in found] == [person.id] == [p.id for p in by_email]
+        assert session.scalars(select(Person).where(Person.ssn.blind_eq("000"))).all() == []
+    with psycopg.connect(pg_database.dsn) as raw:
+        dump = b"".join(
+            bytes(v or b"")
+            for row in raw.execute("SELECT ssn, ssn_bidx, note, email, email_bidx FROM people")
+            for v in row
+        )
+    for plain in (b"123-45-6789", b"likes tea", b"ann@example.org"):
+        assert plain not in dump
+
+
+def test_orm_update_refreshes_the_blind_index(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        person = Person(ssn="111")
+        session.add(person)
+        session.commit()
+        person.ssn = "222"
+        session.commit()
+        assert session.scalars(select(Person.id).where(Person.ssn.blind_eq("111"))).all() == []
+        assert session.scalars(select(Person.id).where(Person.ssn.blind_eq("222"))).all() == [
+            person.id
+        ]
+
+
+def test_core_and_bulk_inserts_fill_the_blind_index(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
+    people = Base.metadata.tables["people"]
+    with engine.begin() as conn:
+        conn.execute(insert(people), [{"ssn": f"ssn-{i}", "email": f"{i}@x"} for i in range(50)])
+    with Session(engine) as session:
+        session.execute(insert(Person), [{"ssn": "bulk-1"}, {"ssn": "bulk-2"}])
+        session.commit()
+        assert len(session.scalars(select(Person).where(Person.ssn.blind_eq("ssn-7"))).all()) == 1
+        assert len(session.scalars(select(Person).where(Person.email.blind_eq("9@x"))).all()) == 1
+        assert len(session.scalars(select(Person).where(Person.ssn.blind_eq("bulk-2"))).all()) == 1
+        assert session.scalar(select(Person.ssn).where(Person.ssn.blind_eq("ssn-49"))) == "ssn-49"
+
+
+def _one_row(engine: Engine, type_: Any, value: Any) -> Table:
+    table = Table(
+        "secrets",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("a", type_()),
+        Column("b", type_()),
+    )
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(table).values(id=1, a=value, b=value))
+    return table
+
+
+def _read(engine: Engine, table: Table) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(select(table.c.a)).scalar_one()
+
+
+def _raw(pg_database: PgDatabase, sql: str) -> Any:
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        cur = conn.execute(sql)
+        row = cur.fetchone() if cur.description else None
+    return row[0] if row else None
+
+
+FAMILIES = [EncryptedText, PGPText]
+
+
+@pytest.mark.parametrize("type_", FAMILIES, ids=lambda t: t.__name__)
+def test_a_flipped_bit_is_a_decryption_error_naming_column_and_key(
+    engine: Engine, pg_database: PgDatabase, type_: Any
+) -> None:
+    table = _one_row(engine, type_, "top secret")
+    _raw(
+        pg_database,
+        "UPDATE secrets SET a = set_byte(a, length(a) - 5, get_byte(a, length(a) - 5) # 1)",
+    )
+    with pytest.raises(DecryptionError, match=r"secrets\.a.*'k1'") as info:
+        _read(engine, table)
+    assert "top secret" not in str(info.value)
+
+
+@pytest.mark.parametrize("type_", FAMILIES, ids=lambda t: t.__name__)
+def test_a_value_copied_to_another_column_does_not_decrypt(
+    engine: Engine, pg_database: PgDatabase, type_: Any
+) -> None:
+    table = _one_row(engine, type_, "alpha")
+    with engine.begin() as conn:
+        conn.execute(update(table).values(b="beta"))
+    _raw(pg_database, "UPDATE secrets SET a = b")
+    with pytest.raises(DecryptionError, match=r"secrets\.a"):
+        _read(engine, table)
+
+
+@pytest.mark.parametrize("type_", FAMILIES, ids=lambda t: t.__name__)
+def test_a_truncated_value_is_a_decryption_error(
+    engine: Engine, pg_database: PgDatabase, type_: Any
+) -> None:
+    table = _one_row(engine, type_, "a longer secret value")
+    _raw(pg_database, "UPDATE secrets SET a = substr(a, 1, length(a) - 10)")
+    with pytest.raises(DecryptionError, match=r"secrets\.a"):
+        _read(engine, table)
+    _raw(pg_database, "UPDATE secrets SET a = substr(a, 1, 2)")
+    with pytest.raises(DecryptionError, match=r"secrets\.a"):
+        _read(engine, table)
+
+
+@pytest.mark.parametrize("type_", FAMILIES, ids=lambda t: t.__name__)
+def test_a_wrong_key_under_the_same_id_is_a_decryption_error(engine: Engine, type_: Any) -> None:
+    table = _one_row(engine, type_, "written with the first k1")
+    keys.configure_keys(ring("k1"))
+    with pytest.raises(DecryptionError, match=r"secrets\.a.*'k1'") as info:
+        _read(engine, table)
+    assert "written with" not in str(info.value)
+
+
+@pytest.mark.parametrize("type_", FAMILIES, ids=lambda t: t.__name__)
+def test_an_unknown_key_id_is_a_key_not_found_error_naming_it(engine: Engine, type_: Any) -> None:
+    table = _one_row(engine, type_, "under k1")
+    keys.configure_keys(ring("k2"))
+    with pytest.raises(KeyNotFoundError, match=r"'k1'.*secrets\.a.*'k2'"):
+        _read(engine, table)
+
+
+def test_rows_under_an_old_key_read_after_a_new_key_is_prepended(
+    engine: Engine, k1: Keyring
+) -> None:
+    table = _one_row(engine, EncryptedText, "old")
+    pgp = _pgp_table(engine)
+    new = Keyring([*ring("k2").keys, *k1.keys])
+    keys.configure_keys(new)
+    with engine.begin() as conn:
+        conn.execute(insert(table).values(id=2, a="new", b="new"))
+        conn.execute(insert(pgp).values(id=2, v="new"))
+        assert conn.execute(select(table.c.a).order_by(table.c.id)).scalars().all() == [
+            "old",
+            "new",
+        ]
+        assert conn.execute(select(pgp.c.v).order_by(pgp.c.id)).scalars().all() == [
+            "old",
+            "new",
+        ]
+        heads = conn.exec_driver_sql("SELECT substr(a, 3, 2), substr(b, 3, 2) FROM secrets")
+        assert sorted(heads.all()) == [(b"k1", b"k1"), (b"k2", b"k2")]
+
+
+def _pgp_table(engine: Engine) -> Table:
+    table = Table(
+        "pgp", MetaData(), Column("id", Integer, primary_key=True), Column("v", PGPText())
+    )
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(table).values(id=1, v="old"))
+    return table
+
+
+def test_comparisons_that_cannot_work_on_ciphertext_raise_when_the_query_is_built() -> None:
+    builders: list[Callable[[Any], Any]] = [
+        lambda c: c == "x",
+        lambda c: c != "x",
+        lambda c: c.like("x%"),
+        lambda c: c.ilike("x%"),
+        lambda c: c.startswith("x"),
+        lambda c: c.contains("x"),
+        lambda c: c < "x",
+        lambda c: c >= "x",
+        lambda c: c.in_(["x"]),
+        lambda c: c.asc(),
+        lambda c: c.desc(),
+        lambda c: c.between("a", "b"),
+    ]
+    for attr in (Person.ssn, Person.note):
+        for build in builders:
+            with pytest.raises(EncryptedComparisonError, match=r"blind_eq|application"):
+                build(attr)
+    assert "IS NULL" in str(select(Person).where(Person.ssn.is_(None)))
+    assert "IS NOT NULL" in str(select(Person).where(Person.note != None))  # noqa: E711
+
+
+def test_pgcrypto_refuses_to_inline_its_key() -> None:
+    from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
+    from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
+
+    psycopg3: Any = pg_psycopg.dialect
+    psycopg2: Any = pg_psycopg2.dialect
+    stmt = select(Person.note)
+    with pytest.raises(InlineKeyError, match="SQL text"):
+        stmt.compile(dialect=psycopg3(), compile_kwargs={"literal_binds": True})
+    with pytest.raises(InlineKeyError, match="psycopg2"):
+        stmt.compile(dialect=psycopg2())
+    with pytest.raises(InlineKeyError, match="psycopg2"):
+        insert(Person).values(note="x").compile(dialect=psycopg2())
+    assert "pgp_sym_decrypt_bytea" in str(stmt.compile(dialect=psycopg3()))
+
+
+def test_reprs_and_errors_show_key_ids_only(k1: Keyring) -> None:
+    secret = k1.active.derive("aead/v1")
+    material = k1.active._material
+    texts = [repr(k1), repr(k1.active), repr(Person.__table__.c.ssn.type), str(k1.keys)]
+    for text in texts:
+        assert "k1" in text or "people.ssn" in text
+        assert material.hex() not in text
+        assert secret.hex() not in text
+        assert str(material) not in text
+
+
+def test_an_unattached_type_names_the_fix(k1: Keyring) -> None:
+    with pytest.raises(keys.EncryptionError, match=r"context='table\.column'"):
+        EncryptedText().encrypt("x")
+    assert EncryptedText(context="t.c").decrypt(EncryptedText(context="t.c").encrypt("x")) == "x"
+
+
+def test_server_log_holds_no_key_and_no_plaintext(
+    pg_server_factory: Callable[[dict[str, str]], Any], k1: Keyring
+) -> None:
+    server = pg_server_factory({"log_statement": "all"})
+    with (
+        server.database() as url,
+        psycopg.connect(
+            server.url_for(url.database)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False),
+            autocommit=True,
+        ) as conn,
+    ):
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
+        for setting in ("log_parameter_max_length", "log_parameter_max_length_on_error"):
+            conn.execute(f'ALTER DATABASE "{url.database}" SET {setting} = 0')
+        log = server.log_cursor()
+        eng = create_engine(url)
+        try:
+            Base.metadata.create_all(eng)
+            with Session(eng) as session:
+                session.add(Person(ssn="SSN-PLAINTEXT-1", note="NOTE-PLAINTEXT-2"))
+                session.commit()
+                assert session.scalars(select(Person.note)).one() == "NOTE-PLAINTEXT-2"
+            keys.configure_keys(ring("k1"))  # wrong key: the failing statement is logged too
+            with Session(eng) as session, pytest.raises(DecryptionError):
+                session.scalars(select(Person.note)).all()
+        finally:
+            eng.dispose()
+        text = log.settle()
+    assert "pgp_sym_encrypt_bytea" in text  # statements are logged...
+    assert "Wrong key or corrupt data" in text
+    state = Person.__table__.c.note.type._state  # type: ignore[attr-defined]
+    secrets = [
+        "SSN-PLAINTEXT-1",
+        "NOTE-PLAINTEXT-2",
+        base64.b64encode(k1.active._material).decode(),
+        state.pgp_password(k1.active),
+        b"NOTE-PLAINTEXT-2".hex(),
+    ]
+    for secret in secrets:  # ...but no parameter values
+        assert secret not in text
+
+
+def test_sqlalchemy_echo_logs_no_key_and_no_plaintext(
+    engine: Engine, k1: Keyring, caplog: pytest.LogCaptureFixture
+) -> None:
+    Base.metadata.create_all(engine)
+    engine.echo = True
+    with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"), Session(engine) as session:
+        session.add(Person(ssn="SSN-PLAINTEXT-1", note="NOTE-PLAINTEXT-2"))
+        session.commit()
+        assert session.scalars(select(Person.note)).one() == "NOTE-PLAINTEXT-2"
+    state = Person.__table__.c.note.type._state  # type: ignore[attr-defined]
+    assert "pgp_sym_encrypt_bytea" in caplog.text
+    assert "[REDACTED]" in caplog.text
+    for secret in ("SSN-PLAINTEXT-1", "NOTE-PLAINTEXT-2", state.pgp_password(k1.active)):
+        assert secret not in caplog.text

@@ -1,0 +1,80 @@
+"""``hardening verify``: evaluate the hardening controls against a database and say why.
+
+Exit status: 0 when no selected control fails, 1 when one does, 2 when verify could not run
+(bad URL, no connection, unknown control id); the reason is one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from rich.console import Console
+
+from hardening.verify import controls, formats, runner
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "verify",
+        help="check a database against the hardening controls (exit 1 when one fails)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--url", help="database URL (default: DATABASE_URL)")
+    parser.add_argument(
+        "--format", choices=formats.FORMATS, default="text", help="output format (default text)"
+    )
+    parser.add_argument(
+        "--scope",
+        choices=("all", "kit", "server"),
+        default="all",
+        help="kit: what `alembic upgrade head` fixes; server: server configuration (default all)",
+    )
+    parser.add_argument("--only", default="", help="comma-separated control ids to run")
+    parser.add_argument("--skip", default="", help="comma-separated control ids to leave out")
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="also prove pgaudit logs a canary DDL, role change and write (scratch schema)",
+    )
+    parser.add_argument("--output", "-o", help="write the report to this file instead of stdout")
+    parser.add_argument("--list", action="store_true", help="list the controls and exit")
+    parser.set_defaults(func=run)
+
+
+def _ids(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list:
+        for c in controls.CONTROLS + controls.PROBES:
+            print(f"{c.id:36} {c.scope:6} {c.severity:8} {c.title}")
+        return 0
+    try:
+        report = runner.run(
+            args.url,
+            only=_ids(args.only),
+            skip=_ids(args.skip),
+            scope=args.scope,
+            probe=args.probe,
+        )
+    except runner.VerifyError as exc:
+        print(f"hardening verify: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "text":
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as out:
+                formats.render_text(report, Console(file=out, width=160, no_color=True))
+        else:
+            formats.render_text(report, Console())
+    else:
+        text = formats.render(report, args.format)
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as out:
+                out.write(text)
+        else:
+            sys.stdout.write(text)
+    return report.exit_code

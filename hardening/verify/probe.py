@@ -1,0 +1,204 @@
+"""``verify --probe``: active proof that pgaudit records what the configuration promises.
+
+In a scratch schema (always dropped) it runs a canary DDL, a role change and a write, then
+looks for their pgaudit records, and checks that a unique marker sent as a bind parameter
+does not appear in the audit output. The audit output is read from the server log through
+SQL when the server writes log files the role may read (logging_collector + pg_read_file),
+otherwise captured on this connection as NOTICEs (``SET pgaudit.log_client = on``,
+``pgaudit.log_level = notice``: superuser only). Only the output routing changes for the
+probe's session; which classes are audited stays what the database configures.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from hardening.verify.model import Control, Report, Result, Status, Stopwatch
+
+LOG_WAIT = 3.0  # seconds to wait for the collector to write the records
+
+
+class _Capture:
+    """Where the probe reads audit output from: the server log file or NOTICEs."""
+
+    def __init__(self, conn: psycopg.Connection[Any], superuser: bool) -> None:
+        self.conn = conn
+        self.route = ""
+        self.problem = ""
+        self._notices: list[str] = []
+        self._logfile: str | None = None
+        self._offset = 0
+        self._handler: Callable[[psycopg.errors.Diagnostic], None] | None = None
+        try:
+            row = conn.execute("SELECT pg_current_logfile()").fetchone()
+            if row and row[0]:
+                self._logfile = str(row[0])
+                self._offset = self._size()
+                self.route = f"server log {self._logfile}"
+                return
+        except psycopg.Error:
+            self._logfile = None
+        if not superuser:
+            self.problem = (
+                "the server log is not readable through SQL (logging_collector off or no "
+                "pg_read_server_files) and pgaudit.log_client needs a superuser"
+            )
+            return
+        conn.execute("SET client_min_messages = notice")
+        conn.execute("SET pgaudit.log_client = on")
+        conn.execute("SET pgaudit.log_level = notice")
+
+        def handler(diag: psycopg.errors.Diagnostic) -> None:
+            self._notices.append(diag.message_primary or "")
+
+        self._handler = handler
+        conn.add_notice_handler(handler)
+        self.route = "NOTICEs on this connection (pgaudit.log_client = on)"
+
+    def _size(self) -> int:
+        row = self.conn.execute("SELECT size FROM pg_stat_file(%s)", [self._logfile]).fetchone()
+        return int(row[0]) if row else 0
+
+    def text(self, wait_for: Sequence[str] = ()) -> str:
+        """Audit output since the capture started; waits (log route) for ``wait_for`` regexes."""
+        if self._logfile is None:
+            return "\n".join(self._notices)
+        deadline = time.monotonic() + LOG_WAIT
+        while True:
+            size = self._size()
+            row = self.conn.execute(
+                "SELECT pg_read_file(%s, %s, %s)",
+                [self._logfile, self._offset, max(size - self._offset, 0)],
+            ).fetchone()
+            text = str(row[0]) if row else ""
+            if all(re.search(p, text) for p in wait_for) or time.monotonic() > deadline:
+                return text
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        if self._handler is not None:
+            self.conn.remove_notice_handler(self._handler)
+            for name in ("pgaudit.log_client", "pgaudit.log_level", "client_min_messages"):
+                self.conn.execute(sql.SQL("RESET {}").format(sql.Identifier(*name.split("."))))
+
+
+def run_probes(
+    conn: psycopg.Connection[Any], probes: Sequence[Control], report: Report
+) -> list[Result]:
+    """Run the canary statements once and judge each selected probe against the output."""
+    clock = Stopwatch()
+    by_id = {c.id: c for c in probes}
+    tag = uuid.uuid4().hex[:12]
+    schema, role = f"hardening_probe_{tag}", f"hardening_probe_{tag}"
+    marker = f"hardening-probe-secret-{uuid.uuid4().hex}"
+    table = sql.Identifier(schema, "canary")
+    try:
+        capture = _Capture(conn, report.superuser)
+    except psycopg.Error as exc:
+        reason = f"cannot capture audit output: {exc.diag.message_primary or exc}"
+        return [Result(c, Status.SKIP, reason, [], clock.ms()) for c in probes]
+    if capture.problem:
+        return [Result(c, Status.SKIP, capture.problem, [], clock.ms()) for c in probes]
+
+    errors: dict[str, str] = {}
+
+    def attempt(step: str, statement: sql.Composed, params: Sequence[Any] = ()) -> None:
+        try:
+            conn.execute(statement, params or None)
+        except psycopg.Error as exc:
+            errors.setdefault(step, exc.diag.message_primary or str(exc))
+
+    try:
+        attempt("ddl", sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        attempt("ddl", sql.SQL("CREATE TABLE {} (id int, note text)").format(table))
+        attempt("role", sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        attempt("role", sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+        attempt(
+            "write", sql.SQL("INSERT INTO {} (id, note) VALUES (1, %s)").format(table), [marker]
+        )
+    finally:
+        attempt(
+            "cleanup", sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+        )
+        attempt("cleanup", sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+    qualified = re.escape(f"{schema}.canary")
+    patterns = {
+        "probe_ddl_audited": ("ddl", rf"AUDIT: SESSION,\d+,\d+,DDL,CREATE TABLE,.*{qualified}"),
+        "probe_role_audited": ("role", rf"AUDIT: SESSION,\d+,\d+,ROLE,CREATE ROLE,.*{role}"),
+        "probe_write_audited": ("write", rf"AUDIT: SESSION,\d+,\d+,WRITE,INSERT,.*{qualified}"),
+    }
+    wanted = [p for cid, (_, p) in patterns.items() if cid in by_id or cid == "probe_write_audited"]
+    try:
+        text = capture.text(wanted)
+    finally:
+        capture.close()
+    lines = text.splitlines()
+
+    results: list[Result] = []
+    write_lines: list[str] = []
+    for cid, (step, pattern) in patterns.items():
+        found = [line.strip()[:500] for line in lines if re.search(pattern, line)]
+        if cid == "probe_write_audited":
+            write_lines = found
+        if cid not in by_id:
+            continue
+        control = by_id[cid]
+        evidence: list[dict[str, Any]] = [{"route": capture.route, "record": f} for f in found]
+        if found:
+            results.append(
+                Result(control, Status.PASS, f"audited: {found[0]}", evidence, clock.ms())
+            )
+        elif step in errors:
+            results.append(
+                Result(
+                    control, Status.SKIP, f"cannot run the canary: {errors[step]}", [], clock.ms()
+                )
+            )
+        else:
+            results.append(
+                Result(
+                    control,
+                    Status.FAIL,
+                    f"no pgaudit record of the canary {step} in {capture.route}",
+                    [],
+                    clock.ms(),
+                )
+            )
+    if "probe_bind_parameter_hidden" in by_id:
+        control = by_id["probe_bind_parameter_hidden"]
+        leaked = [line.strip()[:500] for line in lines if marker in line]
+        if leaked:
+            results.append(
+                Result(
+                    control,
+                    Status.FAIL,
+                    "the bind parameter marker appears in the audit output",
+                    [{"route": capture.route, "record": line} for line in leaked],
+                    clock.ms(),
+                )
+            )
+        elif not write_lines:
+            reason = errors.get("write") or "the canary write was not audited"
+            results.append(
+                Result(control, Status.SKIP, f"cannot show it: {reason}", [], clock.ms())
+            )
+        else:
+            results.append(
+                Result(
+                    control,
+                    Status.PASS,
+                    "the audited INSERT's record does not contain its bind parameter",
+                    [{"route": capture.route, "record": write_lines[0]}],
+                    clock.ms(),
+                )
+            )
+    order = [c.id for c in probes]
+    return sorted(results, key=lambda r: order.index(r.control.id))

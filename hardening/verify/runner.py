@@ -1,0 +1,182 @@
+"""Run the catalog over one plain SQL connection: each control in its own savepoint, so a
+query the role may not run (permission denied) becomes a ``skip`` and never stops the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from sqlalchemy.engine import URL
+
+from hardening import settings, sqlfiles
+from hardening.verify.controls import CONTROLS, PROBES
+from hardening.verify.model import Control, Report, Result, Status, Stopwatch
+
+CONNECT_TIMEOUT = 10  # seconds
+STATEMENT_TIMEOUT = "10s"  # per control query
+EVIDENCE_ROWS = 50  # rows kept per control
+
+
+class VerifyError(RuntimeError):
+    """verify could not run at all (bad URL, no connection); the message is one line and
+    never contains a password."""
+
+
+def select(
+    only: Iterable[str] = (),
+    skip: Iterable[str] = (),
+    scope: str = "all",
+    probe: bool = False,
+) -> list[Control]:
+    """The controls a run evaluates, in catalog order.
+
+    ``only``/``skip`` take control ids; ``scope`` is kit, server or all. Probes are included
+    with ``probe=True`` or when named in ``only``.
+    """
+    only_ids, skip_ids = set(only), set(skip)
+    catalog = CONTROLS + PROBES
+    known = {c.id for c in catalog}
+    unknown = sorted((only_ids | skip_ids) - known)
+    if unknown:
+        raise VerifyError(
+            f"unknown control id(s): {', '.join(unknown)} (see `hardening verify --list`)"
+        )
+    if scope not in ("all", "kit", "server"):
+        raise VerifyError(f"unknown scope {scope!r}: expected kit, server or all")
+    chosen = []
+    for control in catalog:
+        if only_ids and control.id not in only_ids:
+            continue
+        if not only_ids and control.probe and not probe:
+            continue
+        if control.id in skip_ids or (scope != "all" and control.scope != scope):
+            continue
+        chosen.append(control)
+    return chosen
+
+
+def parse_url(url: URL | str | None) -> URL:
+    """A psycopg SQLAlchemy URL from ``url`` or DATABASE_URL; VerifyError when neither works."""
+    try:
+        if isinstance(url, URL):
+            return url.set(drivername="postgresql+psycopg")
+        parsed = settings.database_url({"url": url} if url else None)
+    except settings.SettingsError as exc:
+        raise VerifyError(str(exc)) from None
+    if parsed is None:
+        raise VerifyError("no database: pass --url postgresql://... or set DATABASE_URL")
+    return parsed
+
+
+def connect(url: URL) -> psycopg.Connection[Any]:
+    """An autocommit connection for ``url``; VerifyError with the server's reason otherwise."""
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        return psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+    except psycopg.Error as exc:
+        reason = _one_line(str(exc), url)
+        raise VerifyError(
+            f"cannot connect to {url.render_as_string(hide_password=True)}: {reason}"
+        ) from None
+
+
+def run(
+    url: URL | str | None = None,
+    *,
+    only: Iterable[str] = (),
+    skip: Iterable[str] = (),
+    scope: str = "all",
+    probe: bool = False,
+    x_args: Mapping[str, str] | None = None,
+) -> Report:
+    """Evaluate the selected controls against ``url`` (default DATABASE_URL) and return the
+    report. Raises VerifyError when it cannot run at all."""
+    chosen = select(only, skip, scope, probe)
+    target = parse_url(url)
+    clock = Stopwatch()
+    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with connect(target) as conn:
+        info = conn.execute(
+            "SELECT current_database(), current_user, "
+            "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user), "
+            "current_setting('server_version')"
+        ).fetchone()
+        assert info is not None
+        report = Report(
+            target=target.render_as_string(hide_password=True),
+            database=str(info[0]),
+            user=str(info[1]),
+            superuser=bool(info[2]),
+            server_version=str(info[3]),
+            started_at=started,
+        )
+        params = {name: settings.get(name, x_args) for name in settings.SETTINGS}
+        queries = [c for c in chosen if not c.probe]
+        probes = [c for c in chosen if c.probe]
+        with conn.transaction():
+            conn.execute("SET TRANSACTION READ ONLY")
+            conn.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
+            for control in queries:
+                report.results.append(evaluate(conn, control, params))
+        if probes:
+            from hardening.verify.probe import run_probes
+
+            report.results.extend(run_probes(conn, probes, report))
+    report.duration_ms = clock.ms()
+    return report
+
+
+def evaluate(conn: psycopg.Connection[Any], control: Control, params: Mapping[str, str]) -> Result:
+    """Run one control's query in a savepoint and judge its rows."""
+    clock = Stopwatch()
+    query = sqlfiles.load(control.sql_file)
+    args = {name: params[name] for name in control.params} if control.params else None
+    try:
+        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query, args)
+            rows = cur.fetchall()
+    except psycopg.Error as exc:
+        state = exc.sqlstate or "error"
+        reason = _one_line(exc.diag.message_primary or str(exc))
+        return Result(control, Status.SKIP, f"cannot evaluate ({state}): {reason}", [], clock.ms())
+    evidence = [{k: _jsonable(v) for k, v in row.items()} for row in rows[:EVIDENCE_ROWS]]
+    if control.evaluator == "findings":
+        if not rows:
+            return Result(control, Status.PASS, "no findings", [], clock.ms())
+        detail = f"{len(rows)} finding(s): " + "; ".join(_describe(r) for r in evidence[:5])
+        if len(rows) > 5:
+            detail += "; ..."
+        return Result(control, Status.FAIL, detail, evidence, clock.ms())
+    if len(rows) != 1 or "ok" not in rows[0]:
+        return Result(
+            control,
+            Status.SKIP,
+            f"cannot evaluate: the check returned {len(rows)} row(s), expected one (ok, observed)",
+            evidence,
+            clock.ms(),
+        )
+    ok, observed = rows[0]["ok"], str(rows[0].get("observed") or "")
+    status = Status.SKIP if ok is None else Status.PASS if ok else Status.FAIL
+    return Result(control, status, observed, evidence, clock.ms())
+
+
+def _describe(row: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in row.items())
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def _one_line(text: str, url: URL | None = None) -> str:
+    line = " ".join(text.split())
+    if url is not None and url.password:
+        line = line.replace(str(url.password), "***")
+    return line

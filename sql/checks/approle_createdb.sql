@@ -1,0 +1,9 @@
+-- CIS 4.2: non-superuser roles holding CREATEDB (predefined pg_* roles excluded).
+-- One row per role.
+SELECT rolname AS role, rolcanlogin AS can_login
+FROM pg_roles
+WHERE rolcreatedb
+  AND NOT rolsuper
+  AND rolname NOT LIKE 'pg\_%'
+  AND rolcanlogin
+ORDER BY rolname;

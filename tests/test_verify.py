@@ -1,0 +1,413 @@
+"""`hardening verify`: a catalog of controls evaluated over a plain SQL connection, before and
+after the kit's migrations, as a superuser and as an ordinary role, in four formats."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema  # type: ignore[import-untyped]
+import psycopg
+import pytest
+from psycopg import sql
+
+from hardening import cli, sqlfiles
+from hardening.migrate import upgrade
+from hardening.testing.plugin import PgDatabase
+from hardening.verify import CONTROLS, PROBES, Report, Status, VerifyError, run, to_dict
+
+DATA = Path(__file__).parent / "data"
+
+# Database-level controls the kit's upgrade fixes: they fail on any fresh database (roles
+# are cluster-wide, so role-existence controls may already pass after an earlier test).
+FIXED_BY_UPGRADE = {
+    "pgaudit_installed",
+    "pgaudit_log_classes",
+    "pgaudit_role_nologin",
+    "pgaudit_log_relation",
+    "pgaudit_log_catalog_off",
+    "log_parameter_max_length",
+    "database_public_connect",
+    "database_public_temp",
+    "pgcrypto_installed",
+    "password_policy_installed",
+    "group_roles_default_privileges",
+}
+
+
+def statuses(report: Report) -> dict[str, str]:
+    return {r.control.id: r.status.value for r in report.results}
+
+
+def verify_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(["verify", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def ordinary_role(pg_database: PgDatabase) -> Iterator[tuple[str, str]]:
+    """A LOGIN role without any special attribute that may connect to ``pg_database``."""
+    name, password = f"verify_user_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT 5 VALID UNTIL 'tomorrow'"
+            ).format(sql.Identifier(name), sql.Literal(password))
+        )
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(pg_database.name), sql.Identifier(name)
+            )
+        )
+    yield name, password
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+# --- the catalog ---------------------------------------------------------------------------------
+
+
+def test_the_catalog_has_at_least_40_controls_each_with_sql_fix_and_scope() -> None:
+    assert len(CONTROLS) >= 40
+    ids = [c.id for c in CONTROLS + PROBES]
+    assert len(ids) == len(set(ids))
+    for control in CONTROLS:
+        assert control.fix
+        assert control.rationale
+        assert control.title
+        assert control.privilege
+        assert control.scope in ("kit", "server")
+        assert control.severity in ("critical", "high", "medium", "low")
+        query = sqlfiles.load(control.sql_file)
+        assert query.lstrip().startswith("--"), f"{control.id}: the query explains itself"
+        for name in control.params:
+            assert f"%({name})s" in query
+
+
+def test_every_sql_file_belongs_to_a_control() -> None:
+    shipped = {p.stem for p in (Path(__file__).parents[1] / "sql" / "checks").glob("*.sql")}
+    assert shipped == {c.id for c in CONTROLS}
+
+
+# --- before and after the kit's migrations -------------------------------------------------------
+
+
+def test_before_upgrade_verify_fails_and_lists_what_the_kit_fixes(
+    pg_database: PgDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = verify_cli(capsys, "--url", str(pg_database.dsn), "--scope", "kit")
+    assert code == 1
+    report = run(pg_database.url, scope="kit")
+    failed = {r.control.id for r in report.failed}
+    assert failed >= FIXED_BY_UPGRADE
+    assert all(r.control.scope == "kit" for r in report.results)
+    for control_id in FIXED_BY_UPGRADE:
+        assert control_id in out
+    assert "How to fix what failed" in out
+
+
+def test_after_upgrade_every_kit_control_passes(
+    pg_database: PgDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upgrade(pg_database.url)
+    report = run(pg_database.url, scope="kit")
+    not_passing = {r.control.id: r.detail for r in report.results if r.status is not Status.PASS}
+    assert not_passing == {}
+    assert len(report.results) == len([c for c in CONTROLS if c.scope == "kit"])
+    code, out, _ = verify_cli(capsys, "--url", pg_database.dsn, "--scope", "kit")
+    assert code == 0
+    assert "0 failed" in out
+
+
+def test_any_failing_control_makes_the_exit_status_1_even_after_upgrade(
+    pg_database: PgDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upgrade(pg_database.url)
+    # The test image logs to stderr without the collector: a server-scope failure.
+    code, out, _ = verify_cli(capsys, "--url", pg_database.dsn, "--only", "logging_collector")
+    assert code == 1
+    assert "FAIL" in out
+    code, _, _ = verify_cli(
+        capsys,
+        "--url",
+        pg_database.dsn,
+        "--only",
+        "logging_collector,ssl_on",
+        "--skip",
+        "logging_collector",
+    )
+    assert code == 0
+
+
+# --- findings name the object --------------------------------------------------------------------
+
+
+def test_a_role_level_override_that_silences_pgaudit_is_found(pg_database: PgDatabase) -> None:
+    role = f"quiet_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        try:
+            conn.execute(
+                sql.SQL("ALTER ROLE {} IN DATABASE {} SET pgaudit.log = 'none'").format(
+                    sql.Identifier(role), sql.Identifier(pg_database.name)
+                )
+            )
+            result = run(pg_database.url, only=["pgaudit_not_silenced"]).results[0]
+        finally:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    assert result.status is Status.FAIL
+    assert result.evidence[0]["role"] == role
+    assert result.evidence[0]["drops"] == "ddl, role, write"
+
+
+def test_a_security_definer_function_without_search_path_is_found(
+    pg_database: PgDatabase,
+) -> None:
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION public.risky() RETURNS int SECURITY DEFINER LANGUAGE sql AS 'SELECT 1'"
+        )
+        conn.execute(
+            "CREATE FUNCTION public.pinned() RETURNS int SECURITY DEFINER "
+            "SET search_path = pg_catalog LANGUAGE sql AS 'SELECT 1'"
+        )
+    result = run(pg_database.url, only=["security_definer_search_path"]).results[0]
+    assert result.status is Status.FAIL
+    assert [row["function"] for row in result.evidence] == ["risky()"]
+
+
+def test_an_application_role_with_createrole_is_found(pg_database: PgDatabase) -> None:
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(sql.Identifier(role)))
+        try:
+            report = run(pg_database.url, only=["approle_createrole", "approle_bypassrls"])
+        finally:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    assert statuses(report) == {"approle_createrole": "fail", "approle_bypassrls": "pass"}
+    assert report.results[0].evidence == [{"role": role, "can_login": True}]
+
+
+def test_the_test_images_pg_hba_findings_are_reported(pg_database: PgDatabase) -> None:
+    report = run(pg_database.url, scope="server")
+    by_id = {r.control.id: r for r in report.results}
+    # local trust; hostssl 0.0.0.0/0 and ::/0 for all users; loopback host lines are fine.
+    assert [row["method"] for row in by_id["hba_weak_methods"].evidence] == ["trust"]
+    assert {row["address"] for row in by_id["hba_wide_cidr"].evidence} == {"0.0.0.0/0", "::/0"}
+    assert by_id["hba_remote_superuser"].status is Status.FAIL
+    assert by_id["hba_host_without_ssl"].status is Status.PASS
+    assert by_id["session_encrypted"].status is Status.PASS
+    assert by_id["session_encrypted"].detail.startswith("TLSv1.")
+    assert by_id["log_line_prefix"].detail.endswith("missing: client address")
+
+
+# --- an ordinary role ----------------------------------------------------------------------------
+
+
+def test_as_an_ordinary_role_verify_completes_with_skips(
+    pg_database: PgDatabase,
+    ordinary_role: tuple[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    user, password = ordinary_role
+    url = pg_database.server.url_for(pg_database.name, user, password)
+    report = run(url)
+    assert not report.superuser
+    got = statuses(report)
+    assert len(got) == len(CONTROLS)
+    for needs_superuser in (
+        "pgaudit_preloaded",
+        "md5_verifiers",
+        "login_roles_without_password",
+        "hba_weak_methods",
+        "hba_wide_cidr",
+        "hba_remote_superuser",
+        "hba_host_without_ssl",
+    ):
+        assert got[needs_superuser] == "skip", needs_superuser
+        assert "(42501)" in report.result(needs_superuser).detail
+    assert got["ssl_on"] == "pass"
+    assert got["pgaudit_installed"] == "fail"
+    code, out, err = verify_cli(capsys, "--url", url.render_as_string(hide_password=False))
+    assert code == 1
+    assert password not in out + err
+    assert "SKIP" in out
+
+
+def test_probes_skip_for_an_ordinary_role_when_the_log_is_not_readable(
+    pg_database: PgDatabase, ordinary_role: tuple[str, str]
+) -> None:
+    upgrade(pg_database.url)
+    user, password = ordinary_role
+    url = pg_database.server.url_for(pg_database.name, user, password)
+    report = run(url, only=[p.id for p in PROBES])
+    assert set(statuses(report).values()) == {"skip"}
+    assert "pgaudit.log_client needs a superuser" in report.results[0].detail
+
+
+# --- --probe -------------------------------------------------------------------------------------
+
+
+def test_probe_proves_auditing_after_upgrade_and_leaves_nothing_behind(
+    pg_database: PgDatabase,
+) -> None:
+    upgrade(pg_database.url)
+    report = run(pg_database.url, probe=True, scope="kit")
+    got = statuses(report)
+    assert {p.id: got[p.id] for p in PROBES} == {p.id: "pass" for p in PROBES}
+    assert "WRITE,INSERT" in report.result("probe_write_audited").detail
+    with psycopg.connect(pg_database.dsn) as conn:
+        left = conn.execute(
+            "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'hardening_probe%'),"
+            " (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'hardening_probe%')"
+        ).fetchone()
+    assert left == (0, 0)
+
+
+def test_probe_fails_before_upgrade(pg_database: PgDatabase) -> None:
+    got = statuses(run(pg_database.url, only=[p.id for p in PROBES]))
+    assert got["probe_ddl_audited"] == "fail"
+    assert got["probe_role_audited"] == "fail"
+    assert got["probe_write_audited"] == "fail"
+    assert got["probe_bind_parameter_hidden"] == "skip"  # nothing audited: nothing to show
+
+
+def test_probe_catches_a_bind_parameter_in_the_audit_log(pg_database: PgDatabase) -> None:
+    upgrade(pg_database.url)
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET pgaudit.log_parameter = on").format(
+                sql.Identifier(pg_database.name)
+            )
+        )
+    report = run(pg_database.url, only=["probe_bind_parameter_hidden", "pgaudit_log_parameter_off"])
+    assert statuses(report) == {
+        "pgaudit_log_parameter_off": "fail",
+        "probe_bind_parameter_hidden": "fail",
+    }
+    assert (
+        "hardening-probe-secret-"
+        in report.result("probe_bind_parameter_hidden").evidence[0]["record"]
+    )
+
+
+# --- formats -------------------------------------------------------------------------------------
+
+
+def test_json_lists_every_control_with_id_status_and_fix(
+    pg_database: PgDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = verify_cli(capsys, "--url", pg_database.dsn, "--format", "json")
+    doc = json.loads(out)
+    assert code == doc["exit_code"] == 1
+    assert doc["schema_version"] == 1
+    assert len(doc["controls"]) >= 40
+    for entry in doc["controls"]:
+        assert {"id", "status", "fix", "scope", "severity", "evidence"} <= entry.keys()
+        assert entry["status"] in ("pass", "fail", "skip")
+    assert doc["summary"]["total"] == len(doc["controls"])
+    assert "pg-hardening-test" not in out  # the test server's password
+    assert doc["target"]["url"].count("***") == 1
+
+
+def test_sarif_output_validates_against_the_sarif_2_1_0_schema(
+    pg_database: PgDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = verify_cli(capsys, "--url", pg_database.dsn, "--format", "sarif")
+    assert code == 1
+    log = json.loads(out)
+    schema = json.loads((DATA / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    jsonschema.validate(log, schema)
+    results = log["runs"][0]["results"]
+    failing = {r["ruleId"] for r in results if r["kind"] == "fail"}
+    assert "pgaudit_installed" in failing
+    assert all(r["level"] == "none" for r in results if r["kind"] != "fail")
+    broken = dict(log, version="2.0.0")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_junit_output_counts_failures_and_skips(
+    pg_database: PgDatabase, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "verify.xml"
+    code, _, _ = verify_cli(
+        capsys, "--url", pg_database.dsn, "--format", "junit", "-o", str(target)
+    )
+    assert code == 1
+    suite = ET.fromstring(target.read_text(encoding="utf-8")).find("testsuite")  # noqa: S314
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert len(cases) == len(CONTROLS)
+    failed = [c.get("name") for c in cases if c.find("failure") is not None]
+    assert suite.get("failures") == str(len(failed))
+    assert "pgaudit_installed" in failed
+
+
+# --- could not run -------------------------------------------------------------------------------
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hardening.cli", "verify", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_an_unreachable_server_exits_2_with_one_line_and_no_password() -> None:
+    proc = _cli("--url", "postgresql://alice:s3cret-pw@127.0.0.1:1/app")
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "hardening verify: cannot connect to postgresql+psycopg://alice:***@"
+    )
+    assert "s3cret-pw" not in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_wrong_password_exits_2_naming_the_reason(pg_database: PgDatabase) -> None:
+    url = pg_database.url.set(password="wrong-password-xyz")
+    env = {"DATABASE_URL": url.render_as_string(hide_password=False)}
+    proc = _cli(env=env)
+    assert proc.returncode == 2
+    assert "password authentication failed" in proc.stderr
+    assert "wrong-password-xyz" not in proc.stderr
+
+
+def test_no_url_and_bad_input_exit_2() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "hardening.cli", "verify"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "DATABASE_URL" in proc.stderr
+    assert _cli("--url", "mysql://x@h/db").returncode == 2
+    with pytest.raises(VerifyError, match="unknown control id"):
+        run("postgresql://x@127.0.0.1:1/db", only=["no_such_control"])
+
+
+def test_verify_runtime_is_reported(pg_database: PgDatabase) -> None:
+    report = run(pg_database.url)
+    doc = to_dict(report)
+    assert doc["duration_ms"] > 0
+    assert all(entry["duration_ms"] >= 0 for entry in doc["controls"])
+    print(f"verify: {len(report.results)} controls in {report.duration_ms:.0f} ms")

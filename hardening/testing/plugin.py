@@ -6,6 +6,7 @@ Fixtures
   pg_server_factory  session: ``factory(settings)`` -> a server with other settings, for example
                      ``{"shared_preload_libraries": ""}`` for one without pgaudit
   pg_database        a fresh, empty database on ``pg_server`` for each test (a ``PgDatabase``)
+  hardened_database  ``pg_database`` after the kit's ``alembic upgrade head`` (a ``PgDatabase``)
   pg_log             a ``LogCursor`` over ``pg_server``'s log, positioned when the test starts
 
 Options (and environment variables)
@@ -103,6 +104,15 @@ def pg_server_factory(pg_provisioner: Provisioner) -> Callable[[dict[str, str]],
 def pg_database(pg_server: PgServer) -> Iterator[PgDatabase]:
     with pg_server.database() as url:
         yield PgDatabase(server=pg_server, url=url)
+
+
+@pytest.fixture
+def hardened_database(pg_database: PgDatabase) -> PgDatabase:
+    """A fresh database with the kit's migrations applied (``hardening.migrate.upgrade``)."""
+    from hardening.migrate import upgrade
+
+    upgrade(pg_database.url)
+    return pg_database
 
 
 @pytest.fixture

@@ -64,6 +64,52 @@ define(
 )
 
 
+# pgaudit session-audit details (database level, step h005_pgaudit).
+define("audit_log_catalog", "off", "pgaudit.log_catalog: also log statements on pg_catalog")
+define("audit_log_parameter", "off", "pgaudit.log_parameter: log bind values (keep off: secrets)")
+define(
+    "audit_log_relation", "on", "pgaudit.log_relation: one line per relation a statement touches"
+)
+define(
+    "audit_log_statement_once",
+    "off",
+    "pgaudit.log_statement_once: statement text only on the first line of a statement",
+)
+define("audit_log_level", "log", "pgaudit.log_level: server log level of audit lines")
+define("audit_log_client", "off", "pgaudit.log_client: also send audit lines to the client")
+# Password policy (step h003_password_policy; enforced by hardening.passwords).
+define("password_min_length", "14", "password policy: minimum length in characters (>= 8)")
+define(
+    "password_max_age_days", "365", "password policy: VALID UNTIL set this many days ahead; 0 none"
+)
+define("password_history_depth", "5", "password policy: previous passwords a role may not reuse")
+define(
+    "password_min_strength",
+    "3",
+    "password policy: minimum zxcvbn score 0-4 (3: safely unguessable, 4: very unguessable)",
+)
+define(
+    "password_pepper",
+    "",
+    "secret key mixed into the reuse-history digests; environment only, never -x",
+)
+# Least privilege (step h004_least_privilege).
+define(
+    "table_owner_role",
+    "",
+    "role whose future tables in app_schema get the group roles' default privileges "
+    "(empty: the migrating role)",
+)
+# Server profile (step h008_server_profile, only when server_profile=on).
+define(
+    "server_log_line_prefix",
+    "%m [%p] %q%u@%d app=%a client=%h ",
+    "server profile: log_line_prefix (keeps %m %p %d %u %a %h)",
+)
+define("server_log_statement", "ddl", "server profile: log_statement")
+define("server_ssl_min_protocol_version", "TLSv1.3", "server profile: ssl_min_protocol_version")
+
+
 def get(name: str, x_args: Mapping[str, str] | None = None) -> str:
     """The value of setting ``name``: ``-x name=...`` wins over HARDENING_NAME, then the default."""
     setting = SETTINGS[name]

@@ -2,8 +2,13 @@
 
 Target: a connection handed in through ``config.attributes["connection"]`` (the
 pytest-alembic convention), else ``-x url=...``, else DATABASE_URL. Versions are kept in
-``hardening_version`` so the kit never touches an application's ``alembic_version``; each
-revision runs in its own transaction.
+``hardening_version`` so the kit never touches an application's ``alembic_version``.
+
+One run is one transaction: a step that lacks a privilege (or a server without pgaudit)
+stops the run and rolls back every earlier step of it, so nothing changes. Concurrent runs
+against one database serialise on a session advisory lock taken before alembic reads the
+version table: one applies, the others wait, then find nothing to do. Errors become one
+``alembic: ...`` line (plus the fix), never a driver traceback.
 """
 
 from __future__ import annotations
@@ -12,12 +17,16 @@ import sys
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from hardening import settings
+from hardening.ops import HardeningError
 
 VERSION_TABLE = "hardening_version"
+# pg_advisory_lock key of the kit's migrations ("pg-hard" in ASCII); locks are per database.
+ADVISORY_LOCK_KEY = 0x70672D68617264
 config = context.config
 x_args = context.get_x_argument(as_dictionary=True)
 if config.config_file_name and config.attributes.get("configure_logger", True):
@@ -28,18 +37,25 @@ def _configure(connection: Connection | None = None, **kw: object) -> None:
     context.configure(
         connection=connection,
         version_table=VERSION_TABLE,
-        transaction_per_migration=True,
+        transaction_per_migration=False,
         target_metadata=None,
         **kw,  # type: ignore[arg-type]
     )
 
 
+def _fail(exc: Exception) -> None:
+    """Exit with one ``alembic:`` line naming the problem (and the server's hint, if any)."""
+    if isinstance(exc, DBAPIError):
+        diag = getattr(exc.orig, "diag", None)
+        primary = getattr(diag, "message_primary", None) or str(exc.orig).splitlines()[0]
+        hint = getattr(diag, "message_hint", None)
+        sys.exit(f"alembic: {primary}" + (f"\n{hint}" if hint else ""))
+    sys.exit(f"alembic: {exc}")
+
+
 def run_offline() -> None:
     """``alembic upgrade head --sql``: SQL for review; a URL only selects the dialect."""
-    try:
-        url = settings.database_url(x_args)
-    except settings.SettingsError as exc:
-        sys.exit(f"alembic: {exc}")
+    url = settings.database_url(x_args)
     _configure(
         url=url or "postgresql+psycopg://", literal_binds=True, dialect_opts={"paramstyle": "named"}
     )
@@ -54,21 +70,27 @@ def run_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    try:
-        url = settings.database_url(x_args)
-    except settings.SettingsError as exc:
-        sys.exit(f"alembic: {exc}")
+    url = settings.database_url(x_args)
     if url is None:
         sys.exit("alembic: no target database: set DATABASE_URL or pass -x url=postgresql://...")
     engine = create_engine(url, poolclass=pool.NullPool)
-    with engine.connect() as connection:
-        _configure(connection)
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            # Session lock, committed at once: alembic then starts its own transaction, and
+            # autocommit blocks (which commit it) keep the lock until the connection closes.
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+            connection.commit()
+            _configure(connection)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
 
 
-if context.is_offline_mode():
-    run_offline()
-else:
-    run_online()
+try:
+    if context.is_offline_mode():
+        run_offline()
+    else:
+        run_online()
+except (HardeningError, settings.SettingsError, DBAPIError) as exc:
+    _fail(exc)

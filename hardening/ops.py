@@ -1,0 +1,290 @@
+"""Alembic operations behind the kit's revisions, usable from your own revisions too.
+
+Each operation emits one call of a function of the ``hardening`` schema (defined in
+``sql/migrations/state.sql`` by step ``h001_state``): the function checks the privilege it
+needs, changes the database, and records what was there before in ``hardening.applied``.
+``undo(step)`` reverses exactly what ``step`` recorded, newest first. Because the calls are
+plain SQL with literal arguments, ``alembic upgrade head --sql`` shows the same statements a
+live upgrade runs. Values reach SQL as bound parameters (literals offline), never formatted in.
+
+A revision of yours that uses these operations depends on ``hardening@h001_state``::
+
+    from hardening import ops
+    def upgrade() -> None:
+        ops.grant("SELECT", "table", "app", "orders", "reporting")   # step = your revision id
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from alembic import context, op
+from alembic.util import CommandError
+
+from hardening import settings, sqlfiles
+
+ROLE_NAME_MAX_BYTES = 63  # NAMEDATALEN - 1: longer names would be truncated silently
+AUDIT_CLASSES = ("read", "write", "function", "role", "ddl", "misc", "misc_set", "all", "none")
+AUDIT_TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
+LOG_LEVELS = ("debug1", "debug2", "debug3", "debug4", "debug5", "info", "notice", "warning", "log")
+BOOLEANS = ("on", "off")
+
+
+class HardeningError(CommandError):
+    """A step cannot run; the message names the object and the fix (never a secret)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings, read from `-x name=value` of the running alembic command, then HARDENING_*, defaults
+
+
+def setting(name: str) -> str:
+    """The value of kit setting ``name`` for the running migration."""
+    x_args: dict[str, str] = context.get_x_argument(as_dictionary=True)
+    return settings.get(name, x_args)
+
+
+def role_setting(name: str) -> str:
+    """A role name from setting ``name``; refuses names PostgreSQL would truncate or reject."""
+    value = setting(name)
+    if not value or len(value.encode()) > ROLE_NAME_MAX_BYTES or "\x00" in value:
+        raise HardeningError(
+            f"setting {name} must be a role name of 1 to {ROLE_NAME_MAX_BYTES} bytes "
+            f"(got {len(value.encode())} bytes)"
+        )
+    if value.upper() == "PUBLIC" or value.startswith("pg_"):
+        raise HardeningError(f"setting {name} cannot name PUBLIC or a pg_ role: choose another")
+    return value
+
+
+def choice_setting(name: str, allowed: Sequence[str]) -> str:
+    value = setting(name).strip().lower()
+    if value not in allowed:
+        raise HardeningError(f"setting {name} is {value!r}; expected one of {', '.join(allowed)}")
+    return value
+
+
+def int_setting(name: str, minimum: int, maximum: int = 10**6) -> int:
+    raw = setting(name).strip()
+    if not re.fullmatch(r"\d+", raw) or not minimum <= int(raw) <= maximum:
+        raise HardeningError(
+            f"setting {name} is {raw!r}; expected a whole number from {minimum} to {maximum}"
+        )
+    return int(raw)
+
+
+def audit_classes() -> str:
+    """Setting audit_log checked against pgaudit's classes, e.g. ``ddl, role, write``."""
+    raw = setting("audit_log")
+    parts = [p.strip().lower() for p in raw.split(",") if p.strip()]
+    bad = [p for p in parts if p.lstrip("-") not in AUDIT_CLASSES]
+    if not parts or bad:
+        raise HardeningError(
+            f"setting audit_log is {raw!r}; use a comma-separated list of "
+            f"{', '.join(AUDIT_CLASSES)} (a leading - excludes a class)"
+        )
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class AuditGrant:
+    schema: str
+    table: str
+    privileges: tuple[str, ...]
+
+
+def audit_grants() -> list[AuditGrant]:
+    """Setting audit_tables: ``schema.table:PRIV,PRIV;...`` (schema defaults to public)."""
+    raw = setting("audit_tables")
+    grants: list[AuditGrant] = []
+    for item in filter(None, (part.strip() for part in raw.split(";"))):
+        target, sep, privs = item.rpartition(":")
+        names = tuple(p.strip().upper() for p in privs.split(","))
+        if not sep or not target or any(p not in AUDIT_TABLE_PRIVILEGES for p in names):
+            raise HardeningError(
+                f"setting audit_tables has {item!r}; expected schema.table:PRIVILEGE[,...] with "
+                f"privileges from {', '.join(AUDIT_TABLE_PRIVILEGES)}"
+            )
+        schema, dot, table = target.partition(".")
+        grants.append(AuditGrant(schema if dot else "public", table if dot else schema, names))
+    return grants
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks: one SQL function call each
+
+
+def _call(function: str, *args: str) -> None:
+    """``SELECT hardening.<function>(args...)`` with the arguments as parameters/literals."""
+    fn = getattr(sa.func.hardening, function)
+    op.execute(sa.select(fn(*(sa.literal(a, sa.Text) for a in args))))
+
+
+def install_state() -> None:
+    """Create the ``hardening`` schema (unless it exists), ``hardening.applied`` and functions."""
+    op.execute(sa.text(sqlfiles.load("migrations/state.sql")))
+
+
+def remove_state() -> None:
+    """Drop what ``install_state`` created; the schema only if it created it."""
+    op.execute(sa.text(sqlfiles.load("migrations/state_down.sql")))
+
+
+def require(step: str, *needs: str) -> None:
+    """Fail unless the migrating role has each of: superuser, createrole, database_owner,
+    create_on_database; the message names the missing privilege."""
+    _call("require", step, ",".join(needs))
+
+
+def ensure_extension(step: str, extension: str, schema: str) -> None:
+    _call("ensure_extension", step, extension, schema)
+
+
+def require_pgaudit_loaded(step: str) -> None:
+    _call("require_pgaudit_loaded", step)
+
+
+def set_database_setting(step: str, name: str, value: str) -> None:
+    """``ALTER DATABASE <current> SET name = value``; undo restores the previous value."""
+    _call("set_database_setting", step, name, value)
+
+
+def ensure_role(step: str, role: str, setting_name: str) -> None:
+    """Create NOLOGIN ``role`` unless it exists (adopted, kept on downgrade)."""
+    _call("ensure_role", step, role, setting_name)
+
+
+def grant_role(step: str, role: str, member: str) -> None:
+    _call("grant_role", step, role, member)
+
+
+def grant(step: str, privilege: str, kind: str, schema: str, name: str, grantee: str) -> None:
+    """GRANT ``privilege`` on a database/schema/table (``kind``) to ``grantee``."""
+    _call("grant_privilege", step, kind, schema, name, privilege, grantee)
+
+
+def revoke(step: str, privilege: str, kind: str, schema: str, name: str, grantee: str) -> None:
+    """REVOKE ``privilege`` from ``grantee`` (or ``PUBLIC``); undo grants it back."""
+    _call("revoke_privilege", step, kind, schema, name, privilege, grantee)
+
+
+def grant_default(
+    step: str, privilege: str, objects: str, schema: str, grantee: str, owner: str
+) -> None:
+    """ALTER DEFAULT PRIVILEGES FOR ROLE owner IN SCHEMA schema GRANT privilege ON objects."""
+    _call("grant_default_privilege", step, owner, schema, objects, privilege, grantee)
+
+
+def undo(step: str) -> None:
+    """Reverse everything ``step`` recorded, newest first."""
+    _call("undo", step)
+
+
+def current_user() -> str:
+    """The migrating role (online), for settings whose default is "the migrating role"."""
+    if context.is_offline_mode():
+        raise HardeningError(
+            "offline SQL needs an explicit role name: pass -x table_owner_role=ROLE with --sql"
+        )
+    return str(op.get_bind().execute(sa.text("SELECT current_user")).scalar_one())
+
+
+# ---------------------------------------------------------------------------------------------
+# The kit's steps: each revision calls one of these
+
+
+def enable_pgcrypto(step: str) -> None:
+    """pgcrypto in setting pgcrypto_schema, unless it is installed already."""
+    ensure_extension(step, "pgcrypto", setting("pgcrypto_schema"))
+
+
+def install_password_policy(step: str) -> None:
+    """SCRAM for new passwords in this database, and the policy + history tables."""
+    values = {
+        "min_length": int_setting("password_min_length", 8, 1024),
+        "max_age_days": int_setting("password_max_age_days", 0, 36500),
+        "history_depth": int_setting("password_history_depth", 0, 100),
+        "min_strength": int_setting("password_min_strength", 0, 4),
+    }
+    require(step, "database_owner")
+    set_database_setting(step, "password_encryption", "scram-sha-256")
+    op.execute(sa.text(sqlfiles.load("migrations/password_policy.sql")))
+    columns = ", ".join(values)
+    binds = ", ".join(f":{name}" for name in values)
+    op.execute(
+        sa.text(f"INSERT INTO hardening.password_policy ({columns}) VALUES ({binds})").bindparams(
+            **values
+        )
+    )
+
+
+def remove_password_policy(step: str) -> None:
+    op.execute(sa.text(sqlfiles.load("migrations/password_policy_down.sql")))
+    undo(step)
+
+
+def apply_least_privilege(step: str) -> None:
+    """PUBLIC loses CREATE on schema public and TEMP/CONNECT on the database; read-only and
+    read-write NOLOGIN group roles get default privileges on future tables in app_schema."""
+    schema = setting("app_schema")
+    readonly, readwrite = role_setting("readonly_role"), role_setting("readwrite_role")
+    owner = setting("table_owner_role") or current_user()
+    require(step, "database_owner", "createrole")
+    revoke(step, "CREATE", "schema", "public", "", "PUBLIC")
+    revoke(step, "TEMPORARY", "database", "", "", "PUBLIC")
+    revoke(step, "CONNECT", "database", "", "", "PUBLIC")
+    for role, setting_name in ((readonly, "readonly_role"), (readwrite, "readwrite_role")):
+        ensure_role(step, role, setting_name)
+        grant(step, "CONNECT", "database", "", "", role)
+        grant(step, "USAGE", "schema", schema, "", role)
+    grant_default(step, "SELECT", "TABLES", schema, readonly, owner)
+    for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+        grant_default(step, privilege, "TABLES", schema, readwrite, owner)
+    for privilege in ("USAGE", "SELECT"):
+        grant_default(step, privilege, "SEQUENCES", schema, readwrite, owner)
+
+
+def enable_pgaudit(step: str) -> None:
+    """Preflight (pgaudit preloaded, superuser), the extension, then session-audit settings."""
+    values = {
+        "pgaudit.log": audit_classes(),
+        "pgaudit.log_catalog": choice_setting("audit_log_catalog", BOOLEANS),
+        "pgaudit.log_parameter": choice_setting("audit_log_parameter", BOOLEANS),
+        "pgaudit.log_relation": choice_setting("audit_log_relation", BOOLEANS),
+        "pgaudit.log_statement_once": choice_setting("audit_log_statement_once", BOOLEANS),
+        "pgaudit.log_level": choice_setting("audit_log_level", LOG_LEVELS),
+        "pgaudit.log_client": choice_setting("audit_log_client", BOOLEANS),
+    }
+    require_pgaudit_loaded(step)
+    require(step, "superuser")
+    ensure_extension(step, "pgaudit", "public")
+    for name, value in values.items():
+        set_database_setting(step, name, value)
+
+
+def create_audit_roles(step: str) -> None:
+    """The object-audit role (pgaudit.role) with its per-table grants, and the audit reader."""
+    auditor, reader = role_setting("audit_role"), role_setting("audit_reader_role")
+    grants = audit_grants()
+    require(step, "superuser")
+    ensure_role(step, auditor, "audit_role")
+    set_database_setting(step, "pgaudit.role", auditor)
+    for item in grants:
+        for privilege in item.privileges:
+            grant(step, privilege, "table", item.schema, item.table, auditor)
+    ensure_role(step, reader, "audit_reader_role")
+    grant_role(step, "pg_read_all_settings", reader)
+    grant(step, "CONNECT", "database", "", "", reader)
+    grant(step, "USAGE", "schema", "hardening", "", reader)
+    for view in ("database_settings", "password_policy", "applied"):
+        grant(step, "SELECT", "table", "hardening", view, reader)
+
+
+def tame_parameter_logging(step: str) -> None:
+    """Bind parameters (keys, plaintexts) never reach the server log, errors included."""
+    require(step, "database_owner")
+    set_database_setting(step, "log_parameter_max_length", "0")
+    set_database_setting(step, "log_parameter_max_length_on_error", "0")

@@ -1,0 +1,467 @@
+-- pg-hardening: the kit's state schema and the functions every revision calls.
+--
+-- Every change a revision makes is recorded in hardening.applied together with what was
+-- there before, so that hardening.undo(step) puts back exactly the prior state and never
+-- drops an extension or role that existed before the upgrade (adopted objects are left alone).
+-- All functions are SECURITY INVOKER: they run with the migrating role's own privileges and
+-- check those privileges before changing anything. Identifiers go through format('%I').
+
+DO $state$
+DECLARE
+    created boolean := NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'hardening');
+BEGIN
+    IF NOT has_database_privilege(current_database(), 'CREATE') THEN
+        RAISE EXCEPTION 'pg-hardening: step h001_state needs the CREATE privilege on database %',
+            quote_ident(current_database())
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('run it as the database owner, or GRANT CREATE ON DATABASE %I TO %I',
+                                current_database(), current_user);
+    END IF;
+    IF created THEN
+        CREATE SCHEMA hardening;
+    END IF;
+    CREATE TABLE hardening.applied (
+        seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        step       text NOT NULL,
+        kind       text NOT NULL,
+        target     jsonb NOT NULL,
+        prior      jsonb,
+        applied_at timestamptz NOT NULL DEFAULT now(),
+        applied_by name NOT NULL DEFAULT current_user
+    );
+    COMMENT ON TABLE hardening.applied IS
+        'pg-hardening: each change a hardening step made and the state before it (for downgrade)';
+    IF created THEN
+        INSERT INTO hardening.applied (step, kind, target)
+        VALUES ('h001_state', 'schema_created', jsonb_build_object('schema', 'hardening'));
+    END IF;
+END
+$state$;
+
+-- The current database's own settings (ALTER DATABASE ... SET), one row each.
+CREATE VIEW hardening.database_settings AS
+SELECT split_part(c.setting, '=', 1) AS name,
+       substr(c.setting, strpos(c.setting, '=') + 1) AS value
+FROM pg_db_role_setting s
+CROSS JOIN LATERAL unnest(s.setconfig) AS c(setting)
+WHERE s.setrole = 0
+  AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database());
+
+CREATE FUNCTION hardening.require(p_step text, p_needs text) RETURNS void
+LANGUAGE plpgsql AS $fn$
+-- Fail unless the current role has each privilege in the comma-separated p_needs:
+-- superuser, createrole, database_owner, create_on_database.
+DECLARE
+    need text;
+    me pg_roles%ROWTYPE;
+BEGIN
+    SELECT * INTO me FROM pg_roles WHERE rolname = current_user;
+    IF me.rolsuper THEN
+        RETURN;
+    END IF;
+    FOREACH need IN ARRAY string_to_array(replace(p_needs, ' ', ''), ',') LOOP
+        IF need = 'superuser' THEN
+            RAISE EXCEPTION 'pg-hardening: step % needs SUPERUSER and role % is not a superuser',
+                p_step, quote_ident(current_user)
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'run this step as a superuser (on a managed service: its admin role '
+                             'where it may set pgaudit parameters), or stop before it: '
+                             'see docs/migrations.md';
+        ELSIF need = 'createrole' AND NOT me.rolcreaterole THEN
+            RAISE EXCEPTION 'pg-hardening: step % needs CREATEROLE and role % lacks it',
+                p_step, quote_ident(current_user)
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = format('as a superuser: ALTER ROLE %I CREATEROLE', current_user);
+        ELSIF need = 'database_owner' AND NOT pg_has_role(current_user,
+                (SELECT datdba FROM pg_database WHERE datname = current_database()), 'USAGE') THEN
+            RAISE EXCEPTION 'pg-hardening: step % needs ownership of database % and role % does not own it',
+                p_step, quote_ident(current_database()), quote_ident(current_user)
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'run it as the database owner or a superuser';
+        ELSIF need = 'create_on_database'
+              AND NOT has_database_privilege(current_database(), 'CREATE') THEN
+            RAISE EXCEPTION 'pg-hardening: step % needs the CREATE privilege on database %',
+                p_step, quote_ident(current_database())
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = format('GRANT CREATE ON DATABASE %I TO %I', current_database(), current_user);
+        ELSIF need NOT IN ('superuser', 'createrole', 'database_owner', 'create_on_database') THEN
+            RAISE EXCEPTION 'pg-hardening: unknown privilege % asked by step %', need, p_step;
+        END IF;
+    END LOOP;
+END
+$fn$;
+
+CREATE FUNCTION hardening.record(p_step text, p_kind text, p_target jsonb, p_prior jsonb DEFAULT NULL)
+RETURNS void LANGUAGE sql AS $fn$
+    INSERT INTO hardening.applied (step, kind, target, prior) VALUES (p_step, p_kind, p_target, p_prior);
+$fn$;
+
+CREATE FUNCTION hardening.require_pgaudit_loaded(p_step text) RETURNS void
+LANGUAGE plpgsql AS $fn$
+-- pgaudit only works when the server preloads it; a migration cannot change that.
+DECLARE
+    preload text;
+BEGIN
+    -- A preloaded pgaudit defines its parameters in every session; an unloaded one does not.
+    IF EXISTS (SELECT FROM pg_settings WHERE name = 'pgaudit.log') THEN
+        RETURN;
+    END IF;
+    SELECT setting INTO preload FROM pg_settings WHERE name = 'shared_preload_libraries';
+    RAISE EXCEPTION 'pg-hardening: step % needs pgaudit in shared_preload_libraries (now %); add it and restart the server, then run the upgrade again',
+        p_step, coalesce(quote_literal(preload), 'not readable by this role')
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = E'how to load pgaudit:\n'
+                  '  plain server: shared_preload_libraries = ''pgaudit'' in postgresql.conf (keep other libraries in the list), restart\n'
+                  '  Docker: docker run ... postgres -c shared_preload_libraries=pgaudit (image with pgaudit installed)\n'
+                  '  Amazon RDS / Aurora: add pgaudit to shared_preload_libraries in the DB (cluster) parameter group, reboot; create role rds_pgaudit and run with -x audit_role=rds_pgaudit\n'
+                  '  Google Cloud SQL: set the database flag cloudsql.enable_pgaudit=on, restart\n'
+                  '  Azure Database for PostgreSQL: add PGAUDIT to azure.extensions and to shared_preload_libraries, restart';
+END
+$fn$;
+
+CREATE FUNCTION hardening.ensure_extension(p_step text, p_extension text, p_schema text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+-- Create the extension in p_schema unless it exists (an existing one is adopted, not moved).
+DECLARE
+    is_trusted boolean;
+BEGIN
+    IF EXISTS (SELECT FROM pg_extension WHERE extname = p_extension) THEN
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = p_schema) THEN
+        RAISE EXCEPTION 'pg-hardening: schema % for extension % does not exist', quote_ident(p_schema), p_extension
+            USING ERRCODE = 'invalid_schema_name',
+                  HINT = 'create the schema first or choose another with the setting ' || p_extension || '_schema';
+    END IF;
+    SELECT v.trusted INTO is_trusted
+    FROM pg_available_extensions a
+    JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version
+    WHERE a.name = p_extension;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'pg-hardening: extension % is not installed on the server', p_extension
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'install its package on the server (e.g. postgresql-NN-pgaudit, or contrib for pgcrypto)';
+    END IF;
+    IF NOT is_trusted THEN
+        PERFORM hardening.require(p_step, 'superuser');
+    END IF;
+    PERFORM hardening.require(p_step, 'create_on_database');
+    IF NOT has_schema_privilege(p_schema, 'CREATE') THEN
+        RAISE EXCEPTION 'pg-hardening: step % needs the CREATE privilege on schema % for extension %',
+            p_step, quote_ident(p_schema), p_extension
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('GRANT CREATE ON SCHEMA %I TO %I', p_schema, current_user);
+    END IF;
+    EXECUTE format('CREATE EXTENSION %I SCHEMA %I', p_extension, p_schema);
+    PERFORM hardening.record(p_step, 'extension_created', jsonb_build_object('extension', p_extension));
+END
+$fn$;
+
+CREATE FUNCTION hardening.setting_reference(p_setting text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $fn$
+    -- 'pgaudit.log' -> pgaudit.log, each part quoted as an identifier.
+    SELECT string_agg(quote_ident(part), '.' ORDER BY n)
+    FROM unnest(string_to_array(p_setting, '.')) WITH ORDINALITY AS p(part, n);
+$fn$;
+
+CREATE FUNCTION hardening.database_setting(p_setting text) RETURNS text
+LANGUAGE sql STABLE AS $fn$
+    SELECT value FROM hardening.database_settings WHERE name = p_setting;
+$fn$;
+
+CREATE FUNCTION hardening.set_database_setting(p_step text, p_setting text, p_value text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+-- ALTER DATABASE <current> SET p_setting = p_value, remembering the previous database-level value.
+DECLARE
+    prior text := hardening.database_setting(p_setting);
+BEGIN
+    PERFORM hardening.require(p_step, 'database_owner');
+    IF NOT EXISTS (SELECT FROM pg_settings WHERE name = p_setting) THEN
+        RAISE EXCEPTION 'pg-hardening: the server has no parameter %', p_setting
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF (SELECT context FROM pg_settings WHERE name = p_setting) <> 'user'
+       AND NOT has_parameter_privilege(p_setting, 'SET') THEN
+        RAISE EXCEPTION 'pg-hardening: step % needs SUPERUSER (or SET privilege on parameter %) and role % has neither',
+            p_step, p_setting, quote_ident(current_user)
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('as a superuser: GRANT SET ON PARAMETER %s TO %I, or run the step as a superuser',
+                                p_setting, current_user);
+    END IF;
+    EXECUTE format('ALTER DATABASE %I SET %s = %L', current_database(),
+                   hardening.setting_reference(p_setting), p_value);
+    PERFORM hardening.record(p_step, 'database_setting', jsonb_build_object('setting', p_setting),
+                             jsonb_build_object('value', prior));
+END
+$fn$;
+
+CREATE FUNCTION hardening.ensure_role(p_step text, p_role text, p_setting text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+-- Create a NOLOGIN role unless it exists; an existing NOLOGIN role is adopted and kept on downgrade.
+DECLARE
+    can_login boolean;
+BEGIN
+    SELECT rolcanlogin INTO can_login FROM pg_roles WHERE rolname = p_role;
+    IF FOUND THEN
+        IF can_login THEN
+            RAISE EXCEPTION 'pg-hardening: role % exists and can log in; the kit''s roles must be NOLOGIN',
+                quote_ident(p_role)
+                USING ERRCODE = 'invalid_role_specification',
+                      HINT = format('ALTER ROLE %I NOLOGIN, or choose another name with the setting %s',
+                                    p_role, p_setting);
+        END IF;
+        RETURN;
+    END IF;
+    PERFORM hardening.require(p_step, 'createrole');
+    EXECUTE format('CREATE ROLE %I NOLOGIN', p_role);
+    PERFORM hardening.record(p_step, 'role_created', jsonb_build_object('role', p_role));
+END
+$fn$;
+
+CREATE FUNCTION hardening.role_in_use(p_role text) RETURNS boolean
+LANGUAGE sql STABLE AS $fn$
+    -- Anything outside the kit's own records that would break or vanish with DROP ROLE:
+    -- owned objects or privileges in any database, members or groups, role settings,
+    -- another database's pgaudit.role.
+    SELECT EXISTS (SELECT FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid
+                   WHERE d.refclassid = 'pg_authid'::regclass AND r.rolname = p_role)
+        OR EXISTS (SELECT FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
+                   WHERE r.rolname = p_role)
+        OR EXISTS (SELECT FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
+                   WHERE r.rolname = p_role AND m.member <> (SELECT oid FROM pg_roles WHERE rolname = current_user))
+        OR EXISTS (SELECT FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+                   WHERE r.rolname = p_role)
+        -- another database audits through it (pgaudit.role names the role as text)
+        OR EXISTS (SELECT FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c
+                   WHERE c = 'pgaudit.role=' || p_role
+                     AND s.setdatabase <> (SELECT oid FROM pg_database WHERE datname = current_database()));
+$fn$;
+
+CREATE FUNCTION hardening.grant_role(p_step text, p_role text, p_member text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+-- GRANT p_role TO p_member unless p_member already is a direct member.
+BEGIN
+    IF EXISTS (SELECT FROM pg_auth_members m
+               WHERE m.roleid = (SELECT oid FROM pg_roles WHERE rolname = p_role)
+                 AND m.member = (SELECT oid FROM pg_roles WHERE rolname = p_member)) THEN
+        RETURN;
+    END IF;
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+       AND NOT pg_has_role(current_user, p_role, 'USAGE WITH ADMIN OPTION') THEN
+        RAISE EXCEPTION 'pg-hardening: step % grants role % and needs SUPERUSER or ADMIN OPTION on it',
+            p_step, quote_ident(p_role)
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('as a superuser: GRANT %I TO %I WITH ADMIN OPTION', p_role, current_user);
+    END IF;
+    EXECUTE format('GRANT %I TO %I', p_role, p_member);
+    PERFORM hardening.record(p_step, 'membership_granted',
+                             jsonb_build_object('role', p_role, 'member', p_member));
+END
+$fn$;
+
+CREATE FUNCTION hardening.object_reference(p_type text, p_schema text, p_name text) RETURNS text
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+    IF p_type = 'database' THEN
+        RETURN format('DATABASE %I', current_database());
+    ELSIF p_type = 'schema' THEN
+        IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = p_schema) THEN
+            RAISE EXCEPTION 'pg-hardening: schema % does not exist', quote_ident(p_schema)
+                USING ERRCODE = 'invalid_schema_name';
+        END IF;
+        RETURN format('SCHEMA %I', p_schema);
+    ELSIF p_type = 'table' THEN
+        IF NOT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = p_schema AND c.relname = p_name) THEN
+            RAISE EXCEPTION 'pg-hardening: table %.% does not exist', quote_ident(p_schema), quote_ident(p_name)
+                USING ERRCODE = 'undefined_table',
+                      HINT = 'create it before this step or remove it from the setting audit_tables';
+        END IF;
+        RETURN format('TABLE %I.%I', p_schema, p_name);
+    END IF;
+    RAISE EXCEPTION 'pg-hardening: unknown object type %', p_type;
+END
+$fn$;
+
+CREATE FUNCTION hardening.holds(p_type text, p_schema text, p_name text, p_privilege text, p_grantee text)
+RETURNS boolean LANGUAGE sql STABLE AS $fn$
+    -- Whether p_grantee ('PUBLIC' or a role) holds p_privilege directly in the object's ACL
+    -- (a NULL ACL means the built-in default, e.g. TEMP and CONNECT for PUBLIC on a database).
+    WITH acl AS (
+        SELECT coalesce(datacl, acldefault('d', datdba)) AS acl FROM pg_database
+        WHERE p_type = 'database' AND datname = current_database()
+        UNION ALL
+        SELECT coalesce(nspacl, acldefault('n', nspowner)) FROM pg_namespace
+        WHERE p_type = 'schema' AND nspname = p_schema
+        UNION ALL
+        SELECT coalesce(c.relacl, acldefault('r', c.relowner)) FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE p_type = 'table' AND n.nspname = p_schema AND c.relname = p_name
+    )
+    SELECT EXISTS (
+        SELECT FROM acl CROSS JOIN LATERAL aclexplode(acl.acl) a
+        WHERE a.privilege_type = p_privilege
+          AND a.grantee = CASE WHEN p_grantee = 'PUBLIC' THEN 0::oid
+                               ELSE (SELECT oid FROM pg_roles WHERE rolname = p_grantee) END);
+$fn$;
+
+CREATE FUNCTION hardening.privilege_keyword(p_privilege text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $fn$
+BEGIN
+    IF p_privilege IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES',
+                       'TRIGGER', 'USAGE', 'CREATE', 'CONNECT', 'TEMPORARY') THEN
+        RETURN p_privilege;
+    END IF;
+    RAISE EXCEPTION 'pg-hardening: % is not a privilege', quote_literal(p_privilege)
+        USING HINT = 'use SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER, USAGE, CREATE, CONNECT or TEMPORARY';
+END
+$fn$;
+
+CREATE FUNCTION hardening.grantee_reference(p_grantee text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT CASE WHEN p_grantee = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(p_grantee) END;
+$fn$;
+
+CREATE FUNCTION hardening.grant_privilege(p_step text, p_type text, p_schema text, p_name text,
+                                          p_privilege text, p_grantee text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+-- GRANT unless already held directly; fail (and roll back) if the GRANT had no effect.
+DECLARE
+    ref text := hardening.object_reference(p_type, p_schema, p_name);
+    priv text := hardening.privilege_keyword(p_privilege);
+BEGIN
+    IF hardening.holds(p_type, p_schema, p_name, priv, p_grantee) THEN
+        RETURN;
+    END IF;
+    EXECUTE format('GRANT %s ON %s TO %s', priv, ref, hardening.grantee_reference(p_grantee));
+    IF NOT hardening.holds(p_type, p_schema, p_name, priv, p_grantee) THEN
+        RAISE EXCEPTION 'pg-hardening: step % could not grant % on % to %: role % neither owns it nor holds % WITH GRANT OPTION',
+            p_step, priv, ref, p_grantee, quote_ident(current_user), priv
+            USING ERRCODE = 'insufficient_privilege', HINT = 'run the step as the owner or a superuser';
+    END IF;
+    PERFORM hardening.record(p_step, 'privilege_granted',
+        jsonb_build_object('type', p_type, 'schema', p_schema, 'name', p_name,
+                           'privilege', priv, 'grantee', p_grantee));
+END
+$fn$;
+
+CREATE FUNCTION hardening.revoke_privilege(p_step text, p_type text, p_schema text, p_name text,
+                                           p_privilege text, p_grantee text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+-- REVOKE if held directly; fail (and roll back) if the REVOKE had no effect.
+DECLARE
+    ref text := hardening.object_reference(p_type, p_schema, p_name);
+    priv text := hardening.privilege_keyword(p_privilege);
+BEGIN
+    IF NOT hardening.holds(p_type, p_schema, p_name, priv, p_grantee) THEN
+        RETURN;
+    END IF;
+    EXECUTE format('REVOKE %s ON %s FROM %s', priv, ref, hardening.grantee_reference(p_grantee));
+    IF hardening.holds(p_type, p_schema, p_name, priv, p_grantee) THEN
+        RAISE EXCEPTION 'pg-hardening: step % could not revoke % on % from %: role % does not own it',
+            p_step, priv, ref, p_grantee, quote_ident(current_user)
+            USING ERRCODE = 'insufficient_privilege', HINT = 'run the step as the owner or a superuser';
+    END IF;
+    PERFORM hardening.record(p_step, 'privilege_revoked',
+        jsonb_build_object('type', p_type, 'schema', p_schema, 'name', p_name,
+                           'privilege', priv, 'grantee', p_grantee));
+END
+$fn$;
+
+CREATE FUNCTION hardening.holds_default(p_owner text, p_schema text, p_objects text,
+                                        p_privilege text, p_grantee text)
+RETURNS boolean LANGUAGE sql STABLE AS $fn$
+    SELECT EXISTS (
+        SELECT FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) a
+        WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = p_owner)
+          AND d.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = p_schema)
+          AND d.defaclobjtype = CASE p_objects WHEN 'TABLES' THEN 'r' WHEN 'SEQUENCES' THEN 'S' END
+          AND a.privilege_type = p_privilege
+          AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = p_grantee));
+$fn$;
+
+CREATE FUNCTION hardening.grant_default_privilege(p_step text, p_owner text, p_schema text,
+                                                  p_objects text, p_privilege text, p_grantee text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+-- ALTER DEFAULT PRIVILEGES FOR ROLE p_owner IN SCHEMA p_schema GRANT ... (future objects).
+DECLARE
+    priv text := hardening.privilege_keyword(p_privilege);
+BEGIN
+    IF p_objects NOT IN ('TABLES', 'SEQUENCES') THEN
+        RAISE EXCEPTION 'pg-hardening: default privileges on % are not supported', p_objects;
+    END IF;
+    PERFORM hardening.object_reference('schema', p_schema, NULL);
+    IF hardening.holds_default(p_owner, p_schema, p_objects, priv, p_grantee) THEN
+        RETURN;
+    END IF;
+    IF NOT pg_has_role(current_user, p_owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'pg-hardening: step % sets default privileges for role % and role % is not a member of it',
+            p_step, quote_ident(p_owner), quote_ident(current_user)
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('GRANT %I TO %I, or set table_owner_role to a role you belong to', p_owner, current_user);
+    END IF;
+    EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I GRANT %s ON %s TO %I',
+                   p_owner, p_schema, priv, p_objects, p_grantee);
+    PERFORM hardening.record(p_step, 'default_privilege_granted',
+        jsonb_build_object('owner', p_owner, 'schema', p_schema, 'objects', p_objects,
+                           'privilege', priv, 'grantee', p_grantee));
+END
+$fn$;
+
+CREATE FUNCTION hardening.undo(p_step text) RETURNS void
+LANGUAGE plpgsql AS $fn$
+-- Reverse every change p_step recorded, newest first, and forget the records.
+DECLARE
+    r hardening.applied%ROWTYPE;
+    t jsonb;
+BEGIN
+    FOR r IN SELECT * FROM hardening.applied WHERE step = p_step ORDER BY seq DESC LOOP
+        t := r.target;
+        CASE r.kind
+        WHEN 'extension_created' THEN
+            EXECUTE format('DROP EXTENSION IF EXISTS %I', t->>'extension');
+        WHEN 'database_setting' THEN
+            IF r.prior->>'value' IS NULL THEN
+                EXECUTE format('ALTER DATABASE %I RESET %s', current_database(),
+                               hardening.setting_reference(t->>'setting'));
+            ELSE
+                EXECUTE format('ALTER DATABASE %I SET %s = %L', current_database(),
+                               hardening.setting_reference(t->>'setting'), r.prior->>'value');
+            END IF;
+        WHEN 'role_created' THEN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = t->>'role') THEN
+                NULL;
+            ELSIF hardening.role_in_use(t->>'role') THEN
+                RAISE NOTICE 'pg-hardening: kept role % because other objects, grants or members depend on it',
+                    quote_ident(t->>'role');
+            ELSE
+                EXECUTE format('DROP ROLE %I', t->>'role');
+            END IF;
+        WHEN 'membership_granted' THEN
+            IF pg_has_role(t->>'member', t->>'role', 'MEMBER') THEN
+                EXECUTE format('REVOKE %I FROM %I', t->>'role', t->>'member');
+            END IF;
+        WHEN 'privilege_granted' THEN
+            EXECUTE format('REVOKE %s ON %s FROM %s', hardening.privilege_keyword(t->>'privilege'),
+                           hardening.object_reference(t->>'type', t->>'schema', t->>'name'),
+                           hardening.grantee_reference(t->>'grantee'));
+        WHEN 'privilege_revoked' THEN
+            EXECUTE format('GRANT %s ON %s TO %s', hardening.privilege_keyword(t->>'privilege'),
+                           hardening.object_reference(t->>'type', t->>'schema', t->>'name'),
+                           hardening.grantee_reference(t->>'grantee'));
+        WHEN 'default_privilege_granted' THEN
+            EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I REVOKE %s ON %s FROM %I',
+                           t->>'owner', t->>'schema', hardening.privilege_keyword(t->>'privilege'),
+                           t->>'objects', t->>'grantee');
+        WHEN 'system_setting' THEN
+            RAISE EXCEPTION 'pg-hardening: step % changed server settings with ALTER SYSTEM; '
+                            'downgrade it with alembic (online), not with SQL', p_step;
+        ELSE
+            RAISE EXCEPTION 'pg-hardening: unknown record kind % in hardening.applied', r.kind;
+        END CASE;
+        DELETE FROM hardening.applied WHERE seq = r.seq;
+    END LOOP;
+END
+$fn$;
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA hardening FROM PUBLIC;

@@ -1,0 +1,467 @@
+"""The hardening migrations: what `upgrade head` leaves behind, and that downgrades restore
+the catalog exactly (see tests/migrations/catalog.py for what the snapshot covers)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic.script import ScriptDirectory
+from psycopg import sql
+
+from hardening import migrate
+from hardening.testing import LogCursor, PgServer
+from hardening.testing.plugin import PgDatabase
+from hardening.testing.server import libpq_dsn
+from tests.migrations.catalog import diff, snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+ROLE_SETTINGS = ("audit_role", "audit_reader_role", "readonly_role", "readwrite_role")
+REVISIONS = [
+    rev.revision
+    for rev in reversed(list(ScriptDirectory.from_config(migrate.config()).walk_revisions()))
+]
+
+
+def unique_roles(tag: str = "t") -> dict[str, str]:
+    """Role settings of their own, so tests sharing one server never share kit roles."""
+    suffix = uuid.uuid4().hex[:8]
+    return {name: f"{tag}_{name}_{suffix}" for name in ROLE_SETTINGS}
+
+
+def alembic_cli(*args: str, dsn: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARDENING_")}
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", "-x", f"url={dsn}", *args],
+        cwd=ROOT,
+        env={**env, "DATABASE_URL": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def db_settings(dsn: str) -> dict[str, str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT unnest(setconfig) FROM pg_db_role_setting WHERE setrole = 0 "
+            "AND setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchall()
+    return dict(row[0].split("=", 1) for row in rows)
+
+
+def execute(dsn: str, *statements: str | sql.Composed) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def exit_message(exc: pytest.ExceptionInfo[SystemExit]) -> str:
+    return str(exc.value.code)
+
+
+@pytest.fixture
+def login_role(pg_server: PgServer) -> Iterator[Callable[..., str]]:
+    """``make(*attributes)`` -> a LOGIN role (password = its name), dropped after the test."""
+    made: list[str] = []
+
+    def make(*attributes: str) -> str:
+        name = f"login_{uuid.uuid4().hex[:10]}"
+        extra = sql.SQL(" ").join(sql.SQL(a) for a in attributes)
+        execute(
+            pg_server.dsn,
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} {}").format(
+                sql.Identifier(name), sql.Literal(name), extra
+            ),
+        )
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+            owned = conn.execute(
+                "SELECT datname FROM pg_database WHERE datdba = "
+                "(SELECT oid FROM pg_roles WHERE rolname = %s)",
+                (name,),
+            ).fetchall()
+            for (db,) in owned:
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} OWNER TO CURRENT_USER").format(sql.Identifier(db))
+                )
+            databases = conn.execute(
+                "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
+            ).fetchall()
+        for (db,) in databases:
+            execute(
+                libpq_dsn(pg_server.url_for(db)),
+                sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)),
+            )
+        execute(pg_server.dsn, sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+# --- what `upgrade head` does ----------------------------------------------------------------
+
+
+def test_upgrade_head_enables_pgcrypto_pgaudit_scram_and_quiet_parameter_logging(
+    pg_database: PgDatabase,
+) -> None:
+    migrate.upgrade(pg_database.url, "head")
+    with psycopg.connect(pg_database.dsn) as conn:
+        extensions = {r[0] for r in conn.execute("SELECT extname FROM pg_extension")}
+        auditor = conn.execute(
+            "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'hardening_auditor'"
+        ).fetchone()
+    assert {"pgcrypto", "pgaudit"} <= extensions
+    settings = db_settings(pg_database.dsn)
+    assert settings["pgaudit.log"] == "ddl, role, write"
+    assert settings["pgaudit.log_catalog"] == "off"
+    assert settings["pgaudit.log_parameter"] == "off"
+    assert settings["pgaudit.log_relation"] == "on"
+    assert settings["pgaudit.role"] == "hardening_auditor"
+    assert settings["password_encryption"] == "scram-sha-256"
+    assert settings["log_parameter_max_length"] == "0"
+    assert settings["log_parameter_max_length_on_error"] == "0"
+    assert auditor == (False,)
+
+
+def test_public_can_neither_create_in_schema_public_nor_connect(
+    pg_database: PgDatabase, login_role: Callable[..., str]
+) -> None:
+    roles = unique_roles()
+    user = login_role()
+    migrate.upgrade(pg_database.url, "head", **roles)
+    as_user = pg_database.url.set(username=user, password=user)
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        psycopg.connect(libpq_dsn(as_user))
+    execute(
+        pg_database.dsn,
+        sql.SQL("GRANT {} TO {}").format(
+            sql.Identifier(roles["readwrite_role"]), sql.Identifier(user)
+        ),
+    )
+    with (
+        psycopg.connect(libpq_dsn(as_user)) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="schema public"),
+    ):
+        conn.execute("CREATE TABLE public.intruder (id int)")
+
+
+def test_group_roles_get_privileges_on_future_tables(pg_database: PgDatabase) -> None:
+    roles = unique_roles()
+    migrate.upgrade(pg_database.url, "h004_least_privilege", **roles)
+    execute(pg_database.dsn, "CREATE TABLE public.orders (id serial, total int)")
+    with psycopg.connect(pg_database.dsn) as conn:
+        rows = conn.execute(
+            "SELECT grantee, string_agg(privilege_type, ',' ORDER BY privilege_type) "
+            "FROM information_schema.role_table_grants WHERE table_name = 'orders' "
+            "AND grantee = ANY(%s) GROUP BY grantee",
+            ([roles["readonly_role"], roles["readwrite_role"]],),
+        ).fetchall()
+    assert dict(rows) == {
+        roles["readonly_role"]: "SELECT",
+        roles["readwrite_role"]: "DELETE,INSERT,SELECT,UPDATE",
+    }
+
+
+def test_audit_reader_reads_settings_and_the_kits_views_only(
+    pg_database: PgDatabase, login_role: Callable[..., str]
+) -> None:
+    roles = unique_roles()
+    execute(pg_database.dsn, "CREATE TABLE public.secrets (v text)")
+    migrate.upgrade(pg_database.url, "head", **roles)
+    user = login_role()
+    execute(
+        pg_database.dsn,
+        sql.SQL("GRANT {} TO {}").format(
+            sql.Identifier(roles["audit_reader_role"]), sql.Identifier(user)
+        ),
+    )
+    with psycopg.connect(libpq_dsn(pg_database.url.set(username=user, password=user))) as conn:
+        preload = conn.execute("SHOW shared_preload_libraries").fetchone()
+        names = {r[0] for r in conn.execute("SELECT name FROM hardening.database_settings")}
+        policy = conn.execute("SELECT min_length FROM hardening.password_policy").fetchone()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM public.secrets")
+        conn.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM hardening.password_history")
+    assert preload is not None
+    assert "pgaudit" in preload[0]
+    assert "pgaudit.log" in names
+    assert policy == (14,)
+
+
+def test_create_table_alter_role_insert_and_audited_reads_reach_the_log(
+    pg_database: PgDatabase, pg_log: LogCursor
+) -> None:
+    roles = unique_roles()
+    execute(pg_database.dsn, "CREATE TABLE public.users (id int, email text)")
+    migrate.upgrade(pg_database.url, "head", audit_tables="public.users:SELECT", **roles)
+    target = roles["readonly_role"]
+    execute(
+        pg_database.dsn,
+        "CREATE TABLE public.audit_canary (id int)",
+        sql.SQL("ALTER ROLE {} CONNECTION LIMIT 3").format(sql.Identifier(target)),
+        "INSERT INTO public.audit_canary VALUES (1)",
+        "SELECT * FROM public.users",
+    )
+    text = pg_log.settle()
+    assert pg_log.wait_for(r"AUDIT: SESSION,\d+,\d+,DDL,CREATE TABLE,TABLE,public\.audit_canary")
+    assert pg_log.wait_for(r"AUDIT: SESSION,\d+,\d+,ROLE,ALTER ROLE")
+    assert pg_log.wait_for(r"AUDIT: SESSION,\d+,\d+,WRITE,INSERT,TABLE,public\.audit_canary")
+    assert pg_log.wait_for(r"AUDIT: OBJECT,\d+,\d+,READ,SELECT,TABLE,public\.users")
+    assert "AUDIT: SESSION" in text
+
+
+# --- downgrades restore the catalog exactly ----------------------------------------------------
+
+
+def test_downgrade_base_restores_the_catalog_exactly(pg_database: PgDatabase) -> None:
+    execute(
+        pg_database.dsn,
+        # State a hardened database must change and a downgrade must put back:
+        # PUBLIC may create in public (as before PostgreSQL 15), earlier database settings.
+        "GRANT CREATE ON SCHEMA public TO PUBLIC",
+        sql.SQL("ALTER DATABASE {} SET pgaudit.log = 'read, misc'").format(
+            sql.Identifier(pg_database.name)
+        ),
+        sql.SQL("ALTER DATABASE {} SET log_parameter_max_length = 64").format(
+            sql.Identifier(pg_database.name)
+        ),
+        "CREATE TABLE public.users (id int)",
+    )
+    before = snapshot(pg_database.dsn)
+    roles = unique_roles()
+    migrate.upgrade(pg_database.url, "head", audit_tables="public.users:SELECT,UPDATE", **roles)
+    hardened = snapshot(pg_database.dsn)
+    assert db_settings(pg_database.dsn)["pgaudit.log"] == "ddl, role, write"
+    assert ("public", "postgres", "PUBLIC", "CREATE", False) not in hardened["schema_acls"]
+    migrate.downgrade(pg_database.url, "base", **roles)
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+    assert db_settings(pg_database.dsn)["pgaudit.log"] == "read, misc"
+
+
+def test_each_step_up_and_down_restores_the_catalog(pg_database: PgDatabase) -> None:
+    roles = unique_roles()
+    execute(pg_database.dsn, "CREATE TABLE public.users (id int)")
+    x = {"audit_tables": "public.users:SELECT", **roles}
+    for previous, revision in itertools.pairwise(REVISIONS):
+        before = snapshot(pg_database.dsn)
+        migrate.upgrade(pg_database.url, revision, **x)
+        migrate.downgrade(pg_database.url, previous, **x)
+        assert diff(before, snapshot(pg_database.dsn)) == {}, revision
+        migrate.upgrade(pg_database.url, revision, **x)
+    migrate.downgrade(pg_database.url, "base", **x)
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute("SELECT to_regnamespace('hardening')").fetchone() == (None,)
+
+
+def test_rerunning_upgrade_head_changes_nothing(pg_database: PgDatabase) -> None:
+    roles = unique_roles()
+    migrate.upgrade(pg_database.url, "head", **roles)
+    with psycopg.connect(pg_database.dsn) as conn:
+        records = conn.execute("SELECT count(*) FROM hardening.applied").fetchone()
+    first = snapshot(pg_database.dsn)
+    proc = alembic_cli("upgrade", "head", dsn=pg_database.dsn)
+    assert proc.returncode == 0, proc.stderr
+    assert "Running upgrade" not in proc.stderr
+    assert diff(first, snapshot(pg_database.dsn)) == {}
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM hardening.applied").fetchone() == records
+
+
+def test_existing_extensions_and_roles_are_adopted_and_kept(pg_database: PgDatabase) -> None:
+    roles = unique_roles()
+    execute(
+        pg_database.dsn,
+        "CREATE EXTENSION pgcrypto",
+        sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(roles["audit_role"])),
+    )
+    before = snapshot(pg_database.dsn)
+    migrate.upgrade(pg_database.url, "head", **roles)
+    migrate.downgrade(pg_database.url, "base", **roles)
+    after = snapshot(pg_database.dsn)
+    assert diff(before, after) == {}
+    assert tuple(e[0] for e in after["extensions"] if e[0] == "pgcrypto") == ("pgcrypto",)
+    assert any(r[0] == roles["audit_role"] for r in after["roles"])
+    execute(pg_database.dsn, sql.SQL("DROP ROLE {}").format(sql.Identifier(roles["audit_role"])))
+
+
+def test_a_role_another_database_uses_is_kept_on_downgrade(pg_server: PgServer) -> None:
+    roles = unique_roles()
+    with pg_server.database() as first, pg_server.database() as second:
+        migrate.upgrade(first, "head", **roles)
+        migrate.upgrade(second, "head", **roles)  # adopts the roles `first` created
+        migrate.downgrade(first, "base", **roles)  # `second` still grants to them: kept
+        with psycopg.connect(pg_server.dsn) as conn:
+            kept = conn.execute(
+                "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", (list(roles.values()),)
+            ).fetchone()
+        assert kept == (len(roles),)
+        migrate.downgrade(second, "base", **roles)
+    execute(
+        pg_server.dsn,
+        *(sql.SQL("DROP ROLE {}").format(sql.Identifier(r)) for r in roles.values()),
+    )
+
+
+def test_a_kit_role_that_can_log_in_is_refused(
+    pg_database: PgDatabase, login_role: Callable[..., str]
+) -> None:
+    user = login_role()
+    before = snapshot(pg_database.dsn)
+    with pytest.raises(SystemExit) as exc:
+        migrate.upgrade(pg_database.url, "head", **{**unique_roles(), "audit_role": user})
+    assert f"role {user} exists and can log in" in exit_message(exc)
+    assert "NOLOGIN" in exit_message(exc)
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+
+
+# --- preflights: nothing changes when a step cannot run ----------------------------------------
+
+
+def test_without_pgaudit_preloaded_upgrade_fails_with_the_fix_and_changes_nothing(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+) -> None:
+    plain = pg_server_factory({"shared_preload_libraries": ""})
+    with plain.database() as url:
+        dsn = libpq_dsn(url)
+        before = snapshot(dsn)
+        proc = alembic_cli("upgrade", "head", dsn=dsn)
+        assert proc.returncode != 0
+        assert "Traceback" not in proc.stderr
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("alembic:")]
+        assert len(errors) == 1, proc.stderr
+        assert errors[0].startswith("alembic: pg-hardening: step h005_pgaudit needs pgaudit")
+        for fix in (
+            "shared_preload_libraries = 'pgaudit'",
+            "-c shared_preload_libraries=pgaudit",
+            "parameter group",
+            "cloudsql.enable_pgaudit",
+            "azure.extensions",
+        ):
+            assert fix in proc.stderr
+        assert diff(before, snapshot(dsn)) == {}
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SELECT to_regclass('hardening_version')").fetchone() == (None,)
+
+
+def test_a_non_superuser_owner_with_createrole_applies_up_to_least_privilege(
+    pg_database: PgDatabase, login_role: Callable[..., str]
+) -> None:
+    owner = login_role("CREATEROLE")
+    execute(
+        pg_database.dsn,
+        sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+            sql.Identifier(pg_database.name), sql.Identifier(owner)
+        ),
+    )
+    as_owner = pg_database.url.set(username=owner, password=owner)
+    roles = unique_roles()
+    before = snapshot(pg_database.dsn)
+    with pytest.raises(SystemExit) as exc:
+        migrate.upgrade(as_owner, "head", **roles)
+    assert "step h005_pgaudit needs SUPERUSER" in exit_message(exc)
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+    migrate.upgrade(as_owner, "h004_least_privilege", **roles)
+    assert db_settings(pg_database.dsn)["password_encryption"] == "scram-sha-256"
+    migrate.downgrade(as_owner, "base", **roles)
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+
+
+def test_an_owner_without_createrole_is_stopped_before_anything_changes(
+    pg_database: PgDatabase, login_role: Callable[..., str]
+) -> None:
+    owner = login_role()
+    execute(
+        pg_database.dsn,
+        sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+            sql.Identifier(pg_database.name), sql.Identifier(owner)
+        ),
+    )
+    before = snapshot(pg_database.dsn)
+    with pytest.raises(SystemExit) as exc:
+        migrate.upgrade(pg_database.url.set(username=owner, password=owner), "h004_least_privilege")
+    assert f"step h004_least_privilege needs CREATEROLE and role {owner} lacks it" in (
+        exit_message(exc)
+    )
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+
+
+def test_an_invalid_setting_is_named_before_anything_changes(pg_database: PgDatabase) -> None:
+    before = snapshot(pg_database.dsn)
+    with pytest.raises(SystemExit) as exc:
+        migrate.upgrade(pg_database.url, "head", audit_log="ddl, everything", **unique_roles())
+    assert "setting audit_log" in exit_message(exc)
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+
+
+# --- concurrency and quoting ------------------------------------------------------------------
+
+
+def test_concurrent_upgrades_one_applies_the_others_wait_and_find_nothing_to_do(
+    pg_database: PgDatabase,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARDENING_")}
+    env["DATABASE_URL"] = pg_database.dsn
+    for name, value in unique_roles().items():
+        env[f"HARDENING_{name.upper()}"] = value
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "alembic", "upgrade", "head"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [(p.wait(timeout=120), p.communicate()[1]) for p in procs]
+    assert [rc for rc, _ in results] == [0, 0, 0], results
+    applied = [err for _, err in results if "Running upgrade h000_base -> h001_state" in err]
+    assert len(applied) == 1, results
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute("SELECT version_num FROM hardening_version").fetchall() == [
+            (REVISIONS[-1],)
+        ]
+
+
+HOSTILE = "we\"ird'; DROP ROLE postgres; --"
+
+
+def test_hostile_role_and_schema_names_are_quoted(pg_database: PgDatabase) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    roles = {name: f"{HOSTILE} {name[:6]}{suffix}" for name in ROLE_SETTINGS}
+    schema = f'app "{suffix}"; DROP SCHEMA public; x'
+    table = 'us\'ers, "t"'
+    execute(
+        pg_database.dsn,
+        sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)),
+        sql.SQL("CREATE TABLE public.{} (id int)").format(sql.Identifier(table)),
+    )
+    before = snapshot(pg_database.dsn)
+    x = {**roles, "app_schema": schema, "audit_tables": f"public.{table}:SELECT"}
+    migrate.upgrade(pg_database.url, "head", **x)
+    with psycopg.connect(pg_database.dsn) as conn:
+        found = {
+            r[0]
+            for r in conn.execute(
+                "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) AND NOT rolcanlogin",
+                (list(roles.values()),),
+            )
+        }
+        superuser = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'postgres'").fetchone()
+    assert found == set(roles.values())
+    assert superuser == (1,)
+    assert db_settings(pg_database.dsn)["pgaudit.role"] == roles["audit_role"]
+    migrate.downgrade(pg_database.url, "base", **x)
+    assert diff(before, snapshot(pg_database.dsn)) == {}

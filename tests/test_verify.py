@@ -92,6 +92,12 @@ def test_the_catalog_has_at_least_40_controls_each_with_sql_fix_and_scope() -> N
             assert f"%({name})s" in query
 
 
+def test_the_documentation_lists_every_control() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "verify.md").read_text(encoding="utf-8")
+    missing = [c.id for c in CONTROLS + PROBES if f"| `{c.id}` |" not in doc]
+    assert missing == []
+
+
 def test_every_sql_file_belongs_to_a_control() -> None:
     shipped = {p.stem for p in (Path(__file__).parents[1] / "sql" / "checks").glob("*.sql")}
     assert shipped == {c.id for c in CONTROLS}

@@ -1,0 +1,61 @@
+"""``hardening passwd ROLE``: set a role's password under the kit's policy, hashed here.
+
+The password is read without echo (twice), checked against ``hardening.password_policy``,
+hashed with SCRAM-SHA-256 on this machine and sent as a verifier: the server, its logs and
+pgaudit never see the plaintext. ``--password-stdin`` reads one line instead, for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+import psycopg
+
+from hardening import settings
+from hardening.ops import HardeningError
+from hardening.passwords import set_password
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "passwd", help="set a role's password: policy checked and SCRAM-hashed on the client"
+    )
+    parser.add_argument("role", metavar="ROLE", help="the role whose password to set")
+    parser.add_argument("--url", help="database URL (default: DATABASE_URL)")
+    parser.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin (one line)"
+    )
+    parser.set_defaults(func=run)
+
+
+def _read_password(role: str, from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(f"New password for {role}: ")
+    if getpass.getpass("Repeat it: ") != first:
+        raise HardeningError("the two passwords differ; nothing was changed")
+    return first
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        url = settings.database_url({"url": args.url} if args.url else None)
+        if url is None:
+            raise HardeningError("no target database: set DATABASE_URL or pass --url")
+        password = _read_password(args.role, args.password_stdin)
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(dsn) as conn:
+            valid_until = set_password(conn, args.role, password)
+    except (HardeningError, settings.SettingsError) as exc:
+        print(f"hardening passwd: {exc}", file=sys.stderr)
+        return 1
+    except psycopg.Error as exc:
+        reason = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+        print(f"hardening passwd: {reason}", file=sys.stderr)
+        return 1
+    until = f"; valid until {valid_until:%Y-%m-%d %H:%M %Z}" if valid_until else ""
+    print(f"password of role {args.role} set (SCRAM-SHA-256, hashed on this machine){until}")
+    return 0

@@ -1,0 +1,226 @@
+"""Password policy and client-side SCRAM: `set_password` and `hardening passwd ROLE`."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from hardening import migrate
+from hardening.passwords import PasswordPolicyError, load_policy, set_password
+from hardening.testing import PgServer
+from hardening.testing.plugin import PgDatabase
+from hardening.testing.server import libpq_dsn
+
+GOOD = "correct horse battery staple violin"
+
+
+@pytest.fixture
+def policy_db(pg_database: PgDatabase) -> PgDatabase:
+    """A database with the password policy installed (steps up to h003)."""
+    migrate.upgrade(pg_database.url, "h003_password_policy")
+    return pg_database
+
+
+@pytest.fixture
+def role(pg_server: PgServer) -> Iterator[str]:
+    """A LOGIN role with a throwaway name, dropped after the test."""
+    name = f"pw_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
+    yield name
+    with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+def connect(db: PgDatabase) -> psycopg.Connection[tuple[Any, ...]]:
+    return psycopg.connect(db.dsn)
+
+
+def test_policy_is_one_row_read_by_sql_and_python(pg_database: PgDatabase) -> None:
+    migrate.upgrade(pg_database.url, "h003_password_policy", password_min_length="20")
+    with connect(pg_database) as conn:
+        policy = load_policy(conn)
+        row = conn.execute("SELECT min_length, max_age_days FROM hardening.password_policy")
+        assert row.fetchall() == [(20, 365)]
+    assert (policy.min_length, policy.max_age_days, policy.history_depth) == (20, 365, 5)
+    assert policy.min_strength == 3
+
+
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [
+        ("Tr0ub4dor&3x", "shorter than 14 characters"),
+        ("{role}-blue-cactus-ladder", "contains the role name"),
+        ("passwordpassword1", "too easy to guess"),
+    ],
+)
+def test_a_password_breaking_the_policy_is_refused_without_echoing_it(
+    policy_db: PgDatabase, role: str, password: str, rule: str
+) -> None:
+    password = password.format(role=role)
+    with connect(policy_db) as conn:
+        with pytest.raises(PasswordPolicyError) as exc:
+            set_password(conn, role, password)
+        stored = conn.execute(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,)
+        ).fetchone()
+    assert rule in str(exc.value)
+    assert role in str(exc.value)
+    assert password not in str(exc.value)
+    assert stored == (None,)
+
+
+def test_set_password_stores_a_scram_verifier_valid_until_the_policy_age(
+    policy_db: PgDatabase, role: str
+) -> None:
+    with connect(policy_db) as conn:
+        until = set_password(conn, role, GOOD)
+        row = conn.execute(
+            "SELECT rolpassword, rolvaliduntil FROM pg_authid WHERE rolname = %s", (role,)
+        ).fetchone()
+    assert row is not None
+    assert row[0].startswith("SCRAM-SHA-256$4096:")
+    assert until is not None
+    assert row[1] == until
+    expected = datetime.now(timezone.utc) + timedelta(days=365)
+    assert abs(row[1] - expected) < timedelta(hours=1)
+    with psycopg.connect(policy_db.dsn, user=role, password=GOOD) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (role,)
+
+
+def test_a_reused_password_is_refused_and_history_keeps_no_plaintext(
+    policy_db: PgDatabase, role: str
+) -> None:
+    other = "quartz mango elevator thunder"
+    with connect(policy_db) as conn:
+        set_password(conn, role, GOOD)
+        set_password(conn, role, other)
+        with pytest.raises(PasswordPolicyError, match="used before"):
+            set_password(conn, role, GOOD)
+        rows = conn.execute(
+            "SELECT salt, digest FROM hardening.password_history WHERE rolname = %s", (role,)
+        ).fetchall()
+    assert len(rows) == 2
+    for salt, digest in rows:
+        for secret in (GOOD, other):
+            assert secret.encode() not in bytes(salt) + bytes(digest)
+
+
+def test_history_is_trimmed_to_the_policy_depth(pg_database: PgDatabase, role: str) -> None:
+    migrate.upgrade(pg_database.url, "h003_password_policy", password_history_depth="1")
+    with connect(pg_database) as conn:
+        set_password(conn, role, GOOD)
+        set_password(conn, role, "quartz mango elevator thunder")
+        set_password(conn, role, GOOD)  # only the last one is remembered
+        count = conn.execute(
+            "SELECT count(*) FROM hardening.password_history WHERE rolname = %s", (role,)
+        ).fetchone()
+    assert count == (1,)
+
+
+def test_the_server_never_receives_the_plaintext(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+) -> None:
+    server = pg_server_factory({"log_statement": "all"})
+    name = f"pw_{uuid.uuid4().hex[:10]}"
+    canary = f"canary-{uuid.uuid4().hex}"
+    with server.database() as url:
+        migrate.upgrade(url, "h003_password_policy")
+        log = server.log_cursor()
+        with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("SELECT {}").format(sql.Literal(canary)))
+            set_password(conn, name, GOOD)
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+        text = log.settle()
+    assert canary in text  # log_statement=all really logs what this session sends
+    altered = [line for line in text.splitlines() if "ALTER ROLE" in line]
+    assert altered
+    assert all("SCRAM-SHA-256$" in line for line in altered)
+    assert GOOD not in text
+
+
+def passwd(*args: str, stdin: str, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hardening.cli", "passwd", *args],
+        input=stdin,
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_hardening_passwd_sets_the_password_from_stdin(policy_db: PgDatabase, role: str) -> None:
+    proc = passwd(role, "--password-stdin", stdin=GOOD + "\n", url=policy_db.dsn)
+    assert proc.returncode == 0, proc.stderr
+    assert f"password of role {role} set" in proc.stdout
+    assert "valid until" in proc.stdout
+    with psycopg.connect(policy_db.dsn, user=role, password=GOOD) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (role,)
+
+
+def test_hardening_passwd_refuses_a_weak_password_in_one_line(
+    policy_db: PgDatabase, role: str
+) -> None:
+    proc = passwd(role, "--password-stdin", stdin="short\n", url=policy_db.dsn)
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith(f"hardening passwd: password for role '{role}' rejected")
+    assert "short" not in proc.stderr.replace("shorter", "")
+    assert "Traceback" not in proc.stderr
+
+
+def _read_until(fd: int, marker: bytes, seen: bytearray) -> None:
+    while marker not in seen:
+        ready, _, _ = select.select([fd], [], [], 30)
+        if not ready:
+            raise AssertionError(f"no {marker!r} from hardening passwd; got {bytes(seen)!r}")
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # EIO: the child closed the terminal
+            return
+        if not chunk:
+            return
+        seen.extend(chunk)
+
+
+def test_hardening_passwd_prompts_twice_without_echo(policy_db: PgDatabase, role: str) -> None:
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hardening.cli", "passwd", role, "--url", policy_db.dsn],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
+    os.close(slave)
+    seen = bytearray()
+    try:
+        _read_until(master, b"New password for", seen)
+        os.write(master, GOOD.encode() + b"\n")
+        _read_until(master, b"Repeat it:", seen)
+        os.write(master, GOOD.encode() + b"\n")
+        _read_until(master, b"set (SCRAM", seen)
+        assert proc.wait(timeout=30) == 0, bytes(seen)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert GOOD.encode() not in seen
+    with connect(policy_db) as conn:
+        stored = conn.execute(
+            "SELECT left(rolpassword, 14) FROM pg_authid WHERE rolname = %s", (role,)
+        ).fetchone()
+    assert stored == ("SCRAM-SHA-256$",)

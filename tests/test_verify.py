@@ -9,7 +9,7 @@ import subprocess
 import sys
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jsonschema  # type: ignore[import-untyped]
@@ -19,6 +19,7 @@ from psycopg import sql
 
 from hardening import cli, sqlfiles
 from hardening.migrate import upgrade
+from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
 from hardening.verify import CONTROLS, PROBES, Report, Status, VerifyError, run, to_dict
 
@@ -417,3 +418,17 @@ def test_verify_runtime_is_reported(pg_database: PgDatabase) -> None:
     assert doc["duration_ms"] > 0
     assert all(entry["duration_ms"] >= 0 for entry in doc["controls"])
     print(f"verify: {len(report.results)} controls in {report.duration_ms:.0f} ms")
+
+
+def test_probe_reads_the_server_log_through_sql_when_the_collector_runs(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+) -> None:
+    server = pg_server_factory({"logging_collector": "on", "log_filename": "verify-%H.log"})
+    with server.database() as url:
+        upgrade(url)
+        report = run(url, only=["logging_collector", *(p.id for p in PROBES)])
+    got = statuses(report)
+    assert set(got.values()) == {"pass"}, report.results
+    record = report.result("probe_write_audited").evidence[0]
+    assert record["route"].startswith("server log log/verify-")
+    assert "<not logged>" in record["record"]

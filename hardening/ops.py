@@ -174,22 +174,14 @@ def revoke(step: str, privilege: str, kind: str, schema: str, name: str, grantee
 def grant_default(
     step: str, privilege: str, objects: str, schema: str, grantee: str, owner: str
 ) -> None:
-    """ALTER DEFAULT PRIVILEGES FOR ROLE owner IN SCHEMA schema GRANT privilege ON objects."""
+    """ALTER DEFAULT PRIVILEGES FOR ROLE owner (empty: the migrating role) IN SCHEMA schema
+    GRANT privilege ON objects."""
     _call("grant_default_privilege", step, owner, schema, objects, privilege, grantee)
 
 
 def undo(step: str) -> None:
     """Reverse everything ``step`` recorded, newest first."""
     _call("undo", step)
-
-
-def current_user() -> str:
-    """The migrating role (online), for settings whose default is "the migrating role"."""
-    if context.is_offline_mode():
-        raise HardeningError(
-            "offline SQL needs an explicit role name: pass -x table_owner_role=ROLE with --sql"
-        )
-    return str(op.get_bind().execute(sa.text("SELECT current_user")).scalar_one())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,7 +223,7 @@ def apply_least_privilege(step: str) -> None:
     read-write NOLOGIN group roles get default privileges on future tables in app_schema."""
     schema = setting("app_schema")
     readonly, readwrite = role_setting("readonly_role"), role_setting("readwrite_role")
-    owner = setting("table_owner_role") or current_user()
+    owner = setting("table_owner_role")  # empty: the migrating role
     require(step, "database_owner", "createrole")
     revoke(step, "CREATE", "schema", "public", "", "PUBLIC")
     revoke(step, "TEMPORARY", "database", "", "", "PUBLIC")

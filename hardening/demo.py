@@ -19,9 +19,13 @@ from rich.console import Console
 from rich.table import Table
 
 from hardening.testing import PgServer, Provisioner, ServerStartError
+from hardening.verify import Status, render_text
+from hardening.verify import run as run_verify
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console(highlight=False)
+if not console.is_terminal:  # a log or a CI page: wide enough for the verify table
+    console.width = 120
 Step = Callable[[PgServer, str], None]
 
 
@@ -60,13 +64,71 @@ def show_state(server: PgServer, dsn: str) -> None:
     console.print(table)
 
 
+def verify(title: str) -> Step:
+    """A ``hardening verify --scope kit`` step: the controls the migrations are responsible for."""
+
+    def step(server: PgServer, dsn: str) -> None:
+        console.rule(title)
+        report = run_verify(dsn, scope="kit")
+        render_text(report, console)
+        failed = [r.control.id for r in report.results if r.status is Status.FAIL]
+        console.print(
+            f"exit code {report.exit_code}: "
+            + (f"{len(failed)} kit controls fail" if failed else "every kit control passes")
+        )
+
+    return step
+
+
 def upgrade(server: PgServer, dsn: str) -> None:
     console.rule("alembic upgrade head")
     console.print(alembic(dsn, "upgrade", "head").strip() or "(nothing to apply)")
     show_state(server, dsn)
 
 
-STEPS: list[Step] = [upgrade]
+def audit_lines(server: PgServer, dsn: str) -> None:
+    """A DDL, a role change and a write by the application, and the pgaudit lines they leave."""
+    console.rule("pgaudit at work: what the server log records")
+    log = server.log_cursor()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE demo_customers (id int PRIMARY KEY, email text)")
+        conn.execute("ALTER ROLE hardening_readonly CONNECTION LIMIT 5")
+        conn.execute("ALTER ROLE hardening_readonly CONNECTION LIMIT -1")
+        conn.execute("INSERT INTO demo_customers VALUES (%s, %s)", (1, "secret-email@example.org"))
+    text = log.settle()
+    for line in text.splitlines():
+        if "AUDIT:" in line:
+            console.print(line[line.index("AUDIT:") :], soft_wrap=True)
+    shown = "secret-email@example.org" in text
+    console.print(
+        "the bind parameter (an e-mail address) "
+        + ("[red]appears[/red]" if shown else "does not appear")
+        + " in the server log"
+    )
+
+
+def round_trip(server: PgServer, dsn: str) -> None:
+    """``alembic downgrade base`` gives the old database back; upgrade again for the rest."""
+    console.rule("alembic downgrade base, then upgrade head again")
+    # The demo's own table holds grants made by the kit's default privileges; an application
+    # table like it keeps the group roles alive on downgrade, so the demo removes it first.
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE demo_customers")
+    alembic(dsn, "downgrade", "base")
+    report = run_verify(dsn, scope="kit")
+    failed = sum(r.status is Status.FAIL for r in report.results)
+    console.print(f"after downgrade base: {failed} kit controls fail again (the original state)")
+    alembic(dsn, "upgrade", "head")
+    console.print("after upgrade head: hardened again")
+
+
+STEPS: list[Step] = [
+    verify("hardening verify --scope kit, before"),
+    upgrade,
+    verify("hardening verify --scope kit, after"),
+    audit_lines,
+    round_trip,
+]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import create_engine, pool, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from hardening import settings
@@ -65,26 +65,39 @@ def run_offline() -> None:
 
 def run_online() -> None:
     handed_in = config.attributes.get("connection")
-    if handed_in is not None:
+    if isinstance(handed_in, Connection):  # the caller owns the transaction (and any lock)
         _configure(handed_in)
         with context.begin_transaction():
             context.run_migrations()
+        return
+    if isinstance(handed_in, Engine):  # pytest-alembic hands in an engine
+        _run_locked(handed_in)
         return
     url = settings.database_url(x_args)
     if url is None:
         sys.exit("alembic: no target database: set DATABASE_URL or pass -x url=postgresql://...")
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
-        with engine.connect() as connection:
-            # Session lock, committed at once: alembic then starts its own transaction, and
-            # autocommit blocks (which commit it) keep the lock until the connection closes.
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-            connection.commit()
+        _run_locked(engine)
+    finally:
+        engine.dispose()
+
+
+def _run_locked(engine: Engine) -> None:
+    with engine.connect() as connection:
+        # Session lock, committed at once: alembic then starts its own transaction, and
+        # autocommit blocks (which commit it) keep the lock until it is released here.
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        connection.commit()
+        try:
             _configure(connection)
             with context.begin_transaction():
                 context.run_migrations()
-    finally:
-        engine.dispose()
+        except BaseException:
+            connection.invalidate()  # closing the session releases the lock with it
+            raise
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        connection.commit()
 
 
 try:

@@ -31,15 +31,17 @@ import base64
 import datetime as dt
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
+import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import LargeBinary, Text, case, event, func, literal_column, type_coerce
+from sqlalchemy import Integer, LargeBinary, Text, event, func, literal_column, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect, Engine, ExceptionContext
 from sqlalchemy.ext.compiler import compiles
@@ -53,6 +55,7 @@ from sqlalchemy.types import TypeDecorator
 from hardening import blind_index, keys
 from hardening.envelope import AEAD_V1, PGP_V1, EnvelopeError, header, split_header
 from hardening.keys import (
+    KEY_ID_PATTERN,
     DecryptionError,
     EncryptionError,
     Key,
@@ -93,6 +96,8 @@ __all__ = [
 T = TypeVar("T")
 
 PGP_OPTIONS = "cipher-algo=aes256, s2k-mode=1"
+UNKNOWN_KEY_MARK = "pg-hardening: unknown key id "
+_ESCAPE: ColumnElement[str] = literal_column("'escape'")
 SAFE_PGP_DRIVERS = frozenset({"psycopg", "psycopg_async", "asyncpg", "pg8000"})
 
 
@@ -124,6 +129,36 @@ class SecretText(str):
         return "'[REDACTED]'"
 
 
+class _Nonces(threading.local):
+    """96-bit GCM nonces sliced from a per-thread buffer of OS randomness (one getrandom call
+    per 4,096 nonces instead of one per value). Reset in a forked child, so parent and child
+    never hand out the same bytes."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.pos = 0
+
+
+_NONCES = _Nonces()
+
+
+def nonce12() -> bytes:
+    n = _NONCES
+    pos = n.pos
+    if pos >= len(n.buf):
+        n.buf, pos = os.urandom(12 * 4096), 0
+    n.pos = pos + 12
+    return n.buf[pos : pos + 12]
+
+
+def _after_fork() -> None:
+    global _NONCES
+    _NONCES = _Nonces()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 class _ColumnKeys:
     """One column's view of the keyring, with every per-key object made once and cached:
     AES-GCM ciphers and associated data by envelope header, blind-index HMAC keys, pgcrypto
@@ -135,7 +170,7 @@ class _ColumnKeys:
         self.lock = threading.Lock()
         self.ring: Keyring | None = None
         self.enc: tuple[bytes, AESGCM, bytes] | None = None
-        self.dec: dict[bytes, tuple[AESGCM, bytes, str]] = {}
+        self.dec: dict[bytes, tuple[AESGCM, bytes]] = {}
         self.macs: tuple[bytes, ...] | None = None
         self.pgp: tuple[bytes, str, list[bytes], list[str]] | None = None
         if source is None:
@@ -143,7 +178,8 @@ class _ColumnKeys:
 
     # -- keyring -----------------------------------------------------------------------------
     def keys_changed(self) -> None:
-        self.ring, self.enc, self.dec, self.macs, self.pgp = None, None, {}, None, None
+        self.ring, self.enc, self.macs, self.pgp = None, None, None, None
+        self.dec.clear()  # the result processors hold this very dict
 
     def keyring(self, refresh: bool = False) -> Keyring:
         if refresh:
@@ -178,14 +214,11 @@ class _ColumnKeys:
 
     # -- AEAD --------------------------------------------------------------------------------
     def encrypt(self, data: bytes) -> bytes:
-        enc = self.enc
-        if enc is None:
-            enc = self._prepare_encrypt()
-        head, aead, ad = enc
-        nonce = os.urandom(12)
+        head, aead, ad = self.enc or self.prepare_encrypt()
+        nonce = nonce12()
         return head + nonce + aead.encrypt(nonce, data, ad)
 
-    def _prepare_encrypt(self) -> tuple[bytes, AESGCM, bytes]:
+    def prepare_encrypt(self) -> tuple[bytes, AESGCM, bytes]:
         key = self.keyring().active
         head = header(AEAD_V1, key.id)
         self.enc = (head, key.aead, self.associated_data(head))
@@ -194,12 +227,13 @@ class _ColumnKeys:
     def decrypt(self, value: bytes) -> bytes:
         try:
             end = value[1] + 2
-            aead, ad, _kid = self.dec[value[:end]]
+            aead, ad = self.dec[value[:end]]
             return aead.decrypt(value[end : end + 12], value[end + 12 :], ad)
-        except (KeyError, IndexError, InvalidTag, ValueError):
-            return self._decrypt_slow(value)
+        except Exception:
+            return self.decrypt_slow(value)
 
-    def _decrypt_slow(self, value: bytes) -> bytes:
+    def decrypt_slow(self, value: bytes) -> bytes:
+        """The careful path: parses the header, finds the key, names every failure."""
         try:
             version, kid, body = split_header(value)
             if version != AEAD_V1:
@@ -211,7 +245,7 @@ class _ColumnKeys:
             ring = self.keyring(refresh=True)
         key = ring.get(kid, self.name)
         head = bytes(value[:body])
-        entry = self.dec[head] = (key.aead, self.associated_data(head), kid)
+        entry = self.dec[head] = (key.aead, self.associated_data(head))
         if len(value) < body + 12 + 16:
             raise DecryptionError(self.name, kid, "the value is truncated")
         try:
@@ -388,25 +422,54 @@ class EncryptedType(_EncryptedBase[T]):
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], bytes | None]:
         state = self._state
+        to_bytes = self.to_bytes
         encode = self._encode
 
         def process(value: Any) -> bytes | None:
             if value is None:
                 return None
-            return state.encrypt(encode(value))
+            try:
+                data = to_bytes(value)
+            except Exception:
+                data = encode(value)  # raises the error that names the column
+            head, aead, ad = state.enc or state.prepare_encrypt()
+            nonce = nonce12()
+            return head + nonce + aead.encrypt(nonce, data, ad)
 
         return process
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
-        decrypt: Callable[[bytes], bytes] = self._state.decrypt
-        if self.legacy_plaintext:
-            decrypt = self._lenient(decrypt)
-        decode = self.from_bytes
+        # The hot path of every SELECT: one dict lookup by envelope header, one AES-GCM call,
+        # no per-row key work; anything unusual (new key id, damage) takes decrypt_slow.
+        state = self._state
+        cache = state.dec
+        slow = self._lenient(state.decrypt_slow) if self.legacy_plaintext else state.decrypt_slow
+        from_bytes = self.from_bytes
+
+        if from_bytes is _text_from:
+
+            def process_text(value: bytes | None) -> Any:
+                if value is None:
+                    return None
+                try:
+                    end = value[1] + 2
+                    aead, ad = cache[value[:end]]
+                    return aead.decrypt(value[end : end + 12], value[end + 12 :], ad).decode()
+                except Exception:
+                    return slow(value).decode()
+
+            return process_text
 
         def process(value: bytes | None) -> Any:
             if value is None:
                 return None
-            return decode(decrypt(value))
+            try:
+                end = value[1] + 2
+                aead, ad = cache[value[:end]]
+                data = aead.decrypt(value[end : end + 12], value[end + 12 :], ad)
+            except Exception:
+                data = slow(value)
+            return from_bytes(data)
 
         return process
 
@@ -416,8 +479,6 @@ class EncryptedType(_EncryptedBase[T]):
         )
 
     def _lenient(self, decrypt: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
-        state = self._state
-
         def read(value: bytes) -> bytes:
             try:
                 return decrypt(value)
@@ -428,7 +489,6 @@ class EncryptedType(_EncryptedBase[T]):
                     return bytes(value)
                 raise
 
-        _ = state
         return read
 
     def encrypt(self, value: T) -> bytes:
@@ -627,14 +687,28 @@ def _secret(value: Callable[[], Any], type_: Any) -> SecretBind:
 
 
 class PGPType(_EncryptedBase[T]):
-    """pgcrypto in PostgreSQL (see the module docstring). Needs the pgcrypto extension."""
+    """pgcrypto in PostgreSQL (see the module docstring). Needs the pgcrypto extension.
 
-    def bind_processor(self, dialect: Dialect) -> Callable[[Any], bytes | None]:
+    ``PGPText`` uses pgcrypto's text functions (``pgp_sym_encrypt``/``pgp_sym_decrypt``), so
+    the SELECT returns text and psycopg hands over a str with no bytea decoding;
+    ``PGPBytes`` uses the ``_bytea`` variants. The SELECT expression returns a one-character
+    flag before the value: '1' decrypted, '0' followed by the hex header of a value whose key
+    id the keyring lacks (so that becomes ``KeyNotFoundError`` instead of a silent NULL).
+    """
+
+    sql_text: ClassVar[bool] = False
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
         encode = self._encode
+        text = self.sql_text
 
-        def process(value: Any) -> bytes | None:
+        def process(value: Any) -> Any:
             if value is None:
                 return None
+            if text:
+                if not isinstance(value, str):
+                    encode(value)  # raises the error that names the column
+                return SecretText(value)
             return Secret(encode(value))
 
         return process
@@ -643,42 +717,31 @@ class PGPType(_EncryptedBase[T]):
         state = self._state
         head = _secret(lambda: state.pgp_material()[0], LargeBinary())
         password = _secret(lambda: state.pgp_material()[1], Text())
-        encrypted = func.pgp_sym_encrypt_bytea(
+        encrypt = func.pgp_sym_encrypt if self.sql_text else func.pgp_sym_encrypt_bytea
+        encrypted = encrypt(
             bindvalue, password, literal_column(f"'{PGP_OPTIONS}'"), type_=LargeBinary()
         )
         return type_coerce(head.op("||", return_type=LargeBinary())(encrypted), self)
 
     def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[T]:
+        # pgp_sym_decrypt(substr(v, 3 + n), coalesce(passwords[array_position(kids, kid)],
+        #                 <error naming the key id>)) with n = get_byte(v, 1), kid = substr(v, 3, n)
+        # One decrypt per row and nothing else: the result needs no processing in Python.
+        # A key id missing from the keyring makes the cast fail with a message naming it,
+        # which _translate_errors turns into KeyNotFoundError.
         state = self._state
         kids = _secret(lambda: state.pgp_material()[2], ARRAY(LargeBinary))
         passwords = _secret(lambda: state.pgp_material()[3], ARRAY(Text))
         n = func.get_byte(colexpr, 1)
-        pos = func.array_position(kids, func.substr(colexpr, 3, n))
-        decrypted = func.pgp_sym_decrypt_bytea(
-            func.substr(colexpr, n + 3), _Subscript(passwords, pos), type_=LargeBinary()
-        )
-        known = literal_column("'\\x01'::bytea").op("||", return_type=LargeBinary())(decrypted)
-        unknown = literal_column("'\\x00'::bytea").op("||", return_type=LargeBinary())(
-            func.substr(colexpr, 1, n + 2)
-        )
-        return type_coerce(case((pos.is_(None), unknown), else_=known), self)
+        kid = func.substr(colexpr, 3, n)
+        named = literal_column(f"'{UNKNOWN_KEY_MARK}'").op("||")(func.encode(kid, _ESCAPE))
+        missing = sa.cast(sa.cast(named, Integer), Text)
+        password = func.coalesce(_Subscript(passwords, func.array_position(kids, kid)), missing)
+        decrypt = func.pgp_sym_decrypt if self.sql_text else func.pgp_sym_decrypt_bytea
+        return decrypt(func.substr(colexpr, n + 3), password, type_=self)
 
-    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
-        state = self._state
-        decode = self.from_bytes
-
-        def process(value: bytes | None) -> Any:
-            if value is None:
-                return None
-            if value[0] == 1:
-                return decode(value[1:])
-            try:
-                _, kid, _ = split_header(value[1:])
-            except EnvelopeError as exc:
-                raise DecryptionError(state.name, None, str(exc)) from None
-            raise KeyNotFoundError(kid, state.name, state.keyring().ids)
-
-        return process
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        return None
 
     def process_literal_param(self, value: Any, dialect: Dialect) -> str:
         raise InlineKeyError(
@@ -705,6 +768,7 @@ def _compile_subscript(element: _Subscript, compiler: SQLCompiler, **kw: Any) ->
 
 class PGPText(PGPType[str]):
     cache_ok = True
+    sql_text = True
     to_bytes = staticmethod(_text_to)
     from_bytes = staticmethod(_text_from)
 
@@ -725,28 +789,43 @@ class PGPBytes(PGPType[bytes]):
 
 # ------------------------------------------------------------- pgcrypto errors, driver checks
 _PGP_ERRORS = ("Wrong key or corrupt data", "Corrupt data", "Not text data", "out of valid range")
+_UNKNOWN_KEY = re.compile(re.escape(UNKNOWN_KEY_MARK) + r'(.*)"')
 
 
 @event.listens_for(Engine, "handle_error")
-def _pgcrypto_error(ctx: ExceptionContext) -> None:
-    """Turn pgcrypto's decryption failures into ``DecryptionError`` naming the columns."""
+def _translate_errors(ctx: ExceptionContext) -> None:
+    """Turn pgcrypto's failures in a SELECT of PGP columns into ``DecryptionError`` or
+    ``KeyNotFoundError`` naming the columns (the key ids and never a key)."""
     message = str(ctx.original_exception)
     statement = ctx.statement or ""
-    if "pgp_sym_decrypt" not in statement or not any(m in message for m in _PGP_ERRORS):
+    if "pgp_sym_decrypt" not in statement:
         return
-    columns: list[str] = []
-    key_ids: list[str] = []
+    unknown = _UNKNOWN_KEY.search(message)
+    if unknown is None and not any(m in message for m in _PGP_ERRORS):
+        return
+    states: list[_ColumnKeys] = []
     compiled = ctx.execution_context.compiled if ctx.execution_context else None
     if compiled is not None:
         for element in visitors.iterate(compiled.statement):
             col_type = getattr(element, "type", None)
-            if isinstance(element, Column) and isinstance(col_type, PGPType):
-                state = col_type._state
-                if state.context and state.context not in columns:
-                    columns.append(state.context)
-                    key_ids.extend(k for k in state.keyring().ids if k not in key_ids)
+            if (
+                isinstance(element, Column)
+                and isinstance(col_type, PGPType)
+                and col_type._state.context
+                and col_type._state not in states
+            ):
+                states.append(col_type._state)
+    columns = ", ".join(s.name for s in states) or "a pgcrypto column"
+    key_ids: list[str] = []
+    for state in states:
+        key_ids.extend(k for k in state.keyring().ids if k not in key_ids)
+    if unknown is not None:
+        kid = unknown.group(1)
+        if KEY_ID_PATTERN.fullmatch(kid):
+            raise KeyNotFoundError(kid, columns, key_ids) from None
+        raise DecryptionError(columns, None, "the value has no valid envelope header") from None
     raise DecryptionError(
-        ", ".join(columns) or "a pgcrypto column",
+        columns,
         ", ".join(key_ids) or None,
         "pgcrypto could not decrypt it: wrong key, or the value was altered, truncated or "
         "copied from another column",

@@ -328,7 +328,7 @@ def test_pgcrypto_refuses_to_inline_its_key() -> None:
         stmt.compile(dialect=psycopg2())
     with pytest.raises(InlineKeyError, match="psycopg2"):
         insert(Person).values(note="x").compile(dialect=psycopg2())
-    assert "pgp_sym_decrypt_bytea" in str(stmt.compile(dialect=psycopg3()))
+    assert "pgp_sym_decrypt(" in str(stmt.compile(dialect=psycopg3()))
 
 
 def test_reprs_and_errors_show_key_ids_only(k1: Keyring) -> None:
@@ -378,7 +378,7 @@ def test_server_log_holds_no_key_and_no_plaintext(
         finally:
             eng.dispose()
         text = log.settle()
-    assert "pgp_sym_encrypt_bytea" in text  # statements are logged...
+    assert "pgp_sym_encrypt(" in text  # statements are logged...
     assert "Wrong key or corrupt data" in text
     state = Person.__table__.c.note.type._state  # type: ignore[attr-defined]
     secrets = [
@@ -402,7 +402,7 @@ def test_sqlalchemy_echo_logs_no_key_and_no_plaintext(
         session.commit()
         assert session.scalars(select(Person.note)).one() == "NOTE-PLAINTEXT-2"
     state = Person.__table__.c.note.type._state  # type: ignore[attr-defined]
-    assert "pgp_sym_encrypt_bytea" in caplog.text
+    assert "pgp_sym_encrypt(" in caplog.text
     assert "[REDACTED]" in caplog.text
     for secret in ("SSN-PLAINTEXT-1", "NOTE-PLAINTEXT-2", state.pgp_password(k1.active)):
         assert secret not in caplog.text

@@ -1,0 +1,1 @@
+"""Benchmarks of the encrypted column types (``python -m bench``)."""

@@ -1,0 +1,151 @@
+"""``python -m bench``: encrypted-column insert/select timings as ratios to plaintext.
+
+One run, one server: for each row count, each contender gets a fresh table ``(id, v)``; the
+insert is one Core executemany in one transaction, the select reads every row (``SELECT id, v``,
+Core, every value decrypted). Each timing is the best of ``--repeat`` runs (a contender slower
+than 2 s runs once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from rich.console import Console
+from rich.table import Table as RichTable
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeEngine
+
+from bench.contenders import CONTENDERS
+from hardening import keys
+from hardening.testing import Provisioner
+
+SLOW_SECONDS = 2.0
+
+
+@dataclass
+class Result:
+    name: str
+    rows: int
+    insert_s: float
+    select_s: float
+
+
+def measure(engine: Engine, name: str, type_: TypeEngine[Any], rows: int, repeat: int) -> Result:
+    values = [f"user-{i:07d}@example.org {os.urandom(4).hex()}" for i in range(rows)]
+    payload = [{"v": v} for v in values]
+    best_insert = best_select = float("inf")
+    for attempt in range(repeat):
+        table = Table(
+            f"bench_{name}_{rows}_{attempt}",
+            MetaData(),
+            Column("id", Integer, primary_key=True),
+            Column("v", type_),
+        )
+        table.create(engine)
+        try:
+            with engine.begin() as conn:
+                start = time.perf_counter()
+                conn.execute(insert(table), payload)
+                best_insert = min(best_insert, time.perf_counter() - start)
+            with engine.connect() as conn:
+                start = time.perf_counter()
+                got = [row.v for row in conn.execute(select(table)).all()]
+                best_select = min(best_select, time.perf_counter() - start)
+            assert len(got) == rows
+            assert got[0] in values
+        finally:
+            table.drop(engine)
+        if best_insert + best_select > SLOW_SECONDS:
+            break
+    return Result(name, rows, best_insert, best_select)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--backend", default="docker", choices=("docker", "local", "url"))
+    parser.add_argument("--version", default="15")
+    parser.add_argument("--url", default=os.environ.get("HARDENING_PG_URL"))
+    parser.add_argument("--rows", default="10000,100000", help="comma-separated row counts")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", default="", help="comma-separated contender names")
+    args = parser.parse_args(argv)
+
+    console = Console()
+    keys.configure_keys(keys.generate_entry("bench"))
+    prov = Provisioner.create(args.backend, args.version, args.url)
+    try:
+        server = prov.server()
+        with server.database("bench") as url:
+            with psycopg.connect(
+                server.url_for(str(url.database))
+                .set(drivername="postgresql")
+                .render_as_string(hide_password=False),
+                autocommit=True,
+            ) as c:
+                c.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
+            engine = create_engine(url)
+            try:
+                results = run(engine, args, console)
+            finally:
+                engine.dispose()
+    finally:
+        prov.stop_all()
+    report(console, results, server.version)
+    return 0
+
+
+def run(engine: Engine, args: argparse.Namespace, console: Console) -> list[Result]:
+    wanted = {n for n in args.only.split(",") if n}
+    results: list[Result] = []
+    for rows in (int(r) for r in args.rows.split(",")):
+        for name, make in CONTENDERS.items():
+            if wanted and name not in wanted and name != "plaintext":
+                continue
+            console.log(f"{rows:>7} rows  {name}")
+            results.append(measure(engine, name, make(), rows, args.repeat))
+    return results
+
+
+def report(console: Console, results: list[Result], version: int) -> None:
+    table = RichTable(title=f"encrypted columns vs plaintext (PostgreSQL {version})")
+    for col in ("rows", "type", "insert ms", "insert x", "select ms", "select x"):
+        table.add_column(col, justify="right" if col != "type" else "left")
+    base = {r.rows: r for r in results if r.name == "plaintext"}
+    for r in results:
+        b = base[r.rows]
+        table.add_row(
+            f"{r.rows:,}",
+            r.name,
+            f"{r.insert_s * 1000:,.0f}",
+            f"{r.insert_s / b.insert_s:.2f}x",
+            f"{r.select_s * 1000:,.0f}",
+            f"{r.select_s / b.select_s:.2f}x",
+        )
+    console.print(table)
+    console.print(
+        f"{dt.date.today().isoformat()}  {platform.node()}  {os.cpu_count()} cores  "
+        f"{_cpu()}  Python {platform.python_version()}"
+    )
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

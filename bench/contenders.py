@@ -1,0 +1,55 @@
+"""The column types the benchmark compares, each a factory of a fresh SQLAlchemy type."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import LargeBinary, Text, bindparam, func, type_coerce
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlalchemy_utils import StringEncryptedType
+from sqlalchemy_utils.types.encrypted.encrypted_type import AesGcmEngine
+
+from hardening.types import EncryptedText, PGPText
+
+_UTILS_KEY = os.urandom(32).hex()
+_PGCRYPTO_KEY = os.urandom(32).hex()
+
+
+class PgcryptoDefault(TypeDecorator[str]):
+    """pgcrypto the django-pgcrypto-fields way: pgp_sym_encrypt/decrypt with default options
+    (iterated, salted S2K). The key is sent as a bind parameter here, which is kinder than
+    what that library does (it puts the key into the SQL text)."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def bind_expression(self, bindvalue: BindParameter[str]) -> ColumnElement[str]:
+        key = bindparam("pgcrypto_default_key", _PGCRYPTO_KEY, type_=Text)
+        return func.pgp_sym_encrypt(type_coerce(bindvalue, Text), key, type_=self)
+
+    def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[str]:
+        key = bindparam("pgcrypto_default_key", _PGCRYPTO_KEY, type_=Text)
+        return func.pgp_sym_decrypt(colexpr, key, type_=self)
+
+    def bind_processor(self, dialect: Any) -> None:
+        return None
+
+    def result_processor(self, dialect: Any, coltype: Any) -> None:
+        return None
+
+
+def _utils() -> TypeEngine[Any]:
+    engine: TypeEngine[Any] = StringEncryptedType(Text, _UTILS_KEY, AesGcmEngine)
+    return engine
+
+
+CONTENDERS: dict[str, Callable[[], TypeEngine[Any]]] = {
+    "plaintext": Text,
+    "EncryptedText": EncryptedText,
+    "PGPText": PGPText,
+    "sqlalchemy-utils": _utils,
+    "pgcrypto-default": PgcryptoDefault,
+}

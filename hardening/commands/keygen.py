@@ -1,0 +1,26 @@
+"""``hardening keygen``: print a fresh ``key_id:base64(32 random bytes)`` keyring entry."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from hardening.keys import ENV_KEYS, KeyConfigError, generate_entry
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "keygen",
+        help=f"print a new encryption key entry for {ENV_KEYS} (prepend it to rotate)",
+    )
+    parser.add_argument("--id", dest="key_id", default=None, help="key id (default: random)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        print(generate_entry(args.key_id))
+    except KeyConfigError as exc:
+        print(f"hardening keygen: {exc}")
+        return 2
+    return 0

@@ -1,0 +1,243 @@
+"""Key rotation: re-encrypt every value of a column that is not under the active key.
+
+``rotate(engine, "users", "ssn")`` (or ``hardening rotate --url ... --table users --column ssn``)
+walks the table in primary-key order in batches of ``batch_size``, one short transaction per
+batch, and only reads rows whose envelope header is not the active key's, so a second run, or a
+run after an interruption, continues where the last one stopped and a finished column costs one
+index-less scan. Each row is written back with a compare-and-set on its old ciphertext: a row
+another connection changed meanwhile is left alone (it holds what that writer wrote) and is
+picked up by the next pass. Passes repeat until no row is left or a pass makes no progress.
+
+AEAD columns are decrypted and re-encrypted in Python; pgcrypto columns in PostgreSQL (the old
+and new passwords are bind parameters). A blind-index column named with ``blind_index=`` is
+recomputed under the active key in the same UPDATE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    LargeBinary,
+    MetaData,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    func,
+    inspect,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.engine import URL, Connection, Engine
+
+from hardening import blind_index
+from hardening.envelope import AEAD_V1, PGP_V1, header
+from hardening.keys import DecryptionError, KeyHook, KeySource
+from hardening.types import EncryptedBytes, PGPBytes, PGPText, PGPType
+
+Progress = Callable[[int, int], None]  # (rows done so far, rows to do)
+
+
+@dataclass
+class RotationReport:
+    table: str
+    column: str
+    key_id: str
+    rotated: int = 0
+    skipped_concurrent: int = 0
+    remaining: int = 0
+    passes: int = 0
+
+
+class RotationError(RuntimeError):
+    """The column cannot be rotated as asked (no single-column primary key, unknown format)."""
+
+
+def rotate(
+    bind: Engine | URL | str,
+    table: str,
+    column: str,
+    *,
+    schema: str | None = None,
+    blind_index_column: str | None = None,
+    batch_size: int = 500,
+    keys: KeyHook | KeySource | None = None,
+    context: str | None = None,
+    progress: Progress | None = None,
+    max_passes: int = 5,
+) -> RotationReport:
+    """Move every value of ``table.column`` to the active key; see the module docstring."""
+    engine = bind if isinstance(bind, Engine) else create_engine(bind)
+    try:
+        job = _Job(engine, table, column, schema, blind_index_column, keys, context)
+        report = RotationReport(table, column, job.active_id)
+        todo = job.count()
+        done = 0
+        if progress:
+            progress(0, todo)
+        while todo and report.passes < max_passes:
+            report.passes += 1
+            before = report.rotated
+            last: Any = None
+            while True:
+                with engine.begin() as conn:
+                    n, skipped, last = job.batch(conn, last, batch_size)
+                report.rotated += n
+                report.skipped_concurrent += skipped
+                done += n
+                if progress:
+                    progress(done, max(todo, done))
+                if n + skipped == 0:
+                    break
+            todo = job.count()
+            if report.rotated == before:
+                break
+        report.remaining = todo
+        return report
+    finally:
+        if engine is not bind:
+            engine.dispose()
+
+
+class _Job:
+    def __init__(
+        self,
+        engine: Engine,
+        table: str,
+        column: str,
+        schema: str | None,
+        bidx: str | None,
+        keys: KeyHook | KeySource | None,
+        context: str | None,
+    ) -> None:
+        insp = inspect(engine)
+        pk_cols = insp.get_pk_constraint(table, schema)["constrained_columns"]
+        if len(pk_cols) != 1:
+            raise RotationError(
+                f"{table} needs a single-column primary key for keyset pagination "
+                f"(it has {pk_cols or 'none'})"
+            )
+        types = {c["name"]: c["type"] for c in insp.get_columns(table, schema)}
+        if column not in types:
+            raise RotationError(f"{table} has no column {column!r}")
+        self.engine = engine
+        self.pk_name = pk_cols[0]
+        ctx = context or f"{table}.{column}"
+        self.kind = self._kind(engine, table, column, schema, types[self.pk_name])
+        self.crypto: Any
+        if self.kind == AEAD_V1:
+            self.crypto = EncryptedBytes(context=ctx, keys=keys)
+        else:
+            self.crypto = self._pgp_type(table, column, schema, types[self.pk_name], ctx, keys)
+        cols: list[Column[Any]] = [
+            Column(self.pk_name, types[self.pk_name], primary_key=True),
+            Column(column, self.crypto if self.kind == PGP_V1 else LargeBinary),
+        ]
+        if bidx:
+            cols.append(Column(bidx, LargeBinary))
+        self.table = Table(table, MetaData(), *cols, schema=schema)
+        self.pk = self.table.c[self.pk_name]
+        self.col = self.table.c[column]
+        self.raw = type_coerce(self.col, LargeBinary)
+        self.bidx = bidx
+        self.state = self.crypto._state
+        self.active_id = self.state.keyring().active.id
+        self.head = header(self.kind, self.active_id)
+
+    @staticmethod
+    def _kind(engine: Engine, table: str, column: str, schema: str | None, pk_type: Any) -> int:
+        t = Table(
+            table,
+            MetaData(),
+            Column("pk_unused", pk_type),
+            Column(column, LargeBinary),
+            schema=schema,
+        )
+        with engine.connect() as conn:
+            first = conn.execute(
+                select(func.get_byte(t.c[column], 0)).where(t.c[column].is_not(None)).limit(1)
+            ).scalar()
+        if first in (None, AEAD_V1):
+            return AEAD_V1
+        if first == PGP_V1:
+            return PGP_V1
+        raise RotationError(
+            f"{table}.{column} does not hold the kit's envelopes (first byte {first}); "
+            "a plaintext column is converted with op.encrypt_column, not rotated"
+        )
+
+    def _pgp_type(
+        self,
+        table: str,
+        column: str,
+        schema: str | None,
+        pk_type: Any,
+        ctx: str,
+        keys: KeyHook | KeySource | None,
+    ) -> PGPType[Any]:
+        """PGPText when the messages are text packets, else PGPBytes (their SQL differs)."""
+        for candidate in (PGPText(context=ctx, keys=keys), PGPBytes(context=ctx, keys=keys)):
+            t = Table(
+                table,
+                MetaData(),
+                Column(self.pk_name, pk_type, primary_key=True),
+                Column(column, candidate),
+                schema=schema,
+            )
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(select(t.c[column]).where(t.c[column].is_not(None)).limit(1))
+                return candidate
+            except DecryptionError:
+                continue
+        raise RotationError(f"{table}.{column}: pgcrypto cannot decrypt it with the keyring")
+
+    def _stale(self) -> Any:
+        return and_(
+            self.raw.is_not(None),
+            func.substr(self.raw, 1, len(self.head)) != self.head,
+        )
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            n = conn.execute(select(func.count()).select_from(self.table).where(self._stale()))
+            return int(n.scalar_one())
+
+    def batch(self, conn: Connection, last: Any, size: int) -> tuple[int, int, Any]:
+        """Rotate the next ``size`` stale rows after primary key ``last``."""
+        query = select(self.pk, self.raw.label("raw")).where(self._stale())
+        if self.kind == PGP_V1:
+            query = query.add_columns(self.col.label("plain"))
+        if last is not None:
+            query = query.where(self.pk > last)
+        rows = conn.execute(query.order_by(self.pk).limit(size).with_for_update()).all()
+        if not rows:
+            return 0, 0, last
+        params: list[dict[str, Any]] = []
+        for row in rows:
+            if self.kind == AEAD_V1:
+                plain = self.state.decrypt(row.raw)
+                new: Any = self.state.encrypt(plain)
+            else:
+                new = row.plain
+                plain = new.encode() if isinstance(new, str) else new
+            p = {"b_pk": row[0], "b_old": row.raw, "b_new": new}
+            if self.bidx:
+                p["b_bidx"] = blind_index.digest(self.state.mac_keys()[0], plain)
+            params.append(p)
+        values: dict[Any, Any] = {self.col: bindparam("b_new", type_=self.col.type)}
+        if self.bidx:
+            values[self.table.c[self.bidx]] = bindparam("b_bidx")
+        stmt = (
+            update(self.table)
+            .where(self.pk == bindparam("b_pk"), self.raw == bindparam("b_old", type_=LargeBinary))
+            .values(values)
+        )
+        result = conn.execute(stmt, params)
+        changed = int(result.rowcount)
+        return changed, len(rows) - changed, rows[-1][0]

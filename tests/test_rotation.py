@@ -1,0 +1,213 @@
+"""Key rotation: `hardening rotate` and rotate() move every value to the active key, losing none."""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, update
+from sqlalchemy.engine import Engine
+
+from hardening import cli, keys
+from hardening.blind_index import blind_index_column
+from hardening.keys import Keyring
+from hardening.rotation import rotate
+from hardening.testing.plugin import PgDatabase
+from hardening.types import EncryptedText, PGPBytes, PGPText
+
+
+def entry(kid: str) -> str:
+    return f"{kid}:{base64.b64encode(os.urandom(32)).decode()}"
+
+
+@pytest.fixture
+def env_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    def use(spec: str) -> None:
+        monkeypatch.setenv("HARDENING_KEYS", spec)
+        keys.configure_keys(None)
+        keys.reload()
+
+    yield use
+    monkeypatch.delenv("HARDENING_KEYS", raising=False)
+    keys.configure_keys(None)
+
+
+@pytest.fixture
+def engine(pg_database: PgDatabase) -> Iterator[Engine]:
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
+    eng = create_engine(pg_database.url)
+    yield eng
+    eng.dispose()
+
+
+def accounts(ring: Keyring | None = None) -> Table:
+    """The table as an application declares it; ``ring`` pins its keys (an app not yet
+    restarted with the new key)."""
+    return Table(
+        "accounts",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("ssn", EncryptedText(keys=ring)),
+        blind_index_column("ssn", "ssn_bidx"),
+        Column("note", PGPText(keys=ring)),
+        Column("blob", PGPBytes(keys=ring)),
+    )
+
+
+def heads(pg_database: PgDatabase, column: str) -> set[bytes]:
+    with psycopg.connect(pg_database.dsn) as conn:
+        rows = conn.execute(
+            f"SELECT DISTINCT substr({column}, 1, 2 + get_byte({column}, 1)) FROM accounts "
+            f"WHERE {column} IS NOT NULL"
+        ).fetchall()
+    return {bytes(r[0]) for r in rows}
+
+
+def test_hardening_rotate_moves_every_row_to_a_prepended_key(
+    engine: Engine,
+    pg_database: PgDatabase,
+    env_keys: Callable[[str], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use = env_keys
+    old = entry("k1")
+    use(old)
+    table = accounts()
+    table.create(engine)
+    rows = [
+        {"id": i, "ssn": f"ssn-{i}", "note": f"note-{i}", "blob": os.urandom(8) + b"\x00"}
+        for i in range(1, 121)
+    ]
+    rows.append({"id": 999, "ssn": None, "note": None, "blob": None})
+    with engine.begin() as conn:
+        conn.execute(insert(table), rows)
+    use(f"{entry('k2')},{old}")
+    with engine.connect() as conn:  # old rows read while the new key is active
+        assert conn.execute(select(table.c.note).where(table.c.id == 5)).scalar() == "note-5"
+    for column, extra in (("ssn", ["--blind-index", "ssn_bidx"]), ("note", []), ("blob", [])):
+        code = cli.main(
+            [
+                "rotate",
+                "--url",
+                pg_database.url.render_as_string(hide_password=False),
+                "--table",
+                "accounts",
+                "--column",
+                column,
+                "--batch-size",
+                "25",
+                *extra,
+            ]
+        )
+        assert code == 0
+        assert heads(pg_database, column) == {bytes([1 if column == "ssn" else 2, 2]) + b"k2"}
+    out = capsys.readouterr().out
+    assert "120 values moved to key 'k2'" in out
+
+
+def test_rotated_rows_read_with_the_new_key_alone_and_the_blind_index_follows(
+    engine: Engine, env_keys: Callable[[str], None]
+) -> None:
+    use = env_keys
+    old, new = entry("k1"), entry("k2")
+    use(old)
+    table = accounts()
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"id": i, "ssn": f"s{i}", "note": f"n{i}"} for i in range(30)])
+    use(f"{new},{old}")
+    for column in ("ssn", "note"):
+        report = rotate(
+            engine,
+            "accounts",
+            column,
+            blind_index_column="ssn_bidx" if column == "ssn" else None,
+            batch_size=7,
+        )
+        assert (report.rotated, report.remaining, report.key_id) == (30, 0, "k2")
+    use(new)  # the old key is gone: everything still reads, the index still finds
+    with engine.connect() as conn:
+        got = dict(conn.execute(select(table.c.ssn, table.c.note)).all())
+        found = conn.execute(select(table.c.id).where(table.c.ssn.blind_eq("s17"))).scalars()
+        assert found.all() == [17]
+    assert got == {f"s{i}": f"n{i}" for i in range(30)}
+
+
+def test_rotation_resumes_after_an_interruption_and_is_idempotent(
+    engine: Engine, pg_database: PgDatabase, env_keys: Callable[[str], None]
+) -> None:
+    use = env_keys
+    old = entry("k1")
+    use(old)
+    table = accounts()
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"id": i, "ssn": f"s{i}"} for i in range(100)])
+    use(f"{entry('k2')},{old}")
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_two_batches(done: int, total: int) -> None:
+        if done >= 20:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        rotate(engine, "accounts", "ssn", batch_size=10, progress=stop_after_two_batches)
+    assert heads(pg_database, "ssn") == {b"\x01\x02k1", b"\x01\x02k2"}
+    assert rotate(engine, "accounts", "ssn", batch_size=10).rotated == 80
+    assert rotate(engine, "accounts", "ssn", batch_size=10).rotated == 0
+    assert heads(pg_database, "ssn") == {b"\x01\x02k2"}
+
+
+@pytest.mark.parametrize("column", ["ssn", "note"])
+def test_rotation_while_another_connection_keeps_writing_loses_nothing(
+    engine: Engine, env_keys: Callable[[str], None], column: str
+) -> None:
+    use = env_keys
+    k1 = entry("k1")
+    use(k1)
+    table = accounts()
+    table.create(engine)
+    expected = {i: f"v{i}" for i in range(200)}
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"id": i, column: v} for i, v in expected.items()])
+    # The writer is an application instance that has not picked up the new key yet.
+    old_app = accounts(Keyring.parse(k1))
+    use(f"{entry('k2')},{k1}")
+    stop = threading.Event()
+    written: dict[int, str] = {}
+
+    def writer() -> None:
+        n = 0
+        with engine.connect() as conn:
+            while not stop.is_set() or n < 20:
+                n += 1
+                key = 1000 + n
+                conn.execute(insert(old_app).values(id=key, **{column: f"new{n}"}))
+                conn.execute(
+                    update(old_app).where(old_app.c.id == n % 200).values(**{column: f"upd{n}"})
+                )
+                conn.commit()
+                written[key] = f"new{n}"
+                written[n % 200] = f"upd{n}"
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        first = rotate(engine, "accounts", column, batch_size=15)
+    finally:
+        stop.set()
+        thread.join()
+    second = rotate(engine, "accounts", column, batch_size=15)
+    assert first.rotated > 0
+    assert second.remaining == 0
+    expected.update(written)
+    with engine.connect() as conn:
+        got = dict(conn.execute(select(table.c.id, table.c[column])).all())
+    assert got == expected

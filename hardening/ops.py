@@ -280,3 +280,79 @@ def tame_parameter_logging(step: str) -> None:
     require(step, "database_owner")
     set_database_setting(step, "log_parameter_max_length", "0")
     set_database_setting(step, "log_parameter_max_length_on_error", "0")
+
+
+# ---------------------------------------------------------------------------------------------
+# Server profile: ALTER SYSTEM (cluster-wide, outside transactions), off unless server_profile=on
+
+
+def server_profile_settings() -> dict[str, str]:
+    """What the server profile sets with ALTER SYSTEM."""
+    return {
+        "log_connections": "on",
+        "log_disconnections": "on",
+        "log_line_prefix": setting("server_log_line_prefix"),
+        "log_statement": choice_setting("server_log_statement", ("none", "ddl", "mod", "all")),
+        "log_lock_waits": "on",
+        "log_min_error_statement": "error",
+        "password_encryption": "scram-sha-256",
+        "ssl_min_protocol_version": setting("server_ssl_min_protocol_version"),
+    }
+
+
+def apply_server_profile(step: str) -> None:
+    """Logging and TLS with ALTER SYSTEM + reload, for a superuser on a self-managed server.
+
+    Prior values in postgresql.auto.conf are recorded (in this transaction) before an autocommit
+    block runs ALTER SYSTEM, which cannot run inside a transaction; refused where ALTER SYSTEM
+    is not allowed (managed services, allow_alter_system = off).
+    """
+    if choice_setting("server_profile", BOOLEANS) != "on":
+        return
+    values = server_profile_settings()
+    require(step, "superuser")
+    op.execute(sa.text(sqlfiles.load("migrations/server_profile_check.sql")))
+    for name in values:
+        _call("record_system_setting", step, name)
+    with op.get_context().autocommit_block():
+        for name, value in values.items():
+            op.execute(_alter_system(name, value))
+        op.execute(sa.text("SELECT pg_reload_conf()"))
+
+
+def _alter_system(name: str, value: str) -> sa.TextClause:
+    """ALTER SYSTEM SET name = 'value': utility statements take no bind parameters, so the
+    value is rendered as a quoted literal; ``name`` is one of the profile's constant names."""
+    literal = sa.bindparam("value", value, type_=sa.Text, literal_execute=True)
+    return sa.text(f"ALTER SYSTEM SET {name} = :value").bindparams(literal)
+
+
+def remove_server_profile(step: str) -> None:
+    """Put back the recorded ALTER SYSTEM values (or RESET them), reload, forget the records."""
+    if context.is_offline_mode():  # SQL cannot ALTER SYSTEM in a transaction: undo() refuses
+        undo(step)  # with a message if the profile was applied, and does nothing otherwise
+        return
+    rows = op.get_bind().execute(
+        sa.text(
+            "SELECT target->>'setting', prior->>'value' FROM hardening.applied "
+            "WHERE step = :step AND kind = 'system_setting' ORDER BY seq DESC"
+        ).bindparams(step=step)
+    )
+    prior: list[tuple[str, str | None]] = [(str(name), value) for name, value in rows]
+    known = set(server_profile_settings())
+    if not prior:
+        return
+    with op.get_context().autocommit_block():
+        for name, value in prior:
+            if name not in known:  # names become SQL text: only the profile's own
+                raise HardeningError(f"hardening.applied records an unknown setting {name!r}")
+            if value is None:
+                op.execute(sa.text(f"ALTER SYSTEM RESET {name}"))
+            else:
+                op.execute(_alter_system(name, value))
+        op.execute(sa.text("SELECT pg_reload_conf()"))
+    op.execute(
+        sa.text(
+            "DELETE FROM hardening.applied WHERE step = :step AND kind = 'system_setting'"
+        ).bindparams(step=step)
+    )

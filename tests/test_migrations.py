@@ -465,3 +465,55 @@ def test_hostile_role_and_schema_names_are_quoted(pg_database: PgDatabase) -> No
     assert db_settings(pg_database.dsn)["pgaudit.role"] == roles["audit_role"]
     migrate.downgrade(pg_database.url, "base", **x)
     assert diff(before, snapshot(pg_database.dsn)) == {}
+
+
+# --- server profile (ALTER SYSTEM) -------------------------------------------------------------
+
+
+def test_server_profile_sets_logging_and_tls_and_downgrade_restores_prior_values(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+) -> None:
+    # ALTER SYSTEM is cluster-wide: a server of this test's own.
+    server = pg_server_factory({"log_min_messages": "warning"})
+    execute(server.dsn, "ALTER SYSTEM SET log_statement = 'mod'", "SELECT pg_reload_conf()")
+    with server.database() as url:
+        dsn = libpq_dsn(url)
+        before = snapshot(dsn)
+        migrate.upgrade(url, "h007_log_hygiene", **unique_roles())
+        migrate.upgrade(url, "head", server_profile="on")
+        with psycopg.connect(dsn) as conn:
+            shown = {
+                name: conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+                for name in ("log_connections", "log_statement", "ssl_min_protocol_version")
+            }
+            prefix = conn.execute("SHOW log_line_prefix").fetchone()
+        assert shown == {
+            "log_connections": ("on",),
+            "log_statement": ("ddl",),
+            "ssl_min_protocol_version": ("TLSv1.3",),
+        }
+        assert prefix is not None
+        assert all(escape in prefix[0] for escape in ("%m", "%p", "%d", "%u", "%a", "%h"))
+        migrate.downgrade(url, "base", server_profile="on")
+        assert diff(before, snapshot(dsn)) == {}
+        assert ("log_statement", "mod") in before["system_settings"]
+
+
+def test_server_profile_is_refused_without_superuser(
+    pg_database: PgDatabase, login_role: Callable[..., str]
+) -> None:
+    owner = login_role("CREATEROLE")
+    execute(
+        pg_database.dsn,
+        sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+            sql.Identifier(pg_database.name), sql.Identifier(owner)
+        ),
+    )
+    before = snapshot(pg_database.dsn)
+    as_owner = pg_database.url.set(username=owner, password=owner)
+    migrate.upgrade(as_owner, "h004_least_privilege", **unique_roles())
+    with pytest.raises(SystemExit) as exc:
+        migrate.upgrade(as_owner, "head", server_profile="on")
+    assert "needs SUPERUSER" in exit_message(exc)
+    migrate.downgrade(as_owner, "base")
+    assert diff(before, snapshot(pg_database.dsn)) == {}

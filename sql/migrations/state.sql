@@ -410,6 +410,15 @@ BEGIN
 END
 $fn$;
 
+CREATE FUNCTION hardening.record_system_setting(p_step text, p_setting text) RETURNS void
+LANGUAGE sql AS $fn$
+    -- Remember p_setting's ALTER SYSTEM value (postgresql.auto.conf) before the profile sets it.
+    SELECT hardening.record(p_step, 'system_setting', jsonb_build_object('setting', p_setting),
+        jsonb_build_object('value', (SELECT setting FROM pg_file_settings
+                                     WHERE name = p_setting AND sourcefile LIKE '%postgresql.auto.conf'
+                                     ORDER BY seqno DESC LIMIT 1)));
+$fn$;
+
 CREATE FUNCTION hardening.undo(p_step text) RETURNS void
 LANGUAGE plpgsql AS $fn$
 -- Reverse every change p_step recorded, newest first, and forget the records.

@@ -19,7 +19,8 @@ BEGIN
         hardening.ensure_role(text, text, text), hardening.set_database_setting(text, text, text),
         hardening.database_setting(text), hardening.setting_reference(text),
         hardening.ensure_extension(text, text, text), hardening.require_pgaudit_loaded(text),
-        hardening.record(text, text, jsonb, jsonb), hardening.require(text, text);
+        hardening.record(text, text, jsonb, jsonb), hardening.require(text, text),
+        hardening.record_system_setting(text, text);
     DROP VIEW hardening.database_settings;
     DROP TABLE hardening.applied;
     IF created THEN

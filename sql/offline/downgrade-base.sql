@@ -4,6 +4,12 @@
 
 BEGIN;
 
+-- Running downgrade h008_server_profile -> h007_log_hygiene
+
+SELECT hardening.undo('h008_server_profile') AS undo_1;
+
+UPDATE hardening_version SET version_num='h007_log_hygiene' WHERE hardening_version.version_num = 'h008_server_profile';
+
 -- Running downgrade h007_log_hygiene -> h006_audit_roles
 
 SELECT hardening.undo('h007_log_hygiene') AS undo_1;
@@ -67,7 +73,8 @@ BEGIN
         hardening.ensure_role(text, text, text), hardening.set_database_setting(text, text, text),
         hardening.database_setting(text), hardening.setting_reference(text),
         hardening.ensure_extension(text, text, text), hardening.require_pgaudit_loaded(text),
-        hardening.record(text, text, jsonb, jsonb), hardening.require(text, text);
+        hardening.record(text, text, jsonb, jsonb), hardening.require(text, text),
+        hardening.record_system_setting(text, text);
     DROP VIEW hardening.database_settings;
     DROP TABLE hardening.applied;
     IF created THEN

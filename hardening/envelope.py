@@ -18,6 +18,7 @@ PGP message with ``substr(v, 3 + get_byte(v, 1))``.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 AEAD_V1 = 1
@@ -25,6 +26,7 @@ PGP_V1 = 2
 NONCE_BYTES = 12
 TAG_BYTES = 16
 MAX_KEY_ID = 64
+_KEY_ID = re.compile(rb"[A-Za-z0-9_.-]{1,64}")
 
 
 class EnvelopeError(ValueError):
@@ -70,10 +72,7 @@ def split_header(data: bytes | memoryview) -> tuple[int, str, int]:
     if not 1 <= n <= MAX_KEY_ID or len(data) < 2 + n:
         raise EnvelopeError("the envelope's key id is cut off or has an invalid length")
     raw = bytes(data[2 : 2 + n])
-    if (
-        not raw.isascii()
-        or not raw.decode("ascii").replace("-", "").replace(".", "").replace("_", "").isalnum()
-    ):
+    if not _KEY_ID.fullmatch(raw):
         raise EnvelopeError("the envelope's key id has characters a key id cannot have")
     return version, raw.decode("ascii"), 2 + n
 

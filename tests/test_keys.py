@@ -1,0 +1,106 @@
+"""The keyring: where keys come from, what is refused, and that no key is ever printed."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+
+from hardening import cli, keys
+from hardening.keys import KeyConfigError, KeyNotFoundError, Keyring
+
+KEY = base64.b64encode(bytes(range(32))).decode()
+OTHER = base64.b64encode(bytes(range(32, 64))).decode()
+
+
+def test_the_first_entry_is_active_and_every_entry_decrypts() -> None:
+    ring = Keyring.from_env({"HARDENING_KEYS": f"new:{OTHER}, old:{KEY}"})
+    assert ring.active.id == "new"
+    assert ring.ids == ("new", "old")
+    assert ring.get("old").id == "old"
+    with pytest.raises(KeyNotFoundError, match=r"'gone'.*'new', 'old'"):
+        ring.get("gone")
+
+
+def test_keys_come_from_a_file_when_the_variable_is_unset(tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    path.write_text(f"# rotated 2024-05\nk2:{OTHER}\nk1:{KEY}\n")
+    ring = Keyring.from_env({"HARDENING_KEYS_FILE": str(path)})
+    assert ring.ids == ("k2", "k1")
+    with pytest.raises(KeyConfigError, match="cannot read the key file"):
+        Keyring.from_env({"HARDENING_KEYS_FILE": str(tmp_path / "missing")})
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("", "no encryption keys"),
+        ("k1", "no ':'"),
+        (f"k1:{KEY[:-8]}", "has 27 bytes"),
+        ("k1:not*base64!", "not valid base64"),
+        (f"bad id:{KEY}", "not valid"),
+        (f"k1:{KEY},k1:{OTHER}", "appears twice"),
+    ],
+)
+def test_missing_short_or_malformed_keys_are_clear_errors(spec: str, message: str) -> None:
+    with pytest.raises(KeyConfigError, match=message) as info:
+        Keyring.from_env({"HARDENING_KEYS": spec})
+    assert KEY not in str(info.value)
+    assert KEY[:-8] not in str(info.value)
+
+
+def test_there_is_no_default_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARDENING_KEYS", raising=False)
+    monkeypatch.delenv("HARDENING_KEYS_FILE", raising=False)
+    keys.configure_keys(None)
+    with pytest.raises(KeyConfigError, match="hardening keygen"):
+        keys.reload()
+
+
+def test_an_application_hook_supplies_the_keys() -> None:
+    calls: list[int] = []
+
+    def vault() -> list[tuple[str, bytes]]:
+        calls.append(1)
+        return [("vault-1", os.urandom(32))]
+
+    try:
+        keys.configure_keys(vault)
+        assert keys.default_keyring().ids == ("vault-1",)
+        assert keys.default_keyring().ids == ("vault-1",)
+        assert len(calls) == 1  # read once, cached until reload()
+        keys.reload()
+        assert len(calls) == 2
+        with pytest.raises(KeyConfigError, match="has 3 bytes"):
+            keys.configure_keys(lambda: [("short", b"abc")])
+    finally:
+        keys.configure_keys(None)
+
+
+def test_reprs_name_ids_never_material() -> None:
+    ring = Keyring.parse(f"k1:{KEY}")
+    for text in (repr(ring), repr(ring.active), str(ring), repr(ring.keys)):
+        assert "k1" in text
+        assert KEY not in text
+        assert bytes(range(32)).hex() not in text
+        assert repr(bytes(range(32))) not in text
+
+
+def test_derived_keys_differ_per_purpose_and_from_the_key() -> None:
+    key = Keyring.parse(f"k1:{KEY}").active
+    derived = {key.derive("aead/v1"), key.derive("blind-index/v1/t.c"), key.derive("x")}
+    assert len(derived) == 3
+    assert bytes(range(32)) not in derived
+
+
+def test_keygen_prints_an_entry_the_keyring_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["keygen", "--id", "2024-05"]) == 0
+    line = capsys.readouterr().out.strip()
+    ring = Keyring.parse(line)
+    assert ring.ids == ("2024-05",)
+    assert cli.main(["keygen"]) == 0
+    other = capsys.readouterr().out.strip()
+    assert other.split(":")[1] != line.split(":")[1]
+    assert len(base64.b64decode(other.split(":")[1])) == 32

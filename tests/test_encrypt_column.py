@@ -1,0 +1,120 @@
+"""op.encrypt_column: an existing plaintext column becomes encrypted in place, and back."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select
+from sqlalchemy.engine import Connection, Engine
+
+import hardening.encrypt_column  # noqa: F401  (registers the operations)
+from hardening import keys
+from hardening.blind_index import blind_index_column
+from hardening.keys import Keyring
+from hardening.testing.plugin import PgDatabase
+from hardening.types import DecryptionError, EncryptedInteger, EncryptedText
+
+
+@pytest.fixture
+def engine(pg_database: PgDatabase) -> Iterator[Engine]:
+    keys.configure_keys(Keyring.from_pairs([("k1", os.urandom(32))]))
+    eng = create_engine(pg_database.url)
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE users (id serial PRIMARY KEY, ssn text, age int)")
+        conn.execute(
+            "INSERT INTO users (ssn, age) SELECT 'ssn-' || i, i FROM generate_series(1, 250) i"
+        )
+        conn.execute("INSERT INTO users (ssn, age) VALUES (NULL, NULL), ('', 0), ('ünï', -5)")
+    yield eng
+    eng.dispose()
+    keys.configure_keys(None)
+
+
+def migrate(engine: Engine, step: str) -> None:
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        op = Operations(ctx)
+        with ctx.begin_transaction():
+            run(op, conn, step)
+
+
+def run(op: Operations, conn: Connection, step: str) -> None:
+    if step == "up":
+        op.encrypt_column(  # type: ignore[attr-defined]
+            "users", "ssn", EncryptedText, batch_size=40, blind_index="ssn_bidx"
+        )
+        op.encrypt_column("users", "age", EncryptedInteger, batch_size=100)  # type: ignore[attr-defined]
+    else:
+        op.decrypt_column(  # type: ignore[attr-defined]
+            "users", "ssn", EncryptedText, plaintext_type="text", blind_index="ssn_bidx"
+        )
+        op.decrypt_column("users", "age", EncryptedInteger, plaintext_type="integer")  # type: ignore[attr-defined]
+
+
+def model(legacy: bool = False) -> Table:
+    return Table(
+        "users",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("ssn", EncryptedText(legacy_plaintext=legacy)),
+        blind_index_column("ssn", "ssn_bidx"),
+        Column("age", EncryptedInteger()),
+    )
+
+
+def raw(pg_database: PgDatabase, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(pg_database.dsn) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_encrypt_column_converts_in_place_and_the_downgrade_restores_it(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    before = raw(pg_database, "SELECT id, ssn, age FROM users ORDER BY id")
+    migrate(engine, "up")
+    stored = raw(pg_database, "SELECT ssn, age FROM users WHERE ssn IS NOT NULL")
+    assert all(bytes(s)[:1] == b"\x01" and bytes(a)[:1] == b"\x01" for s, a in stored)
+    assert not any(b"ssn-" in bytes(s) for s, _ in stored)
+    users = model()
+    with engine.connect() as conn:
+        after = conn.execute(select(users.c.id, users.c.ssn, users.c.age).order_by(users.c.id))
+        assert [tuple(r) for r in after] == before
+        hit = conn.execute(select(users.c.age).where(users.c.ssn.blind_eq("ssn-77"))).scalar()
+        assert hit == 77
+    migrate(engine, "up")  # idempotent: nothing is encrypted twice
+    with engine.connect() as conn:
+        assert conn.execute(select(users.c.ssn).where(users.c.id == 3)).scalar() == "ssn-3"
+    migrate(engine, "down")
+    assert raw(pg_database, "SELECT id, ssn, age FROM users ORDER BY id") == before
+    types = raw(
+        pg_database,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'users' ORDER BY column_name",
+    )
+    assert types == [("age", "integer"), ("id", "integer"), ("ssn", "text")]
+
+
+def test_reads_during_the_transition_follow_legacy_plaintext(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    migrate(engine, "up")
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:  # a row not yet converted
+        conn.execute("UPDATE users SET ssn = convert_to('still-plain', 'UTF8') WHERE id = 5")
+    with engine.connect() as conn:
+        lenient = model(legacy=True)
+        got = conn.execute(select(lenient.c.ssn).where(lenient.c.id.in_([4, 5]))).scalars()
+        assert sorted(got) == ["ssn-4", "still-plain"]
+        strict = model()
+        with pytest.raises(DecryptionError, match=r"users\.ssn"):
+            conn.execute(select(strict.c.ssn).where(strict.c.id == 5)).all()
+        # tampering is still an error with the lenient flag
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("UPDATE users SET ssn = set_byte(ssn, 20, get_byte(ssn, 20) # 1) WHERE id = 4")
+    with engine.connect() as conn, pytest.raises(DecryptionError, match=r"users\.ssn.*'k1'"):
+        conn.execute(select(lenient.c.ssn).where(lenient.c.id == 4)).all()

@@ -96,3 +96,27 @@ def test_the_log_cursor_only_sees_lines_after_its_mark(pg_server: PgServer) -> N
     after = pg_server.log_cursor()
     assert "pg-hardening-mark-one" in text
     assert "pg-hardening-mark-one" not in after.settle("pg-hardening-mark-two")
+
+
+def test_libpq_uris_survive_any_character_in_user_password_and_database() -> None:
+    from psycopg.conninfo import conninfo_to_dict
+    from sqlalchemy.engine import URL, make_url
+
+    from hardening.testing.server import libpq_dsn
+
+    hostile = "a b%c@d:e/f?g#h&i='j"
+    url = URL.create(
+        "postgresql+psycopg",
+        username=hostile,
+        password=hostile,
+        host="127.0.0.1",
+        port=5432,
+        database=hostile,
+        query={"sslmode": "require"},
+    )
+    dsn = libpq_dsn(url)
+    parts = conninfo_to_dict(dsn)
+    assert (parts["user"], parts["password"], parts["dbname"]) == (hostile, hostile, hostile)
+    assert parts["sslmode"] == "require"
+    back = make_url(dsn)
+    assert (back.username, back.password, back.database) == (hostile, hostile, hostile)

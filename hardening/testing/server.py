@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg import sql
@@ -122,9 +123,21 @@ class LogCursor:
 
 
 def libpq_dsn(url: URL | str) -> str:
-    """Turn a SQLAlchemy URL into a libpq URI psycopg accepts (drops the +driver part)."""
+    """Turn a SQLAlchemy URL into a libpq URI psycopg accepts (drops the +driver part).
+
+    Every part is percent-encoded: libpq refuses the raw spaces SQLAlchemy's renderer keeps.
+    """
     u = make_url(url) if isinstance(url, str) else url
-    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+    auth = ""
+    if u.username is not None:
+        auth = quote(u.username, safe="")
+        if u.password is not None:
+            auth += ":" + quote(str(u.password), safe="")
+        auth += "@"
+    host = f"[{u.host}]" if u.host and ":" in u.host else (u.host or "")
+    port = f":{u.port}" if u.port else ""
+    query = f"?{urlencode(sorted(u.query.items()), doseq=True)}" if u.query else ""
+    return f"postgresql://{auth}{host}{port}/{quote(u.database or '', safe='')}{query}"
 
 
 def tail(text: str, lines: int = 30) -> str:

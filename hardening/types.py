@@ -792,6 +792,22 @@ _PGP_ERRORS = ("Wrong key or corrupt data", "Corrupt data", "Not text data", "ou
 _UNKNOWN_KEY = re.compile(re.escape(UNKNOWN_KEY_MARK) + r'(.*)"')
 
 
+@event.listens_for(Engine, "before_execute")
+def _refuse_order_by(
+    conn: Any, clauseelement: Any, multiparams: Any, params: Any, execution_options: Any
+) -> None:
+    """``ORDER BY encrypted_col`` would sort ciphertext: refuse it before it runs (``.asc()``
+    and ``.desc()`` already raise when the query is built; a bare column is only seen here)."""
+    for clause in getattr(clauseelement, "_order_by_clauses", None) or ():
+        target = getattr(clause, "element", clause)
+        if isinstance(getattr(target, "type", None), _EncryptedBase):
+            name = getattr(target, "key", "column")
+            raise EncryptedComparisonError(
+                f"ORDER BY the encrypted column {name!r} would sort ciphertext, not values; "
+                "sort in the application instead"
+            )
+
+
 @event.listens_for(Engine, "handle_error")
 def _translate_errors(ctx: ExceptionContext) -> None:
     """Turn pgcrypto's failures in a SELECT of PGP columns into ``DecryptionError`` or

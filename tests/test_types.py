@@ -406,3 +406,14 @@ def test_sqlalchemy_echo_logs_no_key_and_no_plaintext(
     assert "[REDACTED]" in caplog.text
     for secret in ("SSN-PLAINTEXT-1", "NOTE-PLAINTEXT-2", state.pgp_password(k1.active)):
         assert secret not in caplog.text
+
+
+def test_order_by_an_encrypted_column_is_refused_before_it_runs(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add(Person(ssn="b"))
+        session.commit()
+        for column in (Person.ssn, Person.note):
+            with pytest.raises(EncryptedComparisonError, match="ORDER BY"):
+                session.scalars(select(Person).order_by(column)).all()
+        assert session.scalars(select(Person.ssn).order_by(Person.id)).all() == ["b"]

@@ -353,7 +353,11 @@ class _EncryptedBase(TypeDecorator[T], Generic[T]):
     def __init__(self, context: str | None = None, keys: KeyHook | KeySource | None = None) -> None:
         super().__init__()
         self.context = context
-        self.keys = keys
+        if keys is not None and not callable(keys):
+            # checked now (a bad key fails where the type is configured) and hashable for
+            # SQLAlchemy's statement cache
+            keys = as_keyring(keys, origin=f"keys= of {type(self).__name__}")
+        self.keys: KeyHook | Keyring | None = keys
         self._state = _ColumnKeys(context, keys)
 
     def __repr__(self) -> str:

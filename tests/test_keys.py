@@ -104,3 +104,14 @@ def test_keygen_prints_an_entry_the_keyring_accepts(capsys: pytest.CaptureFixtur
     other = capsys.readouterr().out.strip()
     assert other.split(":")[1] != line.split(":")[1]
     assert len(base64.b64decode(other.split(":")[1])) == 32
+
+
+def test_a_bad_key_given_to_a_column_fails_where_the_column_is_declared() -> None:
+    from hardening.types import EncryptedText
+
+    with pytest.raises(KeyConfigError, match="has 3 bytes"):
+        EncryptedText(keys=[("k1", b"abc")])
+    assert (
+        repr(EncryptedText(keys=f"k1:{KEY}").keys)
+        == "Keyring(ids=['k1'], source='keys= of EncryptedText')"
+    )

@@ -182,6 +182,7 @@ def test_rotation_while_another_connection_keeps_writing_loses_nothing(
     use(f"{entry('k2')},{k1}")
     stop = threading.Event()
     written: dict[int, str] = {}
+    reads: list[int] = []
 
     def writer() -> None:
         n = 0
@@ -196,6 +197,9 @@ def test_rotation_while_another_connection_keeps_writing_loses_nothing(
                 conn.commit()
                 written[key] = f"new{n}"
                 written[n % 200] = f"upd{n}"
+                # a reader with the new keyring sees old and new rows all along
+                values = conn.execute(select(table.c[column])).scalars().all()
+                reads.append(len(values))
 
     thread = threading.Thread(target=writer)
     thread.start()
@@ -207,6 +211,8 @@ def test_rotation_while_another_connection_keeps_writing_loses_nothing(
     second = rotate(engine, "accounts", column, batch_size=15)
     assert first.rotated > 0
     assert second.remaining == 0
+    assert len(reads) >= 20
+    assert reads == sorted(reads)  # no row ever went missing from a read
     expected.update(written)
     with engine.connect() as conn:
         got = dict(conn.execute(select(table.c.id, table.c[column])).all())

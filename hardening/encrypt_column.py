@@ -102,7 +102,10 @@ class EncryptColumnOp(MigrateOperation):
         operations.invoke(cls(table_name, column_name, type_, **kw))
 
     def reverse(self) -> EncryptColumnOp:
-        return DecryptColumnOp(
+        return self._as(DecryptColumnOp)
+
+    def _as(self, cls: type[EncryptColumnOp]) -> EncryptColumnOp:
+        return cls(
             self.table_name,
             self.column_name,
             self.type_,
@@ -124,15 +127,7 @@ class DecryptColumnOp(EncryptColumnOp):
         operations.invoke(cls(table_name, column_name, type_, **kw))
 
     def reverse(self) -> EncryptColumnOp:
-        return EncryptColumnOp(
-            self.table_name,
-            self.column_name,
-            self.type_,
-            schema=self.schema,
-            batch_size=self.batch_size,
-            blind_index=self.blind_index,
-            plaintext_type=self.plaintext_type,
-        )
+        return self._as(EncryptColumnOp)
 
 
 @Operations.implementation_for(EncryptColumnOp)

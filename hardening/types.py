@@ -523,8 +523,9 @@ def _bytes_from(data: bytes) -> bytes:
     return data
 
 
-class EncryptedText(EncryptedType[str]):
-    cache_ok = True
+class _TextValues:
+    """str values, stored as UTF-8."""
+
     to_bytes = staticmethod(_text_to)
     from_bytes = staticmethod(_text_from)
 
@@ -533,14 +534,23 @@ class EncryptedText(EncryptedType[str]):
         return str
 
 
-class EncryptedBytes(EncryptedType[bytes]):
-    cache_ok = True
+class _BytesValues:
+    """bytes values, stored as they are."""
+
     to_bytes = staticmethod(_bytes_to)
     from_bytes = staticmethod(_bytes_from)
 
     @property
     def python_type(self) -> type[bytes]:
         return bytes
+
+
+class EncryptedText(_TextValues, EncryptedType[str]):
+    cache_ok = True
+
+
+class EncryptedBytes(_BytesValues, EncryptedType[bytes]):
+    cache_ok = True
 
 
 class EncryptedJSON(EncryptedType[Any]):
@@ -770,25 +780,13 @@ def _compile_subscript(element: _Subscript, compiler: SQLCompiler, **kw: Any) ->
     return f"({compiler.process(element.array, **kw)})[{compiler.process(element.index, **kw)}]"
 
 
-class PGPText(PGPType[str]):
+class PGPText(_TextValues, PGPType[str]):
     cache_ok = True
     sql_text = True
-    to_bytes = staticmethod(_text_to)
-    from_bytes = staticmethod(_text_from)
-
-    @property
-    def python_type(self) -> type[str]:
-        return str
 
 
-class PGPBytes(PGPType[bytes]):
+class PGPBytes(_BytesValues, PGPType[bytes]):
     cache_ok = True
-    to_bytes = staticmethod(_bytes_to)
-    from_bytes = staticmethod(_bytes_from)
-
-    @property
-    def python_type(self) -> type[bytes]:
-        return bytes
 
 
 # ------------------------------------------------------------- pgcrypto errors, driver checks

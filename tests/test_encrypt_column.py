@@ -118,3 +118,13 @@ def test_reads_during_the_transition_follow_legacy_plaintext(
         conn.execute("UPDATE users SET ssn = set_byte(ssn, 20, get_byte(ssn, 20) # 1) WHERE id = 4")
     with engine.connect() as conn, pytest.raises(DecryptionError, match=r"users\.ssn.*'k1'"):
         conn.execute(select(lenient.c.ssn).where(lenient.c.id == 4)).all()
+
+
+def test_the_operations_reverse_into_each_other() -> None:
+    from hardening.encrypt_column import DecryptColumnOp, EncryptColumnOp
+
+    up = EncryptColumnOp("users", "ssn", EncryptedText, blind_index="ssn_bidx", batch_size=7)
+    down = up.reverse()
+    assert isinstance(down, DecryptColumnOp)
+    assert (down.table_name, down.blind_index, down.batch_size) == ("users", "ssn_bidx", 7)
+    assert type(down.reverse()) is EncryptColumnOp

@@ -794,6 +794,30 @@ _PGP_ERRORS = ("Wrong key or corrupt data", "Corrupt data", "Not text data", "ou
 _UNKNOWN_KEY = re.compile(re.escape(UNKNOWN_KEY_MARK) + r'(.*)"')
 
 
+_CLIENT_SIDE_CURSORS: tuple[type, ...] = ()
+try:  # psycopg's ClientCursor interpolates parameters into the SQL text before sending it
+    from psycopg import AsyncClientCursor, ClientCursor
+
+    _CLIENT_SIDE_CURSORS = (ClientCursor, AsyncClientCursor)
+except ImportError:  # pragma: no cover - psycopg is a dependency
+    pass
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _refuse_client_side_binding(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    """A pgcrypto statement on a cursor that inlines parameters would put the key into the SQL
+    text (and the server log): refuse it before anything is sent."""
+    if "pgp_sym_" in statement and isinstance(
+        getattr(cursor, "_cursor", cursor), _CLIENT_SIDE_CURSORS
+    ):
+        raise InlineKeyError(
+            "this connection uses psycopg's ClientCursor, which writes parameters into the SQL "
+            "text, so a pgcrypto key would reach the server log; use the default cursor"
+        )
+
+
 @event.listens_for(Engine, "before_execute")
 def _refuse_order_by(
     conn: Any, clauseelement: Any, multiparams: Any, params: Any, execution_options: Any

@@ -417,3 +417,20 @@ def test_order_by_an_encrypted_column_is_refused_before_it_runs(engine: Engine) 
             with pytest.raises(EncryptedComparisonError, match="ORDER BY"):
                 session.scalars(select(Person).order_by(column)).all()
         assert session.scalars(select(Person.ssn).order_by(Person.id)).all() == ["b"]
+
+
+def test_pgcrypto_refuses_a_cursor_that_inlines_parameters(
+    pg_database: PgDatabase, engine: Engine
+) -> None:
+    Base.metadata.create_all(engine)
+    inlining = create_engine(pg_database.url, connect_args={"cursor_factory": psycopg.ClientCursor})
+    try:
+        with Session(inlining) as session:
+            session.add(Person(ssn="an INSERT of Person binds the pgcrypto password too"))
+            with pytest.raises(InlineKeyError, match="ClientCursor"):
+                session.commit()
+            session.rollback()
+            with pytest.raises(InlineKeyError, match="ClientCursor"):
+                session.scalars(select(Person.note)).all()
+    finally:
+        inlining.dispose()

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
+import psycopg
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -45,7 +46,7 @@ from sqlalchemy import Integer, LargeBinary, Text, event, func, literal_column, 
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect, Engine, ExceptionContext
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql import operators, visitors
+from sqlalchemy.sql import operators, sqltypes, visitors
 from sqlalchemy.sql.base import SchemaEventTarget
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, Null
@@ -794,28 +795,71 @@ _PGP_ERRORS = ("Wrong key or corrupt data", "Corrupt data", "Not text data", "ou
 _UNKNOWN_KEY = re.compile(re.escape(UNKNOWN_KEY_MARK) + r'(.*)"')
 
 
-_CLIENT_SIDE_CURSORS: tuple[type, ...] = ()
-try:  # psycopg's ClientCursor interpolates parameters into the SQL text before sending it
-    from psycopg import AsyncClientCursor, ClientCursor
+# psycopg's ClientCursor interpolates parameters into the SQL text before sending it.
+_CLIENT_SIDE_CURSORS: tuple[type, ...] = (psycopg.ClientCursor, psycopg.AsyncClientCursor)
+_PSYCOPG_CURSORS: tuple[type, ...] = (
+    psycopg.Cursor,
+    psycopg.AsyncCursor,
+    psycopg.ServerCursor,
+    psycopg.AsyncServerCursor,
+)
+_BINARY = psycopg.pq.Format.BINARY
 
-    _CLIENT_SIDE_CURSORS = (ClientCursor, AsyncClientCursor)
-except ImportError:  # pragma: no cover - psycopg is a dependency
-    pass
+
+# Result types whose PostgreSQL values psycopg loads the same in binary as in text (builtin
+# OIDs only: no String, which may be an enum, citext or another extension type in the table).
+_BINARY_SAFE: frozenset[type] = frozenset(
+    {
+        sqltypes.Integer,
+        sqltypes.BigInteger,
+        sqltypes.SmallInteger,
+        sqltypes.Boolean,
+        sqltypes.Float,
+        sqltypes.Double,
+        sqltypes.Numeric,
+        sqltypes.Date,
+        sqltypes.DateTime,
+        sqltypes.Time,
+        sqltypes.LargeBinary,
+        sqltypes.Uuid,
+    }
+)
+
+
+def _binary_results(compiled: Any) -> bool:
+    """True for a statement that returns AEAD columns and only binary-safe others: fetching it
+    in binary avoids psycopg's hex decoding of every ``bytea`` (half the bytes on the wire)."""
+    flag = compiled.__dict__.get("_hardening_binary")
+    if flag is None:
+        types = [entry[3] for entry in getattr(compiled, "_result_columns", None) or ()]
+        flag = any(isinstance(t, EncryptedType) for t in types) and all(
+            isinstance(t, EncryptedType) or type(t) in _BINARY_SAFE for t in types
+        )
+        compiled.__dict__["_hardening_binary"] = flag
+    return bool(flag)
 
 
 @event.listens_for(Engine, "before_cursor_execute")
-def _refuse_client_side_binding(
+def _before_cursor_execute(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
-    """A pgcrypto statement on a cursor that inlines parameters would put the key into the SQL
-    text (and the server log): refuse it before anything is sent."""
-    if "pgp_sym_" in statement and isinstance(
-        getattr(cursor, "_cursor", cursor), _CLIENT_SIDE_CURSORS
-    ):
+    """Refuse a pgcrypto statement on a cursor that inlines parameters (the key would be in
+    the SQL text and the server log); ask for binary results when ``_binary_results`` says so."""
+    target: Any = getattr(cursor, "_cursor", cursor)
+    if "pgp_sym_" in statement and isinstance(target, _CLIENT_SIDE_CURSORS):
         raise InlineKeyError(
             "this connection uses psycopg's ClientCursor, which writes parameters into the SQL "
             "text, so a pgcrypto key would reach the server log; use the default cursor"
         )
+    compiled = getattr(context, "compiled", None)
+    if (
+        compiled is not None
+        and not executemany
+        and isinstance(target, _PSYCOPG_CURSORS)
+        and _binary_results(compiled)
+    ):
+        cursor_: Any = target
+        cursor_.format = _BINARY
 
 
 @event.listens_for(Engine, "before_execute")

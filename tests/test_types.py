@@ -434,3 +434,51 @@ def test_pgcrypto_refuses_a_cursor_that_inlines_parameters(
                 session.scalars(select(Person.note)).all()
     finally:
         inlining.dispose()
+
+
+def test_encrypted_results_come_in_binary_only_with_types_that_load_the_same(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    from sqlalchemy import Boolean, Date, Enum, Numeric, String, Uuid, event
+
+    with psycopg.connect(pg_database.dsn, autocommit=True) as raw:
+        raw.execute("CREATE TYPE mood AS ENUM ('calm', 'busy')")
+    table = Table(
+        "mixed",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("secret", EncryptedText()),
+        Column("amount", Numeric(10, 2)),
+        Column("day", Date),
+        Column("flag", Boolean),
+        Column("uid", Uuid),
+        Column("name", String),
+        Column("mood", Enum("calm", "busy", name="mood", create_type=False)),
+    )
+    table.create(engine)
+    row = {
+        "id": 1,
+        "secret": "s3cret",
+        "amount": Decimal("12.34"),
+        "day": dt.date(2024, 2, 29),
+        "flag": True,
+        "uid": uuid.uuid4(),
+        "name": "ann",
+        "mood": "busy",
+    }
+    formats: list[int] = []
+
+    def seen(conn: Any, cursor: Any, *args: Any) -> None:
+        formats.append(int(cursor.format))
+
+    event.listen(engine, "after_cursor_execute", seen)
+    with engine.begin() as conn:
+        conn.execute(insert(table).values(**row))
+        formats.clear()
+        numeric = [table.c[k] for k in ("id", "secret", "amount", "day", "flag", "uid")]
+        assert dict(conn.execute(select(*numeric)).one()._mapping) == {
+            k: row[k] for k in ("id", "secret", "amount", "day", "flag", "uid")
+        }
+        assert dict(conn.execute(select(table)).one()._mapping) == row  # String, Enum: text
+        assert conn.execute(select(table.c.name)).scalar() == "ann"
+    assert formats == [1, 0, 0]  # binary, then text, text

@@ -34,8 +34,11 @@ venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip >/dev/null
-	$(PY) -m pip install -q -e ".[test]"
+	mkdir -p .state
+	$(PY) -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+	$(PY) -m pip install -e ".[test]" >.state/pip.log 2>&1 \
+		|| { tail -n 40 .state/pip.log; echo "venv: pip install failed (.state/pip.log)"; exit 1; }
+	@echo "venv: .venv ready ($$($(PY) -m pip --version | cut -d' ' -f1-2))"
 	touch $@
 
 clean:

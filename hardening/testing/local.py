@@ -18,6 +18,16 @@ from sqlalchemy.engine import URL
 
 from hardening.testing.server import PASSWORD, USER, PgServer, ServerStartError, tail
 
+# The same rules as the docker image's entrypoint, so both backends answer checks alike (this
+# cluster listens on loopback only, so the 0.0.0.0/0 lines admit nobody from elsewhere).
+PG_HBA = """\
+local    all all               trust
+host     all all 127.0.0.1/32  scram-sha-256
+host     all all ::1/128       scram-sha-256
+hostssl  all all 0.0.0.0/0     scram-sha-256
+hostssl  all all ::/0          scram-sha-256
+"""
+
 
 def bindir(version: int) -> Path:
     """Where the server binaries of ``version`` are installed; a clear error when they are not."""
@@ -64,9 +74,7 @@ def start(version: int, settings: dict[str, str]) -> PgServer:
         "--auth-local=trust",
         "--auth-host=scram-sha-256",
     )
-    (data / "pg_hba.conf").write_text(
-        "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
-    )
+    (data / "pg_hba.conf").write_text(PG_HBA)
     port = _free_port()
     conf = {
         "port": str(port),

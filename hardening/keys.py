@@ -164,7 +164,10 @@ class Keyring:
                     raise KeyConfigError(
                         f"an entry of {source} has no ':'; expected key_id:base64(32 bytes)"
                     )
-                entries.append(Key(key_id.strip(), _b64(key_id.strip(), encoded.strip())))
+                try:
+                    entries.append(Key(key_id.strip(), _b64(key_id.strip(), encoded.strip())))
+                except KeyConfigError as exc:
+                    raise KeyConfigError(f"{source}: {exc}") from None
         return cls(entries, source)
 
     @classmethod

@@ -116,6 +116,9 @@ class _Job:
         context: str | None,
     ) -> None:
         insp = inspect(engine)
+        if not insp.has_table(table, schema):
+            where = f"{schema}.{table}" if schema else table
+            raise RotationError(f"table {where} does not exist (check --table and --schema)")
         pk_cols = insp.get_pk_constraint(table, schema)["constrained_columns"]
         if len(pk_cols) != 1:
             raise RotationError(

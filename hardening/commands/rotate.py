@@ -9,7 +9,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from hardening import settings
-from hardening.keys import EncryptionError
+from hardening.keys import EncryptionError, default_keyring
 from hardening.rotation import RotationError, rotate
 
 
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if url is None:
         print("hardening rotate: give --url or set DATABASE_URL", file=sys.stderr)
         return 2
+    default_keyring()  # a missing or malformed key is reported before any connection
     columns = (
         "[progress.description]{task.description}",
         BarColumn(),

@@ -1,0 +1,89 @@
+"""The ``hardening`` command's error contract: one line on stderr, exit 2, no traceback, and
+never a password, key or plaintext, whatever goes wrong."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hardening.keys import generate_entry
+from hardening.testing.plugin import PgDatabase
+
+PASSWORD = "s3cret-Pass-word"  # a password that must never be printed
+UNREACHABLE = f"postgresql://app:{PASSWORD}@127.0.0.1:1/app"
+
+
+def hardening(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HARDENING_", "DATABASE"))}
+    return subprocess.run(
+        [sys.executable, "-m", "hardening.cli", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *expected: str) -> str:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert PASSWORD not in proc.stderr + proc.stdout
+    for text in expected:
+        assert text in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("verify", "--url", UNREACHABLE),
+        ("rotate", "--url", UNREACHABLE, "--table", "t", "--column", "c"),
+    ],
+    ids=["verify", "rotate"],
+)
+def test_an_unreachable_server_is_one_line_and_exit_2(args: tuple[str, ...]) -> None:
+    proc = hardening(*args, HARDENING_KEYS=generate_entry("k1"))
+    assert_one_line_error(proc, f"hardening {args[0]}:", "127.0.0.1")
+
+
+def test_rotate_reports_malformed_keys_before_connecting() -> None:
+    proc = hardening(
+        "rotate",
+        "--url",
+        UNREACHABLE,
+        "--table",
+        "t",
+        "--column",
+        "c",
+        HARDENING_KEYS="k1:not-base64-and-too-short",
+    )
+    line = assert_one_line_error(proc, "hardening rotate:", "HARDENING_KEYS")
+    assert "not-base64-and-too-short" not in line
+
+
+def test_rotate_of_a_missing_table_names_it(pg_database: PgDatabase) -> None:
+    proc = hardening(
+        "rotate",
+        "--url",
+        pg_database.dsn,
+        "--table",
+        "no_such_table",
+        "--column",
+        "ssn",
+        HARDENING_KEYS=generate_entry("k1"),
+    )
+    assert proc.returncode != 0
+    assert "no_such_table" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_without_a_command_the_usage_is_printed_and_exit_is_2() -> None:
+    proc = hardening()
+    assert proc.returncode == 2
+    assert "usage: hardening" in proc.stderr

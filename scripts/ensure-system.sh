@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages the kit's demo and tests need, once: the Docker engine,
 # debootstrap (test image bases without a registry) and PostgreSQL 15 + pgaudit (the local
-# backend). Idempotent: does nothing when everything is present.
+# backend, with set_user). Idempotent: does nothing when everything is present.
 set -euo pipefail
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 [ -f /usr/lib/postgresql/15/lib/pgaudit.so ] || need+=(postgresql-15-pgaudit)
+[ -f /usr/lib/postgresql/15/lib/set_user.so ] || need+=(postgresql-15-set-user)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then

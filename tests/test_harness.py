@@ -120,3 +120,12 @@ def test_libpq_uris_survive_any_character_in_user_password_and_database() -> Non
     assert parts["sslmode"] == "require"
     back = make_url(dsn)
     assert (back.username, back.password, back.database) == (hostile, hostile, hostile)
+
+
+def test_the_extensions_the_kit_relies_on_are_available(pg_server: PgServer) -> None:
+    with psycopg.connect(pg_server.dsn) as conn:
+        rows = conn.execute(
+            "SELECT name FROM pg_available_extensions "
+            "WHERE name IN ('pgaudit', 'pgcrypto', 'set_user') ORDER BY name"
+        ).fetchall()
+    assert [r[0] for r in rows] == ["pgaudit", "pgcrypto", "set_user"]

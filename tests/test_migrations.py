@@ -264,6 +264,49 @@ def test_each_step_up_and_down_restores_the_catalog(pg_database: PgDatabase) -> 
         assert conn.execute("SELECT to_regnamespace('hardening')").fetchone() == (None,)
 
 
+def test_the_kits_own_tables_ignore_default_privileges_granted_before(
+    pg_database: PgDatabase,
+) -> None:
+    # ALTER DEFAULT PRIVILEGES of the migrating role would otherwise let others write the
+    # records a superuser's downgrade replays, or read the password history.
+    roles = unique_roles()
+    snoop = f"snoop_{uuid.uuid4().hex[:8]}"
+    execute(
+        pg_database.dsn,
+        sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(snoop)),
+        sql.SQL("ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO {}, PUBLIC").format(
+            sql.Identifier(snoop)
+        ),
+        sql.SQL("ALTER DEFAULT PRIVILEGES GRANT ALL ON SEQUENCES TO {}").format(
+            sql.Identifier(snoop)
+        ),
+        sql.SQL("ALTER DEFAULT PRIVILEGES GRANT ALL ON SCHEMAS TO {}").format(
+            sql.Identifier(snoop)
+        ),
+    )
+    try:
+        before = snapshot(pg_database.dsn)
+        migrate.upgrade(pg_database.url, "head", **roles)
+        with psycopg.connect(pg_database.dsn) as conn:
+            grantees = conn.execute(
+                "SELECT DISTINCT coalesce(pg_get_userbyid(nullif(a.grantee, 0)), 'PUBLIC') "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, "
+                "aclexplode(c.relacl) a WHERE n.nspname = 'hardening' AND a.grantee <> c.relowner "
+                "UNION SELECT coalesce(pg_get_userbyid(nullif(a.grantee, 0)), 'PUBLIC') "
+                "FROM pg_namespace n, aclexplode(n.nspacl) a "
+                "WHERE n.nspname = 'hardening' AND a.grantee <> n.nspowner"
+            ).fetchall()
+        assert grantees == [(roles["audit_reader_role"],)]
+        migrate.downgrade(pg_database.url, "base", **roles)
+        assert diff(before, snapshot(pg_database.dsn)) == {}
+    finally:
+        execute(
+            pg_database.dsn,
+            sql.SQL("DROP OWNED BY {}").format(sql.Identifier(snoop)),
+            sql.SQL("DROP ROLE {}").format(sql.Identifier(snoop)),
+        )
+
+
 def test_rerunning_upgrade_head_changes_nothing(pg_database: PgDatabase) -> None:
     roles = unique_roles()
     migrate.upgrade(pg_database.url, "head", **roles)

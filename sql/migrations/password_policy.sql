@@ -25,3 +25,8 @@ CREATE TABLE hardening.password_history (
 CREATE INDEX password_history_rolname ON hardening.password_history (rolname, set_at DESC);
 COMMENT ON TABLE hardening.password_history IS
     'pg-hardening: keyed scrypt digests of previous passwords (for the reuse check), never plaintext';
+
+-- Only the owner: default privileges of the migrating role must not expose the history.
+SELECT hardening.owner_only(r)
+FROM unnest(ARRAY['hardening.password_policy', 'hardening.password_history',
+                  'hardening.password_history_id_seq']::regclass[]) AS r;

@@ -9,6 +9,7 @@
 DO $state$
 DECLARE
     created boolean := NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'hardening');
+    grantee oid;
 BEGIN
     IF NOT has_database_privilege(current_database(), 'CREATE') THEN
         RAISE EXCEPTION 'pg-hardening: step h001_state needs the CREATE privilege on database %',
@@ -19,6 +20,12 @@ BEGIN
     END IF;
     IF created THEN
         CREATE SCHEMA hardening;
+        -- The migrating role's ALTER DEFAULT PRIVILEGES ... ON SCHEMAS must not open it.
+        FOR grantee IN SELECT DISTINCT a.grantee FROM pg_namespace n, aclexplode(n.nspacl) a
+                       WHERE n.nspname = 'hardening' AND a.grantee <> n.nspowner LOOP
+            EXECUTE format('REVOKE ALL ON SCHEMA hardening FROM %s',
+                           CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(grantee)) END);
+        END LOOP;
     END IF;
     CREATE TABLE hardening.applied (
         seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -46,6 +53,26 @@ FROM pg_db_role_setting s
 CROSS JOIN LATERAL unnest(s.setconfig) AS c(setting)
 WHERE s.setrole = 0
   AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database());
+
+CREATE FUNCTION hardening.owner_only(p_relation regclass) RETURNS void
+LANGUAGE plpgsql AS $fn$
+-- Revoke whatever the migrating role's ALTER DEFAULT PRIVILEGES granted on one of the kit's
+-- new tables, views or sequences: others must neither write the records a downgrade replays
+-- nor read the password history. The kit's own grants (step h006_audit_roles) come later.
+DECLARE
+    grantee oid;
+BEGIN
+    FOR grantee IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
+                   WHERE c.oid = p_relation AND a.grantee <> c.relowner LOOP
+        EXECUTE format('REVOKE ALL ON %s FROM %s', p_relation,
+                       CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(grantee)) END);
+    END LOOP;
+END
+$fn$;
+
+SELECT hardening.owner_only(r)
+FROM unnest(ARRAY['hardening.applied', 'hardening.applied_seq_seq',
+                  'hardening.database_settings']::regclass[]) AS r;
 
 CREATE FUNCTION hardening.require(p_step text, p_needs text) RETURNS void
 LANGUAGE plpgsql AS $fn$

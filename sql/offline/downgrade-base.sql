@@ -74,7 +74,8 @@ BEGIN
         hardening.database_setting(text), hardening.setting_reference(text),
         hardening.ensure_extension(text, text, text), hardening.require_pgaudit_loaded(text),
         hardening.record(text, text, jsonb, jsonb), hardening.require(text, text),
-        hardening.record_system_setting(text, text);
+        hardening.record_system_setting(text, text),
+        hardening.owner_only(regclass);
     DROP VIEW hardening.database_settings;
     DROP TABLE hardening.applied;
     IF created THEN

@@ -432,3 +432,79 @@ def test_probe_reads_the_server_log_through_sql_when_the_collector_runs(
     record = report.result("probe_write_audited").evidence[0]
     assert record["route"].startswith("server log log/verify-")
     assert "<not logged>" in record["record"]
+
+
+def _event_trigger(dsn: str, name: str, event: str, condition: str) -> None:
+    """An event trigger that raises when ``condition`` holds for a command of the probe's."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE FUNCTION public.{fn}() RETURNS event_trigger LANGUAGE plpgsql AS $$"
+                "BEGIN IF {cond} THEN RAISE EXCEPTION 'blocked by test'; END IF; END $$"
+            ).format(fn=sql.Identifier(name), cond=sql.SQL(condition))
+        )
+        conn.execute(
+            sql.SQL("CREATE EVENT TRIGGER {} ON {} EXECUTE FUNCTION public.{}()").format(
+                sql.Identifier(name),
+                sql.SQL(event),
+                sql.Identifier(name),
+            )
+        )
+
+
+def _scratch_left(dsn: str) -> tuple[int, int] | None:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'hardening_probe%'),"
+            " (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'hardening_probe%')"
+        ).fetchone()
+    return (int(row[0]), int(row[1])) if row else None
+
+
+def test_probe_removes_its_scratch_schema_and_role_when_a_step_fails_midway(
+    pg_database: PgDatabase,
+) -> None:
+    upgrade(pg_database.url)
+    # The schema exists when CREATE TABLE fails; the write then fails too.
+    _event_trigger(
+        pg_database.dsn,
+        "block_probe_table",
+        "ddl_command_end WHEN TAG IN ('CREATE TABLE')",
+        "EXISTS (SELECT FROM pg_event_trigger_ddl_commands() "
+        "WHERE schema_name LIKE 'hardening_probe%')",
+    )
+    report = run(pg_database.url, only=[p.id for p in PROBES])
+    got = statuses(report)
+    assert got["probe_ddl_audited"] == "skip"
+    assert got["probe_write_audited"] == "skip"
+    assert report.result("probe_write_audited").detail.startswith("cannot run the canary")
+    assert got["probe_role_audited"] == "pass"
+    assert _scratch_left(pg_database.dsn) == (0, 0)
+
+
+def test_probe_says_so_when_it_cannot_remove_its_scratch_schema(
+    pg_database: PgDatabase,
+) -> None:
+    upgrade(pg_database.url)
+    _event_trigger(
+        pg_database.dsn,
+        "block_probe_drop",
+        "sql_drop",
+        "EXISTS (SELECT FROM pg_event_trigger_dropped_objects() "
+        "WHERE object_type = 'schema' AND object_name LIKE 'hardening_probe%')",
+    )
+    report = run(pg_database.url, only=[p.id for p in PROBES])
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        left = [
+            r[0]
+            for r in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'hardening_probe%'"
+            )
+        ]
+        conn.execute("ALTER EVENT TRIGGER block_probe_drop DISABLE")
+        for schema in left:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    assert len(left) == 1
+    for result in report.results:
+        assert f"scratch schema {left[0]} was not removed" in result.detail, result.detail
+        assert "blocked by test" in result.detail

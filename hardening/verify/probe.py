@@ -124,10 +124,19 @@ def run_probes(
             "write", sql.SQL("INSERT INTO {} (id, note) VALUES (1, %s)").format(table), [marker]
         )
     finally:
-        attempt(
-            "cleanup", sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+        drop_schema = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+        drop_role = sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role))
+        attempt("cleanup schema", drop_schema)
+        attempt("cleanup role", drop_role)
+    # A scratch object that outlives the probe is said on every probe's line, with the fix.
+    left_behind = "".join(
+        f"; scratch {kind} {name} was not removed ({errors[step]}): run {stmt.as_string(conn)}"
+        for step, kind, name, stmt in (
+            ("cleanup schema", "schema", schema, drop_schema),
+            ("cleanup role", "role", role, drop_role),
         )
-        attempt("cleanup", sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+        if step in errors
+    )
 
     qualified = re.escape(f"{schema}.canary")
     patterns = {
@@ -200,5 +209,7 @@ def run_probes(
                     clock.ms(),
                 )
             )
+    for result in results:
+        result.detail += left_behind
     order = [c.id for c in probes]
     return sorted(results, key=lambda r: order.index(r.control.id))

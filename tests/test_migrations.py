@@ -325,7 +325,11 @@ def test_existing_extensions_and_roles_are_adopted_and_kept(pg_database: PgDatab
     roles = unique_roles()
     execute(
         pg_database.dsn,
-        "CREATE EXTENSION pgcrypto",
+        # pgcrypto in a schema other than pgcrypto_schema, and a hardening schema of the user's
+        "CREATE SCHEMA crypto",
+        "CREATE EXTENSION pgcrypto SCHEMA crypto",
+        "CREATE SCHEMA hardening",
+        "CREATE FUNCTION hardening.mine() RETURNS int LANGUAGE sql AS 'SELECT 1'",
         sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(roles["audit_role"])),
     )
     before = snapshot(pg_database.dsn)
@@ -333,7 +337,8 @@ def test_existing_extensions_and_roles_are_adopted_and_kept(pg_database: PgDatab
     migrate.downgrade(pg_database.url, "base", **roles)
     after = snapshot(pg_database.dsn)
     assert diff(before, after) == {}
-    assert tuple(e[0] for e in after["extensions"] if e[0] == "pgcrypto") == ("pgcrypto",)
+    assert [e[0::2] for e in after["extensions"] if e[0] == "pgcrypto"] == [("pgcrypto", "crypto")]
+    assert [f[:2] for f in after["functions"] if f[0] == "hardening"] == [("hardening", "mine")]
     assert any(r[0] == roles["audit_role"] for r in after["roles"])
     execute(pg_database.dsn, sql.SQL("DROP ROLE {}").format(sql.Identifier(roles["audit_role"])))
 

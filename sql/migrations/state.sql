@@ -502,4 +502,18 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA hardening FROM PUBLIC;
+-- The kit's functions only: other functions of an adopted hardening schema keep their ACLs.
+REVOKE ALL ON FUNCTION hardening.undo(text), hardening.grant_default_privilege(text, text, text, text, text, text),
+        hardening.holds_default(text, text, text, text, text),
+        hardening.revoke_privilege(text, text, text, text, text, text),
+        hardening.grant_privilege(text, text, text, text, text, text),
+        hardening.grantee_reference(text), hardening.privilege_keyword(text),
+        hardening.holds(text, text, text, text, text), hardening.object_reference(text, text, text),
+        hardening.grant_role(text, text, text), hardening.role_in_use(text),
+        hardening.ensure_role(text, text, text), hardening.set_database_setting(text, text, text),
+        hardening.database_setting(text), hardening.setting_reference(text),
+        hardening.ensure_extension(text, text, text), hardening.require_pgaudit_loaded(text),
+        hardening.record(text, text, jsonb, jsonb), hardening.require(text, text),
+        hardening.record_system_setting(text, text),
+        hardening.owner_only(regclass)
+FROM PUBLIC;

@@ -1,11 +1,11 @@
 """A catalog snapshot of everything the hardening steps may touch, for before/after diffs.
 
 Cluster-wide: extensions' roles, role attributes, memberships, role settings, parameter ACLs,
-ALTER SYSTEM settings. Per database: extensions, schemas, relations, database settings, and
-the effective ACLs of the database, schemas, relations and default privileges. ACLs are
-compared as sets of (grantor, grantee, privilege, grantable) with NULL read as the built-in
-default, because PostgreSQL cannot store a NULL ACL again once it was made explicit.
-Alembic's own ``hardening_version`` table is left out.
+ALTER SYSTEM settings. Per database: extensions, schemas, relations, functions (owner,
+SECURITY DEFINER, ACL), database settings, and the effective ACLs of the database, schemas,
+relations and default privileges. ACLs are compared as sets of (grantor, grantee, privilege,
+grantable) with NULL read as the built-in default, because PostgreSQL cannot store a NULL ACL
+again once it was made explicit. Alembic's own ``hardening_version`` table is left out.
 """
 
 from __future__ import annotations
@@ -76,6 +76,11 @@ QUERIES: dict[str, str] = {
         FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace,
              aclexplode(d.defaclacl) a
         ORDER BY 1, 2, 3, 4, 5, 6""",
+    "functions": """
+        SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
+               pg_get_userbyid(p.proowner), p.prosecdef, p.proacl::text
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2, 3""",
     "parameter_acls": """
         SELECT parname, paracl::text FROM pg_parameter_acl ORDER BY 1""",
 }

@@ -1,10 +1,14 @@
 """The ``hardening`` command. Each subcommand lives in ``hardening.commands.<name>`` and provides
 ``register(subparsers)``, which adds its parser and sets ``func`` (returning the exit code).
 
+Only the module of the command being run is imported (all of them for ``--help``), so a
+command pays for its own dependencies only: ``hardening verify`` never loads Alembic.
+
 Whatever a command does not handle itself, ``main`` turns into one line on stderr and exit
-status 2: the kit's own errors (their messages name the object and the fix, never a secret)
-and driver errors, of which only the server's or libpq's primary message is shown, because
-SQLAlchemy's full text carries the statement's parameters (keys, plaintexts)."""
+status 2: the kit's own errors (every exception class defined in ``hardening``: their messages
+name the object and the fix, never a secret) and driver errors, of which only the server's or
+libpq's primary message is shown, because SQLAlchemy's full text carries the statement's
+parameters (keys, plaintexts)."""
 
 from __future__ import annotations
 
@@ -14,44 +18,31 @@ import pkgutil
 import sys
 from collections.abc import Callable, Sequence
 
-import psycopg
-from sqlalchemy.exc import DBAPIError
-
 import hardening.commands
 from hardening import __version__
-from hardening.envelope import EnvelopeError
-from hardening.keys import EncryptionError
-from hardening.ops import HardeningError
-from hardening.rotation import RotationError
-from hardening.settings import SettingsError
-from hardening.verify import VerifyError
-
-# The kit's errors: their messages are written for the user and hold no secret.
-KIT_ERRORS: tuple[type[Exception], ...] = (
-    EncryptionError,
-    EnvelopeError,
-    HardeningError,
-    RotationError,
-    SettingsError,
-    VerifyError,
-)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_names() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(hardening.commands.__path__))
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command, or with ``only`` that one (imports just its module)."""
     parser = argparse.ArgumentParser(
         prog="hardening", description="PostgreSQL hardening kit: migrations, encryption, verify."
     )
     parser.add_argument("--version", action="version", version=f"pg-hardening {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(hardening.commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"hardening.commands.{info.name}")
-        module.register(sub)
+    for name in [only] if only else command_names():
+        importlib.import_module(f"hardening.commands.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in args_list if not a.startswith("-")), None)
+    parser = build_parser(first if first in command_names() else None)
+    args = parser.parse_args(args_list)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)
@@ -61,21 +52,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"hardening {args.command}: interrupted", file=sys.stderr)
         return 130
-    except KIT_ERRORS as exc:
-        print(f"hardening {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except (DBAPIError, psycopg.Error) as exc:
-        print(f"hardening {args.command}: database error: {driver_message(exc)}", file=sys.stderr)
+    except Exception as exc:
+        message = user_message(exc)
+        if message is None:
+            raise
+        print(f"hardening {args.command}: {message}", file=sys.stderr)
         return 2
 
 
-def driver_message(exc: BaseException) -> str:
-    """The primary message of a driver error, on one line, without statement or parameters."""
-    orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    diag = getattr(orig, "diag", None)
-    primary = getattr(diag, "message_primary", None)
-    text = primary or str(orig)
-    return " ".join(text.split()) or type(orig).__name__
+def user_message(exc: BaseException) -> str | None:
+    """The one line to show for ``exc``, or None for a bug (which keeps its traceback)."""
+    if any(cls.__module__.startswith("hardening.") for cls in type(exc).__mro__):
+        return str(exc)
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    psycopg = sys.modules.get("psycopg")
+    orig: BaseException | None = None
+    if sa_exc is not None and isinstance(exc, sa_exc.DBAPIError):
+        orig = exc.orig
+    elif psycopg is not None and isinstance(exc, psycopg.Error):
+        orig = exc
+    if orig is None:
+        return None
+    primary = getattr(getattr(orig, "diag", None), "message_primary", None)
+    text = " ".join((primary or str(orig)).split()) or type(orig).__name__
+    return f"database error: {text}"
 
 
 if __name__ == "__main__":

@@ -84,6 +84,7 @@ __all__ = [
     "EncryptedText",
     "EncryptedTime",
     "EncryptedUUID",
+    "EncryptedValueError",
     "EncryptionError",
     "InlineKeyError",
     "KeyConfigError",
@@ -112,6 +113,12 @@ class InlineKeyError(EncryptionError):
 
 class ColumnContextError(EncryptionError):
     """An encrypted type used outside a table column, without ``context=``."""
+
+
+class EncryptedValueError(EncryptionError, TypeError):
+    """A value an encrypted column cannot store (wrong Python type); names the column and the
+    type, never the value. ``execute()`` wraps it in SQLAlchemy's ``StatementError`` (``.orig``)
+    with the statement's parameters hidden: they would show the row's plaintexts."""
 
 
 class Secret(bytes):
@@ -389,10 +396,16 @@ class _EncryptedBase(TypeDecorator[T], Generic[T]):
         try:
             return self.to_bytes(value)
         except (TypeError, ValueError, AttributeError):
-            raise TypeError(
+            raise EncryptedValueError(
                 f"{type(self).__name__} of {self._state.name} cannot store a "
-                f"{type(value).__name__} value"
+                f"{type(value).__name__} value; it expects {self._python_type_name()}"
             ) from None
+
+    def _python_type_name(self) -> str:
+        try:
+            return self.python_type.__name__
+        except NotImplementedError:
+            return "a value of the column's type"
 
     # -- blind index -------------------------------------------------------------------------
     def blind_hashes(self, value: Any) -> list[bytes]:
@@ -461,7 +474,11 @@ class EncryptedType(_EncryptedBase[T]):
                     aead, ad = cache[value[:end]]
                     return aead.decrypt(value[end : end + 12], value[end + 12 :], ad).decode()
                 except Exception:
-                    return slow(value).decode()
+                    data = slow(value)
+                try:
+                    return data.decode()
+                except UnicodeDecodeError:
+                    raise self._unreadable(value) from None
 
             return process_text
 
@@ -474,9 +491,28 @@ class EncryptedType(_EncryptedBase[T]):
                 data = aead.decrypt(value[end : end + 12], value[end + 12 :], ad)
             except Exception:
                 data = slow(value)
-            return from_bytes(data)
+            try:
+                return from_bytes(data)
+            except Exception:
+                raise self._unreadable(value) from None
 
         return process
+
+    def _unreadable(self, value: bytes) -> DecryptionError:
+        """The error for bytes that decrypt (or are legacy plaintext) but do not parse as the
+        column's type. The parser's own error would quote them (``int()``, ``fromisoformat``,
+        ``json`` all do), so it is replaced, never chained."""
+        try:
+            kid: str | None = split_header(value)[1]
+        except EnvelopeError:
+            kid = None
+        return DecryptionError(
+            self._state.name,
+            kid,
+            f"the stored value is not {self._python_type_name()} as "
+            f"{type(self).__name__} (written by another type, or legacy plaintext in another "
+            "format)",
+        )
 
     def process_literal_param(self, value: Any, dialect: Dialect) -> str:
         raise InlineKeyError(
@@ -502,7 +538,11 @@ class EncryptedType(_EncryptedBase[T]):
 
     def decrypt(self, envelope: bytes) -> T:
         """The value of a stored envelope (for tools and tests)."""
-        result: T = self.from_bytes(self._state.decrypt(envelope))
+        data = self._state.decrypt(envelope)
+        try:
+            result: T = self.from_bytes(data)
+        except Exception:
+            raise self._unreadable(envelope) from None
         return result
 
 
@@ -567,6 +607,9 @@ class EncryptedJSON(EncryptedType[Any]):
     def from_bytes(data: bytes) -> Any:
         return json.loads(data)
 
+    def _python_type_name(self) -> str:
+        return "a JSON-serialisable value"
+
 
 class EncryptedInteger(EncryptedType[int]):
     cache_ok = True
@@ -610,6 +653,9 @@ class EncryptedNumeric(EncryptedType[Decimal]):
         return Decimal(data.decode("ascii"))
 
 
+_BOOLEANS = {b"true": True, b"t": True, b"false": False, b"f": False}
+
+
 class EncryptedBoolean(EncryptedType[bool]):
     cache_ok = True
 
@@ -621,7 +667,7 @@ class EncryptedBoolean(EncryptedType[bool]):
 
     @staticmethod
     def from_bytes(data: bytes) -> bool:
-        return data in (b"true", b"t")
+        return _BOOLEANS[data]
 
 
 class _IsoFormat(EncryptedType[T]):
@@ -647,16 +693,19 @@ class _IsoFormat(EncryptedType[T]):
 
 
 class EncryptedDate(_IsoFormat[dt.date]):
+    cache_ok = True
     iso_type = dt.date
 
 
 class EncryptedDateTime(_IsoFormat[dt.datetime]):
     """A datetime (naive or aware, kept as given)."""
 
+    cache_ok = True
     iso_type = dt.datetime
 
 
 class EncryptedTime(_IsoFormat[dt.time]):
+    cache_ok = True
     iso_type = dt.time
 
 
@@ -880,9 +929,23 @@ def _refuse_order_by(
 
 @event.listens_for(Engine, "handle_error")
 def _translate_errors(ctx: ExceptionContext) -> None:
-    """Turn pgcrypto's failures in a SELECT of PGP columns into ``DecryptionError`` or
-    ``KeyNotFoundError`` naming the columns (the key ids and never a key)."""
-    message = str(ctx.original_exception)
+    """Keep plaintexts out of error messages, and turn pgcrypto's failures in a SELECT of PGP
+    columns into ``DecryptionError`` or ``KeyNotFoundError`` naming the columns (the key ids
+    and never a key).
+
+    An error raised while SQLAlchemy processes the parameters, before the statement is sent
+    (an encrypted column given a value of the wrong type, or any other type's bind processor
+    failing), would be wrapped in a ``StatementError`` listing the parameters as the
+    application gave them: the plaintexts of every encrypted column of the row. Such an error
+    keeps its SQL and its cause (``.orig``, e.g. ``EncryptedValueError``) but hides the
+    parameters. Errors from the database list the bound values, where encrypted columns are
+    ciphertext and pgcrypto plaintexts and keys print as ``[REDACTED]``."""
+    original = ctx.original_exception
+    if ctx.execution_context is None:
+        if isinstance(ctx.sqlalchemy_exception, sa.exc.StatementError):
+            ctx.sqlalchemy_exception.hide_parameters = True
+        return
+    message = str(original)
     statement = ctx.statement or ""
     if "pgp_sym_decrypt" not in statement:
         return

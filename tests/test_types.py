@@ -13,8 +13,19 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    create_engine,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from hardening import keys
@@ -35,6 +46,7 @@ from hardening.types import (
     EncryptedText,
     EncryptedTime,
     EncryptedUUID,
+    EncryptedValueError,
     InlineKeyError,
     KeyNotFoundError,
     PGPBytes,
@@ -482,3 +494,82 @@ def test_encrypted_results_come_in_binary_only_with_types_that_load_the_same(
         assert dict(conn.execute(select(table)).one()._mapping) == row  # String, Enum: text
         assert conn.execute(select(table.c.name)).scalar() == "ann"
     assert formats == [1, 0, 0]  # binary, then text, text
+
+
+@pytest.mark.parametrize(
+    ("type_", "bad"),
+    [
+        (EncryptedText, b"BYTES-PLAINTEXT-1"),
+        (EncryptedInteger, "INT-PLAINTEXT-2"),
+        (EncryptedDate, "2024-DATE-PLAINTEXT-3"),
+        (EncryptedJSON, {"k": {"SET-PLAINTEXT-4"}}),
+        (PGPText, 12345678987654321),
+        (PGPBytes, "PGP-STR-PLAINTEXT-5"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_a_clear_error_that_never_echoes_the_row(
+    engine: Engine, type_: Any, bad: Any
+) -> None:
+    table = Table(
+        "wrong_types", MetaData(), Column("id", Integer, primary_key=True), Column("v", type_())
+    )
+    table.create(engine)
+    other = "OTHER-PLAINTEXT-IN-THE-SAME-ROW"
+    table.append_column(Column("w", EncryptedText()), replace_existing=True)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE wrong_types ADD COLUMN w bytea")
+    for stmt, params in (
+        (insert(table), {"id": 1, "v": bad, "w": other}),
+        (insert(table), [{"id": 2, "v": bad, "w": other}, {"id": 3, "v": bad, "w": other}]),
+    ):
+        with engine.begin() as conn, pytest.raises(StatementError) as caught:
+            conn.execute(stmt, params)
+        assert isinstance(caught.value.orig, EncryptedValueError)
+        assert isinstance(caught.value.orig, TypeError)
+        text = "".join(str(e) + repr(e) for e in _chain(caught.value))
+        assert f"{type_.__name__} of wrong_types.v cannot store" in text
+        assert "parameters hidden" in text
+        for secret in (repr(bad), str(bad), other):
+            assert secret not in text
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """The exceptions a traceback prints: ``exc`` and what it was raised from."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+
+
+@pytest.mark.parametrize(
+    ("type_", "stored"),
+    [
+        (EncryptedInteger, b"INT-PLAINTEXT-1"),
+        (EncryptedFloat, b"FLOAT-PLAINTEXT-2"),
+        (EncryptedDate, b"DATE-PLAINTEXT-3"),
+        (EncryptedJSON, b"{JSON-PLAINTEXT-4"),
+        (EncryptedText, b"\xffTEXT-PLAINTEXT-5"),
+        (EncryptedBoolean, b"BOOL-PLAINTEXT-6"),
+    ],
+)
+def test_a_stored_value_that_is_not_of_the_column_type_is_an_error_naming_the_column_only(
+    engine: Engine, type_: Any, stored: bytes
+) -> None:
+    """A legacy plaintext row the type cannot parse: the error names the column, not the value."""
+    meta = MetaData()
+    raw = Table("legacy", meta, Column("id", Integer, primary_key=True), Column("v", LargeBinary))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(raw).values(id=1, v=stored))
+    typed = Table(
+        "legacy",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("v", type_(legacy_plaintext=True)),
+    )
+    with engine.connect() as conn, pytest.raises(DecryptionError, match=r"legacy\.v") as caught:
+        conn.execute(select(typed.c.v)).all()
+    for exc in _chain(caught.value):
+        text = str(exc) + repr(exc) + repr(vars(exc)) + repr(exc.args)
+        assert "PLAINTEXT" not in text

@@ -85,13 +85,18 @@ class Key:
     __slots__ = ("__dict__", "_material", "id")
 
     def __init__(self, key_id: str, material: bytes) -> None:
-        if not KEY_ID_PATTERN.fullmatch(key_id):
+        if not isinstance(key_id, str) or not KEY_ID_PATTERN.fullmatch(key_id):
+            # not echoed: an entry written the wrong way round has its key material here
             raise KeyConfigError(
-                f"key id {key_id!r} is not valid: use 1-64 characters from A-Z a-z 0-9 _ . -"
+                "a key id is not valid: use 1-64 characters from A-Z a-z 0-9 _ . - "
+                "(entries are key_id:base64key, the id first)"
             )
-        if len(material) != KEY_BYTES:
+        if not isinstance(material, bytes | bytearray) or len(material) != KEY_BYTES:
+            size = (
+                f"{len(material)} bytes" if isinstance(material, bytes | bytearray) else "no bytes"
+            )
             raise KeyConfigError(
-                f"key {key_id!r} has {len(material)} bytes; keys are {KEY_BYTES} random bytes, "
+                f"{_described(key_id)} has {size} bytes; keys are {KEY_BYTES} random bytes, "
                 "base64-encoded (`hardening keygen` prints one)"
             )
         self.id = key_id
@@ -126,7 +131,7 @@ class Keyring:
         self._by_id: dict[str, Key] = {}
         for key in self.keys:
             if key.id in self._by_id:
-                raise KeyConfigError(f"key id {key.id!r} appears twice in {source}")
+                raise KeyConfigError(f"{_described(key.id)} appears twice in {source}")
             self._by_id[key.id] = key
 
     def __repr__(self) -> str:
@@ -159,15 +164,14 @@ class Keyring:
                 entry = raw.strip()
                 if not entry:
                     continue
+                where = f"{source}, entry {len(entries) + 1}"
                 key_id, sep, encoded = entry.partition(":")
                 if not sep:
-                    raise KeyConfigError(
-                        f"an entry of {source} has no ':'; expected key_id:base64(32 bytes)"
-                    )
+                    raise KeyConfigError(f"{where} has no ':'; expected key_id:base64(32 bytes)")
                 try:
                     entries.append(Key(key_id.strip(), _b64(key_id.strip(), encoded.strip())))
                 except KeyConfigError as exc:
-                    raise KeyConfigError(f"{source}: {exc}") from None
+                    raise KeyConfigError(f"{where}: {exc}") from None
         return cls(entries, source)
 
     @classmethod
@@ -304,5 +308,24 @@ def _b64(key_id: str, encoded: str) -> bytes:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise KeyConfigError(
-            f"key {key_id!r} is not valid base64; expected key_id:base64(32 random bytes)"
+            f"{_described(key_id)} is not valid base64; expected key_id:base64(32 random bytes)"
         ) from None
+
+
+def _described(key_id: str) -> str:
+    """``key 'k1'`` for a key id fit to print; for anything else (an entry written the wrong
+    way round puts the key material where the id goes) a phrase that does not quote it."""
+    if KEY_ID_PATTERN.fullmatch(key_id) and not _looks_like_key(key_id):
+        return f"key {key_id!r}"
+    return "a key (its id is not shown: it looks like key material; is the entry key_id:base64?)"
+
+
+def _looks_like_key(text: str) -> bool:
+    padded = text + "=" * (-len(text) % 4)
+    for decode in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            if len(decode(padded)) >= KEY_BYTES - 2:
+                return True
+        except (binascii.Error, ValueError):
+            continue
+    return False

@@ -115,3 +115,33 @@ def test_a_bad_key_given_to_a_column_fails_where_the_column_is_declared() -> Non
         repr(EncryptedText(keys=f"k1:{KEY}").keys)
         == "Keyring(ids=['k1'], source='keys= of EncryptedText')"
     )
+
+
+URLSAFE = base64.urlsafe_b64encode(bytes(range(32, 64))).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        f"{KEY}:k1",  # written the wrong way round
+        f"{URLSAFE}:k1",  # the same, with an unpadded urlsafe key (a valid-looking id)
+        f"{KEY}:{OTHER}",
+        f"k1:{KEY},{OTHER}:k2",
+        f"{URLSAFE}:{KEY},{URLSAFE}:{KEY}",
+    ],
+)
+def test_an_entry_written_the_wrong_way_round_is_refused_without_quoting_it(spec: str) -> None:
+    with pytest.raises(KeyConfigError, match="HARDENING_KEYS") as info:
+        Keyring.from_env({"HARDENING_KEYS": spec})
+    for material in (KEY, OTHER, URLSAFE, KEY[:40], OTHER[:40], URLSAFE[:40]):
+        assert material not in str(info.value)
+
+
+def test_a_key_given_in_place_of_its_id_is_refused_without_quoting_it() -> None:
+    material = os.urandom(32)
+    with pytest.raises(KeyConfigError, match="key id is not valid") as info:
+        Keyring.from_pairs([(material, b"k1")])  # type: ignore[list-item]
+    assert repr(material)[2:20] not in str(info.value)
+    with pytest.raises(KeyConfigError, match="looks like key material") as info:
+        Keyring.from_pairs([(URLSAFE, base64.b64decode(KEY)[:16])])
+    assert URLSAFE[:40] not in str(info.value)

@@ -65,6 +65,9 @@ def load_policy(conn: psycopg.Connection[Any]) -> Policy:
 def problems(policy: Policy, role: str, password: str) -> list[str]:
     """The rules ``password`` breaks for ``role``, without the database (no reuse check)."""
     found: list[str] = []
+    if "\x00" in password:
+        # libpq hashes a C string: the role would get the part before the NUL, unchecked
+        found.append("contains a NUL character, which PostgreSQL passwords cannot hold")
     if len(password) < policy.min_length:
         found.append(f"shorter than {policy.min_length} characters")
     if policy.forbid_role_name and len(role) >= 3 and role.lower() in password.lower():

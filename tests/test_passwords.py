@@ -224,3 +224,20 @@ def test_hardening_passwd_prompts_twice_without_echo(policy_db: PgDatabase, role
             "SELECT left(rolpassword, 14) FROM pg_authid WHERE rolname = %s", (role,)
         ).fetchone()
     assert stored == ("SCRAM-SHA-256$",)
+
+
+def test_a_password_with_a_nul_is_refused_before_it_could_be_cut_short(
+    policy_db: PgDatabase, role: str
+) -> None:
+    """libpq hashes a C string: a NUL would silently end the password there, so the role
+    would get the short, unchecked prefix instead of the password the policy approved."""
+    weak_prefix = "abc"
+    password = weak_prefix + "\x00" + GOOD
+    with connect(policy_db) as conn:
+        with pytest.raises(PasswordPolicyError, match="NUL") as exc:
+            set_password(conn, role, password)
+        stored = conn.execute(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,)
+        ).fetchone()
+    assert GOOD not in str(exc.value)
+    assert stored == (None,)

@@ -48,7 +48,7 @@ from sqlalchemy.engine import Connection
 
 from hardening import blind_index
 from hardening.keys import EncryptionError
-from hardening.types import DecryptionError, EncryptedType, KeyNotFoundError
+from hardening.types import DecryptionError, EncryptedType, KeyNotFoundError, Secret
 
 _TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]*(\(\d+(,\s*\d+)?\))?(\[\])?")
 
@@ -138,8 +138,7 @@ def _encrypt(operations: Operations, op: EncryptColumnOp) -> None:
     crypto = _typed(op.type_, op.table_name, op.column_name)
     crypto._state.keyring()  # fail before changing anything when the keys are missing
     conn = operations.get_bind()
-    insp = inspect(conn)
-    columns = {c["name"]: c for c in insp.get_columns(op.table_name, op.schema)}
+    columns = _columns(conn, op)
     if not isinstance(columns[op.column_name]["type"], LargeBinary):
         operations.alter_column(
             op.table_name,
@@ -169,6 +168,7 @@ def _decrypt(operations: Operations, op: DecryptColumnOp) -> None:
         raise EncryptColumnError("decrypt_column needs online mode: the keys decrypt each row")
     crypto = _typed(op.type_, op.table_name, op.column_name)
     crypto._state.keyring()
+    _columns(operations.get_bind(), op)
     if not _TYPE_NAME.fullmatch(op.plaintext_type):
         raise EncryptColumnError(f"plaintext_type {op.plaintext_type!r} is not a type name")
     with ctx.autocommit_block():
@@ -187,6 +187,25 @@ def _decrypt(operations: Operations, op: DecryptColumnOp) -> None:
         insp = inspect(conn)
         if op.blind_index in {c["name"] for c in insp.get_columns(op.table_name, op.schema)}:
             operations.drop_column(op.table_name, op.blind_index, schema=op.schema)
+
+
+def _columns(conn: Connection, op: EncryptColumnOp) -> dict[str, Any]:
+    """The table's columns by name; ``EncryptColumnError`` naming the fix if the table or the
+    column is missing."""
+    where = f"{op.schema}.{op.table_name}" if op.schema else op.table_name
+    insp = inspect(conn)
+    if not insp.has_table(op.table_name, op.schema):
+        raise EncryptColumnError(
+            f"{where}.{op.column_name}: table {where} does not exist (check the table name "
+            "and schema=, and that the revision creating it runs first)"
+        )
+    columns = {c["name"]: c for c in insp.get_columns(op.table_name, op.schema)}
+    if op.column_name not in columns:
+        raise EncryptColumnError(
+            f"{where}.{op.column_name}: table {where} has no column {op.column_name!r} "
+            f"(it has {', '.join(sorted(columns))})"
+        )
+    return columns
 
 
 def _quote(conn: Connection, name: str) -> str:
@@ -226,13 +245,14 @@ def _convert(
         params = []
         for key, raw in rows:
             plain = _plaintext_or_none(state, raw)
+            # Secret: a failed UPDATE's error lists its parameters, and these are plaintexts
             if encrypt and plain is None:
-                p = {"b_pk": key, "b_old": raw, "b_new": state.encrypt(raw)}
+                p = {"b_pk": key, "b_old": Secret(raw), "b_new": state.encrypt(raw)}
                 if op.blind_index:
                     p["b_bidx"] = blind_index.digest(state.mac_keys()[0], raw)
                 params.append(p)
             elif not encrypt and plain is not None:
-                params.append({"b_pk": key, "b_old": raw, "b_new": plain})
+                params.append({"b_pk": key, "b_old": raw, "b_new": Secret(plain)})
         if params:
             changed += conn.execute(stmt, params).rowcount
         last = rows[-1][0]

@@ -12,10 +12,12 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 import hardening.encrypt_column  # noqa: F401  (registers the operations)
 from hardening import keys
 from hardening.blind_index import blind_index_column
+from hardening.encrypt_column import EncryptColumnError
 from hardening.keys import Keyring
 from hardening.testing.plugin import PgDatabase
 from hardening.types import DecryptionError, EncryptedInteger, EncryptedText
@@ -128,3 +130,39 @@ def test_the_operations_reverse_into_each_other() -> None:
     assert isinstance(down, DecryptColumnOp)
     assert (down.table_name, down.blind_index, down.batch_size) == ("users", "ssn_bidx", 7)
     assert type(down.reverse()) is EncryptColumnOp
+
+
+@pytest.mark.parametrize(("table", "column"), [("users", "nope"), ("nobody", "ssn")])
+def test_a_missing_table_or_column_is_a_clear_error_before_anything_changes(
+    engine: Engine, pg_database: PgDatabase, table: str, column: str
+) -> None:
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        op = Operations(ctx)
+        with pytest.raises(EncryptColumnError, match=rf"{table}\.{column}"):
+            op.encrypt_column(table, column, EncryptedText)  # type: ignore[attr-defined]
+    assert raw(
+        pg_database,
+        "SELECT data_type FROM information_schema.columns WHERE "
+        "table_name = 'users' AND column_name = 'ssn'",
+    ) == [("text",)]
+
+
+def test_a_failed_batch_does_not_print_the_plaintexts(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$BEGIN RAISE EXCEPTION 'updates are refused'; END$$"
+        )
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        op = Operations(ctx)
+        with ctx.begin_transaction(), pytest.raises(DBAPIError, match="refused") as caught:
+            op.encrypt_column("users", "ssn", EncryptedText)  # type: ignore[attr-defined]
+    assert "ssn-1" not in str(caught.value)
+    assert "[REDACTED]" in str(caught.value)

@@ -128,6 +128,11 @@ class _Job:
         types = {c["name"]: c["type"] for c in insp.get_columns(table, schema)}
         if column not in types:
             raise RotationError(f"{table} has no column {column!r}")
+        if not isinstance(types[column], LargeBinary):
+            raise RotationError(
+                f"{table}.{column} is of type {types[column]}, not bytea: it is not an encrypted "
+                "column (a plaintext column is converted with op.encrypt_column, not rotated)"
+            )
         self.engine = engine
         self.pk_name = pk_cols[0]
         ctx = context or f"{table}.{column}"

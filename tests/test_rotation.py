@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from hardening import cli, keys
 from hardening.blind_index import blind_index_column
 from hardening.keys import Keyring
-from hardening.rotation import rotate
+from hardening.rotation import RotationError, rotate
 from hardening.testing.plugin import PgDatabase
 from hardening.types import EncryptedText, PGPBytes, PGPText
 
@@ -217,3 +217,26 @@ def test_rotation_while_another_connection_keeps_writing_loses_nothing(
     with engine.connect() as conn:
         got = dict(conn.execute(select(table.c.id, table.c[column])).all())
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("ddl", "expected"),
+    [
+        ("ssn text, n int", r"plain\.ssn is of type TEXT, not bytea"),
+        ("ssn int", r"plain\.ssn is of type INTEGER, not bytea"),
+        ("ssn bytea", r"plain\.ssn does not hold the kit's envelopes"),
+    ],
+)
+def test_rotating_a_column_that_is_not_encrypted_is_a_clear_error(
+    engine: Engine, pg_database: PgDatabase, ddl: str, expected: str
+) -> None:
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE plain (id int PRIMARY KEY, {ddl})")
+        value = "'\\x41'::bytea" if "bytea" in ddl else "'65'"
+        conn.execute(f"INSERT INTO plain (id, ssn) VALUES (1, {value})")
+    keys.configure_keys(Keyring.from_pairs([("k1", os.urandom(32))]))
+    try:
+        with pytest.raises(RotationError, match=expected):
+            rotate(engine, "plain", "ssn")
+    finally:
+        keys.configure_keys(None)

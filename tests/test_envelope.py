@@ -70,3 +70,61 @@ def test_header_limits() -> None:
 
 
 COLUMN = EncryptedBytes(context="t.c", keys=Keyring.from_pairs([("k1", os.urandom(32))]))
+
+
+def _nonce(sealed: bytes) -> bytes:
+    body = 2 + sealed[1]
+    return sealed[body : body + envelope.NONCE_BYTES]
+
+
+def test_every_value_gets_its_own_nonce_across_threads() -> None:
+    import threading
+
+    seen: list[bytes] = []
+
+    def work() -> None:
+        seen.extend(_nonce(COLUMN.encrypt(b"x")) for _ in range(5000))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 20000
+    assert len(set(seen)) == len(seen)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_repeats_the_parents_nonces() -> None:
+    COLUMN.encrypt(b"warm the parent's nonce buffer")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send its next nonces and leave without running pytest's atexit
+        try:
+            os.write(write, b"".join(_nonce(COLUMN.encrypt(b"c")) for _ in range(100)))
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = b""
+    while chunk := os.read(read, 4096):
+        child += chunk
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = {_nonce(COLUMN.encrypt(b"p")) for _ in range(100)}
+    children = {child[i : i + 12] for i in range(0, len(child), 12)}
+    assert len(children) == 100
+    assert not parent & children
+
+
+def test_the_associated_data_binds_the_key_id_and_the_column() -> None:
+    material = os.urandom(32)
+    both = Keyring.from_pairs([("a", material), ("b", material)])
+    column = EncryptedBytes(context="t.c", keys=both)
+    sealed = column.encrypt(b"value")
+    assert sealed.startswith(b"\x01\x01a")
+    relabelled = b"\x01\x01b" + sealed[3:]  # the same key under another id
+    with pytest.raises(DecryptionError, match="key id 'b'"):
+        column.decrypt(relabelled)
+    with pytest.raises(DecryptionError, match=r"t\.d"):
+        EncryptedBytes(context="t.d", keys=both).decrypt(sealed)
+    assert column.decrypt(sealed) == b"value"

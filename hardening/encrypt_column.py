@@ -225,6 +225,7 @@ def _convert(
     table = Table(op.table_name, MetaData(), *cols, schema=op.schema)
     pk, col = table.c[pk_cols[0]], table.c[op.column_name]
     state = crypto._state
+    where = state.name
     values: dict[Any, Any] = {col: bindparam("b_new")}
     if op.blind_index and encrypt:
         values[table.c[op.blind_index]] = bindparam("b_bidx")
@@ -244,12 +245,13 @@ def _convert(
             return changed
         params = []
         for key, raw in rows:
-            plain = _plaintext_or_none(state, raw)
+            plain = _plaintext_or_none(state, raw, f"{where} (row {pk.name} {key})")
             # Secret: a failed UPDATE's error lists its parameters, and these are plaintexts
             if encrypt and plain is None:
-                p = {"b_pk": key, "b_old": Secret(raw), "b_new": state.encrypt(raw)}
+                data = _canonical(crypto, raw, f"{where} (row {pk.name} {key})")
+                p = {"b_pk": key, "b_old": Secret(raw), "b_new": state.encrypt(data)}
                 if op.blind_index:
-                    p["b_bidx"] = blind_index.digest(state.mac_keys()[0], raw)
+                    p["b_bidx"] = blind_index.digest(state.mac_keys()[0], data)
                 params.append(p)
             elif not encrypt and plain is not None:
                 params.append({"b_pk": key, "b_old": raw, "b_new": Secret(plain)})
@@ -258,13 +260,34 @@ def _convert(
         last = rows[-1][0]
 
 
-def _plaintext_or_none(state: Any, raw: bytes) -> bytes | None:
-    """The plaintext of an envelope of this column, or None when ``raw`` is not one."""
+def _plaintext_or_none(state: Any, raw: bytes, row: str) -> bytes | None:
+    """The plaintext of an envelope of this column, or None when ``raw`` is not one.
+
+    An envelope under a key id the keyring lacks stops the conversion: encrypting it again
+    would store the old ciphertext as the value, and decrypting cannot proceed without it."""
     try:
         plain: bytes = state.decrypt(raw)
-    except (DecryptionError, KeyNotFoundError):
+    except KeyNotFoundError as exc:
+        raise EncryptColumnError(
+            f"{row} is already encrypted under key id {exc.key_id!r}, which the keyring lacks; "
+            "add that key to the keyring (after the active one) and run the step again"
+        ) from None
+    except DecryptionError:
         return None
     return plain
+
+
+def _canonical(crypto: EncryptedType[Any], raw: bytes, row: str) -> bytes:
+    """``raw`` (the column's text form, as UTF-8) in the bytes the type itself writes: the
+    blind index must match ``blind_eq`` (jsonb and timestamptz print otherwise), and a value
+    the type cannot read stops the conversion here instead of failing every later read."""
+    try:
+        return crypto.to_bytes(crypto.from_bytes(raw))
+    except Exception:
+        raise EncryptColumnError(
+            f"{row} does not hold a value {type(crypto).__name__} can read (the value is not "
+            "shown); fix or clear that row, or choose the type matching the column"
+        ) from None
 
 
 __all__ = ["DecryptColumnOp", "EncryptColumnError", "EncryptColumnOp"]

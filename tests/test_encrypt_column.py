@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +21,13 @@ from hardening.blind_index import blind_index_column
 from hardening.encrypt_column import EncryptColumnError
 from hardening.keys import Keyring
 from hardening.testing.plugin import PgDatabase
-from hardening.types import DecryptionError, EncryptedInteger, EncryptedText
+from hardening.types import (
+    DecryptionError,
+    EncryptedDateTime,
+    EncryptedInteger,
+    EncryptedJSON,
+    EncryptedText,
+)
 
 
 @pytest.fixture
@@ -166,3 +173,62 @@ def test_a_failed_batch_does_not_print_the_plaintexts(
             op.encrypt_column("users", "ssn", EncryptedText)  # type: ignore[attr-defined]
     assert "ssn-1" not in str(caught.value)
     assert "[REDACTED]" in str(caught.value)
+
+
+def upgrade_one(engine: Engine, *args: Any, **kw: Any) -> None:
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        with ctx.begin_transaction():
+            Operations(ctx).encrypt_column(*args, **kw)  # type: ignore[attr-defined]
+
+
+def test_values_are_stored_and_indexed_as_the_type_writes_them(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    """jsonb and timestamptz print differently from the types' own form: the blind index of a
+    converted row must match ``blind_eq`` of the value, like a row the application wrote."""
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE docs (id int PRIMARY KEY, doc jsonb, at timestamptz)")
+        conn.execute(
+            'INSERT INTO docs VALUES (1, \'{"b": [1, 2], "a": "x"}\', \'2024-05-06 07:08:09+00\')'
+        )
+    upgrade_one(engine, "docs", "doc", EncryptedJSON, blind_index="doc_bidx")
+    upgrade_one(engine, "docs", "at", EncryptedDateTime, blind_index="at_bidx")
+    docs = Table(
+        "docs",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("doc", EncryptedJSON()),
+        blind_index_column("doc", "doc_bidx"),
+        Column("at", EncryptedDateTime()),
+        blind_index_column("at", "at_bidx"),
+    )
+    at = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
+    with engine.connect() as conn:
+        assert conn.execute(select(docs.c.doc, docs.c.at)).one() == ({"a": "x", "b": [1, 2]}, at)
+        found = conn.execute(select(docs.c.id).where(docs.c.doc.blind_eq({"a": "x", "b": [1, 2]})))
+        assert found.scalars().all() == [1]
+        assert conn.execute(select(docs.c.id).where(docs.c.at.blind_eq(at))).scalars().all() == [1]
+
+
+def test_a_value_the_type_cannot_read_stops_the_conversion_without_printing_it(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("UPDATE users SET ssn = id::text WHERE ssn IS NOT NULL")
+        conn.execute("UPDATE users SET ssn = 'NOT-A-NUMBER-PLAINTEXT' WHERE id = 7")
+    with pytest.raises(EncryptColumnError, match=r"users\.ssn.*id 7") as caught:
+        upgrade_one(engine, "users", "ssn", EncryptedInteger)
+    assert "NOT-A-NUMBER" not in str(caught.value)
+
+
+def test_an_envelope_under_a_key_the_keyring_lacks_is_not_encrypted_twice(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    keys.configure_keys(Keyring.from_pairs([("old", os.urandom(32))]))
+    upgrade_one(engine, "users", "ssn", EncryptedText, batch_size=1000)
+    keys.configure_keys(Keyring.from_pairs([("new", os.urandom(32))]))  # 'old' forgotten
+    with pytest.raises(EncryptColumnError, match="'old'"):
+        upgrade_one(engine, "users", "ssn", EncryptedText, batch_size=1000)
+    heads = raw(pg_database, "SELECT DISTINCT substr(ssn, 1, 5) FROM users WHERE ssn <> ''")
+    assert heads == [(b"\x01\x03old",)]

@@ -25,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from hardening import keys
@@ -573,3 +573,33 @@ def test_a_stored_value_that_is_not_of_the_column_type_is_an_error_naming_the_co
     for exc in _chain(caught.value):
         text = str(exc) + repr(exc) + repr(vars(exc)) + repr(exc.args)
         assert "PLAINTEXT" not in text
+
+
+def test_a_database_error_on_insert_shows_ciphertext_and_redactions_only(
+    engine: Engine, k1: Keyring, caplog: pytest.LogCaptureFixture
+) -> None:
+    """IntegrityError text lists the bound parameters: never a plaintext nor a key."""
+    meta = MetaData()
+    table = Table(
+        "strict",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("ssn", EncryptedText()),
+        Column("note", PGPText()),
+        Column("must", Integer, nullable=False),
+    )
+    meta.create_all(engine)
+    rows = [{"id": 1, "ssn": "SSN-PLAINTEXT-1", "note": "NOTE-PLAINTEXT-2", "must": None}]
+    engine.echo = True
+    with (
+        caplog.at_level(logging.INFO, logger="sqlalchemy.engine"),
+        engine.begin() as conn,
+        pytest.raises(IntegrityError) as caught,
+    ):
+        conn.execute(insert(table), rows)
+    state = table.c.note.type._state  # type: ignore[attr-defined]
+    text = str(caught.value) + caplog.text
+    assert "not-null" in text
+    assert "[REDACTED]" in text
+    for secret in ("SSN-PLAINTEXT-1", "NOTE-PLAINTEXT-2", state.pgp_password(k1.active)):
+        assert secret not in text

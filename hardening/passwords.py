@@ -125,6 +125,7 @@ def set_password(conn: psycopg.Connection[Any], role: str, password: str) -> dat
             ).fetchone()
             assert row is not None
             valid_until = row[0]
+        _quiet_statement_logging(conn)
         conn.execute(
             sql.SQL("ALTER ROLE {} PASSWORD {} VALID UNTIL {}").format(
                 sql.Identifier(role),
@@ -134,6 +135,23 @@ def set_password(conn: psycopg.Connection[Any], role: str, password: str) -> dat
         )
         _remember(conn, policy, role, password)
     return valid_until
+
+
+def _quiet_statement_logging(conn: psycopg.Connection[Any]) -> None:
+    """Keep the SCRAM verifier out of the server log for the rest of this transaction.
+
+    A verifier is not the password, but it can be attacked offline; ``log_statement`` (ddl or
+    all), a slow-statement or an error-statement line would write the ALTER ROLE text. These
+    settings are superuser-only, so a CREATEROLE non-superuser cannot quiet them (documented).
+    pgaudit's ROLE line is not touched: it records the change with the password redacted.
+    """
+    row = conn.execute("SELECT current_setting('is_superuser')").fetchone()
+    if row is not None and row[0] == "on":
+        conn.execute(
+            "SELECT set_config('log_statement', 'none', true), "
+            "set_config('log_min_duration_statement', '-1', true), "
+            "set_config('log_min_error_statement', 'panic', true)"
+        )
 
 
 def _remember(conn: psycopg.Connection[Any], policy: Policy, role: str, password: str) -> None:

@@ -145,10 +145,9 @@ def test_the_server_never_receives_the_plaintext(
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
         text = log.settle()
     assert canary in text  # log_statement=all really logs what this session sends
-    altered = [line for line in text.splitlines() if "ALTER ROLE" in line]
-    assert altered
-    assert all("SCRAM-SHA-256$" in line for line in altered)
+    assert f'DROP ROLE "{name}"' in text  # and goes on logging after the password change
     assert GOOD not in text
+    assert "SCRAM-SHA-256$" not in text  # nor the verifier, which can be attacked offline
 
 
 def passwd(*args: str, stdin: str, url: str) -> subprocess.CompletedProcess[str]:

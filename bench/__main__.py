@@ -28,6 +28,7 @@ from sqlalchemy.types import TypeEngine
 
 from bench.contenders import CONTENDERS
 from hardening import keys
+from hardening.settings import libpq_dsn
 from hardening.testing import Provisioner
 
 SLOW_SECONDS = 2.0
@@ -106,12 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = prov.server()
         with server.database("bench") as url:
-            with psycopg.connect(
-                server.url_for(str(url.database))
-                .set(drivername="postgresql")
-                .render_as_string(hide_password=False),
-                autocommit=True,
-            ) as c:
+            with psycopg.connect(libpq_dsn(url), autocommit=True) as c:
                 c.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
             engine = create_engine(url)
             try:

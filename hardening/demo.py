@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from hardening import keys
 from hardening.blind_index import mapped_blind_index
+from hardening.settings import libpq_dsn
 from hardening.testing import PgServer, Provisioner, ServerStartError
 from hardening.types import EncryptedText, PGPText
 from hardening.verify import Status, render_text
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     with psycopg.connect(server.dsn, autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS demo WITH (FORCE)")
         conn.execute("CREATE DATABASE demo")
-    dsn = server.url_for("demo").set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = libpq_dsn(server.url_for("demo"))
     try:
         for step in STEPS:
             step(server, dsn)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -143,3 +144,21 @@ def database_url(x_args: Mapping[str, str] | None = None) -> URL | None:
     if url.drivername in ("postgresql", "postgresql+psycopg2"):
         url = url.set(drivername="postgresql+psycopg")
     return url
+
+
+def libpq_dsn(url: URL | str) -> str:
+    """Turn a SQLAlchemy URL into a libpq URI psycopg accepts (drops the +driver part).
+
+    Every part is percent-encoded: libpq refuses the raw spaces SQLAlchemy's renderer keeps.
+    """
+    u = make_url(url) if isinstance(url, str) else url
+    auth = ""
+    if u.username is not None:
+        auth = quote(u.username, safe="")
+        if u.password is not None:
+            auth += ":" + quote(str(u.password), safe="")
+        auth += "@"
+    host = f"[{u.host}]" if u.host and ":" in u.host else (u.host or "")
+    port = f":{u.port}" if u.port else ""
+    query = f"?{urlencode(sorted(u.query.items()), doseq=True)}" if u.query else ""
+    return f"postgresql://{auth}{host}{port}/{quote(u.database or '', safe='')}{query}"

@@ -87,3 +87,39 @@ def test_without_a_command_the_usage_is_printed_and_exit_is_2() -> None:
     proc = hardening()
     assert proc.returncode == 2
     assert "usage: hardening" in proc.stderr
+
+
+def test_verify_and_passwd_accept_a_password_with_spaces_and_url_characters(
+    pg_database: PgDatabase,
+) -> None:
+    import psycopg
+    from psycopg import sql
+
+    from hardening import migrate
+
+    role, awkward = f"odd_{os.getpid()}", "pass word %@:/?#&= 'x'"
+    migrate.upgrade(pg_database.url, "h003_password_policy")
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(awkward)
+            )
+        )
+    try:
+        url = pg_database.url.set(username=role, password=awkward)
+        rendered = url.render_as_string(hide_password=False)
+        verify = hardening("verify", "--url", rendered, "--only", "ssl_on")
+        assert verify.returncode == 0, verify.stderr
+        passwd = subprocess.run(
+            [sys.executable, "-m", "hardening.cli", "passwd", role, "--password-stdin"],
+            input="Correct-Horse-Battery-Staple-2026\n",
+            env={**os.environ, "DATABASE_URL": rendered},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert passwd.returncode == 0, passwd.stderr
+    finally:
+        with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

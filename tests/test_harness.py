@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from hardening.settings import libpq_dsn
 from hardening.testing import LogCursor, PgServer, Provisioner, ServerStartError
 from hardening.testing.plugin import PgDatabase
 
@@ -58,7 +59,7 @@ def test_tls_connection_is_encrypted(pg_server: PgServer) -> None:
 def test_wrong_password_is_refused(pg_server: PgServer) -> None:
     bad = pg_server.url.set(password="not-the-password")
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-        psycopg.connect(bad.set(drivername="postgresql").render_as_string(hide_password=False))
+        psycopg.connect(libpq_dsn(bad))
 
 
 def test_server_uses_scram_verifiers(pg_server: PgServer) -> None:
@@ -102,7 +103,7 @@ def test_libpq_uris_survive_any_character_in_user_password_and_database() -> Non
     from psycopg.conninfo import conninfo_to_dict
     from sqlalchemy.engine import URL, make_url
 
-    from hardening.testing.server import libpq_dsn
+    from hardening.settings import libpq_dsn
 
     hostile = "a b%c@d:e/f?g#h&i='j"
     url = URL.create(

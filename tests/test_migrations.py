@@ -17,9 +17,9 @@ from alembic.script import ScriptDirectory
 from psycopg import sql
 
 from hardening import migrate
+from hardening.settings import libpq_dsn
 from hardening.testing import LogCursor, PgServer
 from hardening.testing.plugin import PgDatabase
-from hardening.testing.server import libpq_dsn
 from tests.migrations.catalog import diff, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 
 from hardening import migrate, offline
+from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
-from hardening.testing.server import libpq_dsn
 from tests.migrations.catalog import diff, snapshot
 
 PER_DATABASE = ("extensions", "schemas", "relations", "schema_acls", "relation_acls")

@@ -18,9 +18,9 @@ from psycopg import sql
 
 from hardening import migrate
 from hardening.passwords import PasswordPolicyError, load_policy, set_password
+from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
-from hardening.testing.server import libpq_dsn
 
 GOOD = "correct horse battery staple violin"
 

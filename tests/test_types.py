@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from hardening import keys
 from hardening.blind_index import mapped_blind_index
 from hardening.keys import Keyring
+from hardening.settings import libpq_dsn
 from hardening.testing.plugin import PgDatabase
 from hardening.types import (
     DecryptionError,
@@ -366,12 +367,7 @@ def test_server_log_holds_no_key_and_no_plaintext(
     server = pg_server_factory({"log_statement": "all"})
     with (
         server.database() as url,
-        psycopg.connect(
-            server.url_for(url.database)
-            .set(drivername="postgresql")
-            .render_as_string(hide_password=False),
-            autocommit=True,
-        ) as conn,
+        psycopg.connect(libpq_dsn(url), autocommit=True) as conn,
     ):
         conn.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
         for setting in ("log_parameter_max_length", "log_parameter_max_length_on_error"):

@@ -46,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
         if url is None:
             raise HardeningError("no target database: set DATABASE_URL or pass --url")
         password = _read_password(args.role, args.password_stdin)
-        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(dsn) as conn:
+        with psycopg.connect(settings.libpq_dsn(url)) as conn:
             valid_until = set_password(conn, args.role, password)
     except (HardeningError, settings.SettingsError) as exc:
         print(f"hardening passwd: {exc}", file=sys.stderr)

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.engine import URL
 
+from hardening.settings import libpq_dsn
 from hardening.testing.provision import Provisioner
-from hardening.testing.server import LogCursor, PgServer, ServerStartError, libpq_dsn
+from hardening.testing.server import LogCursor, PgServer, ServerStartError
 
 _STARTED: list[PgServer] = []
 

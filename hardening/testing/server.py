@@ -8,11 +8,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
+
+from hardening.settings import libpq_dsn
 
 USER = "postgres"
 PASSWORD = "pg-hardening-test"  # noqa: S105 - superuser of throwaway test servers only
@@ -120,24 +121,6 @@ class LogCursor:
             conn.execute(sql.SQL("DO {}").format(sql.Literal(f"BEGIN RAISE LOG '{tag}'; END")))
         self.wait_for(re.escape(tag), timeout)
         return self.text()
-
-
-def libpq_dsn(url: URL | str) -> str:
-    """Turn a SQLAlchemy URL into a libpq URI psycopg accepts (drops the +driver part).
-
-    Every part is percent-encoded: libpq refuses the raw spaces SQLAlchemy's renderer keeps.
-    """
-    u = make_url(url) if isinstance(url, str) else url
-    auth = ""
-    if u.username is not None:
-        auth = quote(u.username, safe="")
-        if u.password is not None:
-            auth += ":" + quote(str(u.password), safe="")
-        auth += "@"
-    host = f"[{u.host}]" if u.host and ":" in u.host else (u.host or "")
-    port = f":{u.port}" if u.port else ""
-    query = f"?{urlencode(sorted(u.query.items()), doseq=True)}" if u.query else ""
-    return f"postgresql://{auth}{host}{port}/{quote(u.database or '', safe='')}{query}"
 
 
 def tail(text: str, lines: int = 30) -> str:

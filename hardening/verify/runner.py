@@ -73,9 +73,10 @@ def parse_url(url: URL | str | None) -> URL:
 
 def connect(url: URL) -> psycopg.Connection[Any]:
     """An autocommit connection for ``url``; VerifyError with the server's reason otherwise."""
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
-        return psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        return psycopg.connect(
+            settings.libpq_dsn(url), autocommit=True, connect_timeout=CONNECT_TIMEOUT
+        )
     except psycopg.Error as exc:
         reason = _one_line(str(exc), url)
         raise VerifyError(

@@ -58,24 +58,15 @@ DO $state$
 DECLARE
     created boolean := EXISTS (SELECT FROM hardening.applied WHERE kind = 'schema_created');
     leftover text;
+    f regprocedure;
 BEGIN
     SELECT string_agg(DISTINCT step, ', ') INTO leftover FROM hardening.applied WHERE step <> 'h001_state';
     IF leftover IS NOT NULL THEN
         RAISE EXCEPTION 'pg-hardening: hardening.applied still records changes of steps %; downgrade those first', leftover;
     END IF;
-    DROP FUNCTION hardening.undo(text), hardening.grant_default_privilege(text, text, text, text, text, text),
-        hardening.holds_default(text, text, text, text, text),
-        hardening.revoke_privilege(text, text, text, text, text, text),
-        hardening.grant_privilege(text, text, text, text, text, text),
-        hardening.grantee_reference(text), hardening.privilege_keyword(text),
-        hardening.holds(text, text, text, text, text), hardening.object_reference(text, text, text),
-        hardening.grant_role(text, text, text), hardening.role_in_use(text),
-        hardening.ensure_role(text, text, text), hardening.set_database_setting(text, text, text),
-        hardening.database_setting(text), hardening.setting_reference(text),
-        hardening.ensure_extension(text, text, text), hardening.require_pgaudit_loaded(text),
-        hardening.record(text, text, jsonb, jsonb), hardening.require(text, text),
-        hardening.record_system_setting(text, text),
-        hardening.owner_only(regclass);
+    FOREACH f IN ARRAY hardening.kit_functions() LOOP  -- itself last: it is the list's end
+        EXECUTE format('DROP FUNCTION %s', f);
+    END LOOP;
     DROP VIEW hardening.database_settings;
     DROP TABLE hardening.applied;
     IF created THEN

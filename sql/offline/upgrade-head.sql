@@ -519,21 +519,45 @@ BEGIN
 END
 $fn$;
 
--- The kit's functions only: other functions of an adopted hardening schema keep their ACLs.
-REVOKE ALL ON FUNCTION hardening.undo(text), hardening.grant_default_privilege(text, text, text, text, text, text),
-        hardening.holds_default(text, text, text, text, text),
-        hardening.revoke_privilege(text, text, text, text, text, text),
-        hardening.grant_privilege(text, text, text, text, text, text),
-        hardening.grantee_reference(text), hardening.privilege_keyword(text),
-        hardening.holds(text, text, text, text, text), hardening.object_reference(text, text, text),
-        hardening.grant_role(text, text, text), hardening.role_in_use(text),
-        hardening.ensure_role(text, text, text), hardening.set_database_setting(text, text, text),
-        hardening.database_setting(text), hardening.setting_reference(text),
-        hardening.ensure_extension(text, text, text), hardening.require_pgaudit_loaded(text),
-        hardening.record(text, text, jsonb, jsonb), hardening.require(text, text),
-        hardening.record_system_setting(text, text),
-        hardening.owner_only(regclass)
-FROM PUBLIC;;
+-- The kit's functions, listed once: the REVOKE below and the downgrade (state_down.sql) both
+-- read this list, so other functions of an adopted hardening schema keep their ACLs.
+CREATE FUNCTION hardening.kit_functions() RETURNS regprocedure[]
+LANGUAGE sql STABLE AS $fn$
+    SELECT ARRAY[
+        'hardening.undo(text)',
+        'hardening.grant_default_privilege(text, text, text, text, text, text)',
+        'hardening.holds_default(text, text, text, text, text)',
+        'hardening.revoke_privilege(text, text, text, text, text, text)',
+        'hardening.grant_privilege(text, text, text, text, text, text)',
+        'hardening.grantee_reference(text)',
+        'hardening.privilege_keyword(text)',
+        'hardening.holds(text, text, text, text, text)',
+        'hardening.object_reference(text, text, text)',
+        'hardening.grant_role(text, text, text)',
+        'hardening.role_in_use(text)',
+        'hardening.ensure_role(text, text, text)',
+        'hardening.set_database_setting(text, text, text)',
+        'hardening.database_setting(text)',
+        'hardening.setting_reference(text)',
+        'hardening.ensure_extension(text, text, text)',
+        'hardening.require_pgaudit_loaded(text)',
+        'hardening.record(text, text, jsonb, jsonb)',
+        'hardening.require(text, text)',
+        'hardening.record_system_setting(text, text)',
+        'hardening.owner_only(regclass)',
+        'hardening.kit_functions()'
+    ]::regprocedure[];
+$fn$;
+
+DO $revoke$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOREACH f IN ARRAY hardening.kit_functions() LOOP
+        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$revoke$;;
 
 UPDATE hardening_version SET version_num='h001_state' WHERE hardening_version.version_num = 'h000_base';
 

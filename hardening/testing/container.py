@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Any
@@ -42,6 +43,8 @@ def start(version: int, settings: dict[str, str], image: str | None = None) -> P
             """Wait for the server; fail at once, with its log, if the container dies."""
             deadline = time.monotonic() + START_TIMEOUT
             probe = ["psql", "-h", "127.0.0.1", "-U", USER, "-d", "postgres", "-tAc", "select 1"]
+            from docker.errors import APIError
+
             while True:
                 wrapped = self.get_wrapped_container()
                 wrapped.reload()
@@ -50,7 +53,12 @@ def start(version: int, settings: dict[str, str], image: str | None = None) -> P
                         f"PostgreSQL in {image_name} exited at start "
                         f"(settings {settings}); its log ends with:\n{tail(_log(self))}"
                     )
-                rc, _ = wrapped.exec_run(probe, environment={"PGPASSWORD": PASSWORD})
+                try:
+                    rc, _ = wrapped.exec_run(probe, environment={"PGPASSWORD": PASSWORD})
+                except APIError:
+                    # The container stopped between the status check and the exec
+                    # (409 "is not running"): the next status check reports its log.
+                    rc = -1
                 if rc == 0:
                     return
                 if time.monotonic() > deadline:
@@ -76,10 +84,12 @@ def start(version: int, settings: dict[str, str], image: str | None = None) -> P
         container.stop()
         raise
     except Exception as exc:
+        hint = ". Build the images first: docker/build.sh"
+        if container._container is not None:  # it was created: its log says more than a hint
+            with contextlib.suppress(Exception):  # the original error is the one to report
+                hint = f"; its log ends with:\n{tail(_log(container))}"
         container.stop()
-        raise ServerStartError(
-            f"could not start {image_name}: {exc}. Build the images first: docker/build.sh"
-        ) from exc
+        raise ServerStartError(f"could not start {image_name}: {exc}{hint}") from exc
 
     url = URL.create(
         "postgresql+psycopg",

@@ -1,9 +1,12 @@
 """``python -m bench``: encrypted-column insert/select timings as ratios to plaintext.
 
-One run, one server: for each row count, each contender gets a fresh table ``(id, v)``; the
-insert is one Core executemany in one transaction, the select reads every row (``SELECT id, v``,
-Core, every value decrypted). Each timing is the best of ``--repeat`` round-robin runs (3 selects
-per run; a contender slower than 2 s runs once), with garbage collection paused while timing.
+One run, one server, pgcrypto installed by the kit's pgcrypto revision (which gives its PGP
+functions their planner cost, so reads of tables past min_parallel_table_scan_size decrypt in
+parallel; every pgcrypto contender gets that). For each row count, each contender gets a fresh
+table ``(id, v)``; the insert is one Core executemany in one transaction, the select reads every
+row (``SELECT id, v``, Core, every value decrypted). Each timing is the best of ``--repeat``
+round-robin runs (3 selects per run; a contender slower than 2 s runs once), with garbage
+collection paused while timing.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from rich.console import Console
 from rich.table import Table as RichTable
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select
@@ -27,11 +29,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeEngine
 
 from bench.contenders import CONTENDERS
-from hardening import keys
-from hardening.settings import libpq_dsn
+from hardening import keys, migrate
 from hardening.testing import Provisioner
 
 SLOW_SECONDS = 2.0
+PGCRYPTO_REVISION = "h002_pgcrypto"
 
 
 @dataclass
@@ -107,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = prov.server()
         with server.database("bench") as url:
-            with psycopg.connect(libpq_dsn(url), autocommit=True) as c:
-                c.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
+            # pgcrypto the way the kit sets it up: its revision, with the planner costs.
+            migrate.upgrade(url, PGCRYPTO_REVISION)
             engine = create_engine(url)
             try:
                 results = run(engine, args, console)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from alembic import context, op
 from alembic.util import CommandError
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from hardening import settings, sqlfiles
 
@@ -188,9 +189,32 @@ def undo(step: str) -> None:
 # The kit's steps: each revision calls one of these
 
 
+# The pgcrypto functions the kit's PGP types call. They cost 3-9 us a call (measured); pgcrypto
+# declares them at the default C-function cost (1), so the planner never decrypts in parallel.
+PGCRYPTO_FUNCTIONS = (
+    "pgp_sym_encrypt",
+    "pgp_sym_encrypt_bytea",
+    "pgp_sym_decrypt",
+    "pgp_sym_decrypt_bytea",
+)
+
+
 def enable_pgcrypto(step: str) -> None:
-    """pgcrypto in setting pgcrypto_schema, unless it is installed already."""
+    """pgcrypto in setting pgcrypto_schema, unless it is installed already; its PGP functions
+    get the planner cost of setting pgcrypto_function_cost (restored on downgrade)."""
+    cost = int_setting("pgcrypto_function_cost", 1, 10**6)
     ensure_extension(step, "pgcrypto", setting("pgcrypto_schema"))
+    fn = sa.func.hardening.set_extension_function_cost
+    op.execute(
+        sa.select(
+            fn(
+                sa.literal(step, sa.Text),
+                sa.literal("pgcrypto", sa.Text),
+                sa.literal(list(PGCRYPTO_FUNCTIONS), ARRAY(sa.Text)),
+                sa.literal(cost, sa.REAL),
+            )
+        )
+    )
 
 
 def install_password_policy(step: str) -> None:

@@ -39,6 +39,11 @@ def define(name: str, default: str, doc: str) -> Setting:
 
 # The contract between the migrations, `verify` and the docs. Modules may define more.
 define("pgcrypto_schema", "public", "schema that receives the pgcrypto extension")
+define(
+    "pgcrypto_function_cost",
+    "1000",
+    "planner COST of pgcrypto's pgp_sym_* functions: large decrypting reads run in parallel",
+)
 define("audit_log", "ddl, role, write", "pgaudit.log classes set for the database")
 define(
     "audit_role",

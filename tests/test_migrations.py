@@ -452,6 +452,90 @@ def test_an_invalid_setting_is_named_before_anything_changes(pg_database: PgData
     assert diff(before, snapshot(pg_database.dsn)) == {}
 
 
+# --- pgcrypto's planner costs -----------------------------------------------------------------
+
+PGP_COSTS = """
+    SELECT p.proname, pg_get_function_identity_arguments(p.oid), p.procost
+    FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
+    JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pgcrypto'
+    WHERE p.proname LIKE 'pgp_sym_%' ORDER BY 1, 2"""
+
+
+def pgp_costs(dsn: str) -> set[float]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(PGP_COSTS).fetchall()
+    assert len(rows) == 8  # pgp_sym_{en,de}crypt[_bytea], each with and without options
+    return {row[2] for row in rows}
+
+
+def decrypting_plan(dsn: str) -> str:
+    """EXPLAIN of a decrypting read of a table large enough (to the planner) for parallelism."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SET min_parallel_table_scan_size = 0")
+        rows = conn.execute(
+            "EXPLAIN (VERBOSE, COSTS OFF) SELECT pgp_sym_decrypt(v, 'k') FROM sealed"
+        ).fetchall()
+    return "\n".join(row[0] for row in rows)
+
+
+def test_pgcrypto_functions_get_their_real_cost_so_large_decrypting_reads_run_in_parallel(
+    pg_database: PgDatabase,
+) -> None:
+    execute(
+        pg_database.dsn,
+        "CREATE EXTENSION pgcrypto",
+        "CREATE TABLE sealed AS SELECT pgp_sym_encrypt(i::text, 'k', 's2k-mode=1') AS v "
+        "FROM generate_series(1, 20000) i",
+        "ANALYZE sealed",
+    )
+    assert pgp_costs(pg_database.dsn) == {1.0}
+    assert "Gather" not in decrypting_plan(pg_database.dsn)
+    migrate.upgrade(pg_database.url, "h002_pgcrypto")
+    assert pgp_costs(pg_database.dsn) == {1000.0}
+    plan = decrypting_plan(pg_database.dsn)
+    assert "Gather" in plan, plan
+    assert "Parallel Seq Scan on public.sealed" in plan, plan
+    # The workers decrypt: the call sits below the Gather, in the parallel scan's output.
+    assert plan.index("Parallel Seq Scan") < plan.rindex("pgp_sym_decrypt"), plan
+    migrate.downgrade(pg_database.url, "base")
+    assert pgp_costs(pg_database.dsn) == {1.0}
+
+
+def test_pgcrypto_owned_by_another_role_keeps_its_costs_and_the_upgrade_goes_on(
+    pg_database: PgDatabase, login_role: Callable[..., str]
+) -> None:
+    owner = login_role("CREATEROLE")
+    execute(
+        pg_database.dsn,
+        "CREATE EXTENSION pgcrypto",  # by the superuser: the database owner cannot alter it
+        sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+            sql.Identifier(pg_database.name), sql.Identifier(owner)
+        ),
+    )
+    before = snapshot(pg_database.dsn)
+    as_owner = pg_database.url.set(username=owner, password=owner)
+    migrate.upgrade(as_owner, "h002_pgcrypto", **unique_roles())
+    assert pgp_costs(pg_database.dsn) == {1.0}
+    with psycopg.connect(pg_database.dsn) as conn:
+        recorded = conn.execute(
+            "SELECT count(*) FROM hardening.applied WHERE kind = 'function_cost'"
+        ).fetchone()
+    assert recorded == (0,)
+    migrate.downgrade(as_owner, "base", **unique_roles())
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+
+
+@pytest.mark.parametrize("value", ["0", "cheap", "-5"])
+def test_an_invalid_pgcrypto_function_cost_is_named_before_anything_changes(
+    pg_database: PgDatabase, value: str
+) -> None:
+    before = snapshot(pg_database.dsn)
+    with pytest.raises(SystemExit) as exc:
+        migrate.upgrade(pg_database.url, "head", pgcrypto_function_cost=value, **unique_roles())
+    assert f"setting pgcrypto_function_cost is {value!r}" in exit_message(exc)
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+
+
 # --- concurrency and quoting ------------------------------------------------------------------
 
 

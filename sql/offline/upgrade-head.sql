@@ -201,6 +201,43 @@ BEGIN
 END
 $fn$;
 
+CREATE FUNCTION hardening.set_extension_function_cost(p_step text, p_extension text,
+                                                      p_functions text[], p_cost real)
+RETURNS void LANGUAGE plpgsql AS $fn$
+-- Tell the planner what p_extension's functions named in p_functions really cost (every arity).
+-- An expensive function in a SELECT list lets the planner decrypt a large table in parallel
+-- workers, and evaluates cheaper conditions first. Functions the migrating role cannot alter
+-- (an adopted extension owned by another role) are left as they are, with a NOTICE.
+DECLARE
+    f record;
+BEGIN
+    FOR f IN
+        SELECT p.procost,
+               format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS signature,
+               pg_has_role(p.proowner, 'USAGE') AS may_alter
+        FROM pg_extension e
+        JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
+                        AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
+        JOIN pg_proc p ON p.oid = d.objid
+        JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE e.extname = p_extension AND p.proname = ANY (p_functions)
+        ORDER BY signature
+    LOOP
+        IF f.procost = p_cost THEN
+            CONTINUE;
+        ELSIF NOT f.may_alter THEN
+            RAISE NOTICE 'pg-hardening: step % left the planner cost of % at % (owned by another role)',
+                p_step, f.signature, f.procost
+                USING HINT = format('as its owner: ALTER FUNCTION %s COST %s', f.signature, p_cost);
+            CONTINUE;
+        END IF;
+        EXECUTE format('ALTER FUNCTION %s COST %s', f.signature, p_cost);
+        PERFORM hardening.record(p_step, 'function_cost', jsonb_build_object('function', f.signature),
+                                 jsonb_build_object('cost', f.procost));
+    END LOOP;
+END
+$fn$;
+
 CREATE FUNCTION hardening.setting_reference(p_setting text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $fn$
     -- 'pgaudit.log' -> pgaudit.log, each part quoted as an identifier.
@@ -508,6 +545,10 @@ BEGIN
             EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I REVOKE %s ON %s FROM %I',
                            t->>'owner', t->>'schema', hardening.privilege_keyword(t->>'privilege'),
                            t->>'objects', t->>'grantee');
+        WHEN 'function_cost' THEN
+            IF to_regprocedure(t->>'function') IS NOT NULL THEN  -- gone with its extension: nothing to do
+                EXECUTE format('ALTER FUNCTION %s COST %s', t->>'function', r.prior->>'cost');
+            END IF;
         WHEN 'system_setting' THEN
             RAISE EXCEPTION 'pg-hardening: step % changed server settings with ALTER SYSTEM; '
                             'downgrade it with alembic (online), not with SQL', p_step;
@@ -539,6 +580,7 @@ LANGUAGE sql STABLE AS $fn$
         'hardening.set_database_setting(text, text, text)',
         'hardening.database_setting(text)',
         'hardening.setting_reference(text)',
+        'hardening.set_extension_function_cost(text, text, text[], real)',
         'hardening.ensure_extension(text, text, text)',
         'hardening.require_pgaudit_loaded(text)',
         'hardening.record(text, text, jsonb, jsonb)',
@@ -564,6 +606,8 @@ UPDATE hardening_version SET version_num='h001_state' WHERE hardening_version.ve
 -- Running upgrade h001_state -> h002_pgcrypto
 
 SELECT hardening.ensure_extension('h002_pgcrypto', 'pgcrypto', 'public') AS ensure_extension_1;
+
+SELECT hardening.set_extension_function_cost('h002_pgcrypto', 'pgcrypto', ARRAY['pgp_sym_encrypt', 'pgp_sym_encrypt_bytea', 'pgp_sym_decrypt', 'pgp_sym_decrypt_bytea'], 1000) AS set_extension_function_cost_1;
 
 UPDATE hardening_version SET version_num='h002_pgcrypto' WHERE hardening_version.version_num = 'h001_state';
 

@@ -78,7 +78,7 @@ QUERIES: dict[str, str] = {
         ORDER BY 1, 2, 3, 4, 5, 6""",
     "functions": """
         SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
-               pg_get_userbyid(p.proowner), p.prosecdef, p.proacl::text
+               pg_get_userbyid(p.proowner), p.prosecdef, p.proacl::text, p.procost
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2, 3""",
     "parameter_acls": """

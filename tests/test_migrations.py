@@ -63,6 +63,16 @@ def execute(dsn: str, *statements: str | sql.Composed) -> None:
             conn.execute(statement)
 
 
+def give_database(database: PgDatabase, owner: str) -> None:
+    """ALTER DATABASE ... OWNER TO owner (the login_role fixture gives it back)."""
+    execute(
+        database.dsn,
+        sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+            sql.Identifier(database.name), sql.Identifier(owner)
+        ),
+    )
+
+
 def exit_message(exc: pytest.ExceptionInfo[SystemExit]) -> str:
     return str(exc.value.code)
 
@@ -406,12 +416,7 @@ def test_a_non_superuser_owner_with_createrole_applies_up_to_least_privilege(
     pg_database: PgDatabase, login_role: Callable[..., str]
 ) -> None:
     owner = login_role("CREATEROLE")
-    execute(
-        pg_database.dsn,
-        sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-            sql.Identifier(pg_database.name), sql.Identifier(owner)
-        ),
-    )
+    give_database(pg_database, owner)
     as_owner = pg_database.url.set(username=owner, password=owner)
     roles = unique_roles()
     before = snapshot(pg_database.dsn)
@@ -429,12 +434,7 @@ def test_an_owner_without_createrole_is_stopped_before_anything_changes(
     pg_database: PgDatabase, login_role: Callable[..., str]
 ) -> None:
     owner = login_role()
-    execute(
-        pg_database.dsn,
-        sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-            sql.Identifier(pg_database.name), sql.Identifier(owner)
-        ),
-    )
+    give_database(pg_database, owner)
     before = snapshot(pg_database.dsn)
     with pytest.raises(SystemExit) as exc:
         migrate.upgrade(pg_database.url.set(username=owner, password=owner), "h004_least_privilege")
@@ -508,10 +508,8 @@ def test_pgcrypto_owned_by_another_role_keeps_its_costs_and_the_upgrade_goes_on(
     execute(
         pg_database.dsn,
         "CREATE EXTENSION pgcrypto",  # by the superuser: the database owner cannot alter it
-        sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-            sql.Identifier(pg_database.name), sql.Identifier(owner)
-        ),
     )
+    give_database(pg_database, owner)
     before = snapshot(pg_database.dsn)
     as_owner = pg_database.url.set(username=owner, password=owner)
     migrate.upgrade(as_owner, "h002_pgcrypto", **unique_roles())
@@ -635,12 +633,7 @@ def test_server_profile_is_refused_without_superuser(
     pg_database: PgDatabase, login_role: Callable[..., str]
 ) -> None:
     owner = login_role("CREATEROLE")
-    execute(
-        pg_database.dsn,
-        sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-            sql.Identifier(pg_database.name), sql.Identifier(owner)
-        ),
-    )
+    give_database(pg_database, owner)
     before = snapshot(pg_database.dsn)
     as_owner = pg_database.url.set(username=owner, password=owner)
     migrate.upgrade(as_owner, "h004_least_privilege", **unique_roles())

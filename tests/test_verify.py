@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
 import subprocess
 import sys
 import uuid
@@ -357,6 +359,59 @@ def test_junit_output_counts_failures_and_skips(
     failed = [c.get("name") for c in cases if c.find("failure") is not None]
     assert suite.get("failures") == str(len(failed))
     assert "pgaudit_installed" in failed
+
+
+# --- the text report on a terminal ---------------------------------------------------------------
+
+RED_FAIL = re.compile(r"\x1b\[[0-9;]*31m\s*FAIL")
+
+
+def _on_a_terminal(*args: str, env: dict[str, str]) -> str:
+    """``hardening verify`` with stdout on a pseudo-terminal, in environment ``env``; what the
+    terminal received."""
+    main, sub = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hardening.cli", "verify", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=sub,
+        stderr=subprocess.DEVNULL,
+        env={**env, "TERM": "xterm-256color"},
+    )
+    os.close(sub)
+    received = bytearray()
+    try:
+        while chunk := os.read(main, 65536):
+            received += chunk
+    except OSError:  # EIO: the child closed its end
+        pass
+    finally:
+        os.close(main)
+    proc.wait(timeout=60)
+    return received.decode("utf-8", "replace")
+
+
+def test_the_text_report_is_coloured_on_a_terminal_only(pg_database: PgDatabase) -> None:
+    # Before the upgrade both controls fail: FAIL is red on a terminal, plain when piped or
+    # when NO_COLOR is set (https://no-color.org).
+    args = ("--url", pg_database.dsn, "--only", "pgaudit_installed,pgcrypto_installed")
+    plain_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    coloured = _on_a_terminal(*args, env=plain_env)
+    assert RED_FAIL.search(coloured), coloured
+    assert "pgaudit_installed" in coloured
+    piped = subprocess.run(
+        [sys.executable, "-m", "hardening.cli", "verify", *args],
+        capture_output=True,
+        text=True,
+        env=plain_env,
+        timeout=60,
+        check=False,
+    )
+    assert piped.returncode == 1
+    assert "FAIL" in piped.stdout
+    assert "\x1b[" not in piped.stdout
+    no_color = _on_a_terminal(*args, env={**plain_env, "NO_COLOR": "1"})
+    assert "FAIL" in no_color
+    assert not RED_FAIL.search(no_color), no_color
 
 
 # --- could not run -------------------------------------------------------------------------------

@@ -398,14 +398,7 @@ def test_the_text_report_is_coloured_on_a_terminal_only(pg_database: PgDatabase)
     coloured = _on_a_terminal(*args, env=plain_env)
     assert RED_FAIL.search(coloured), coloured
     assert "pgaudit_installed" in coloured
-    piped = subprocess.run(
-        [sys.executable, "-m", "hardening.cli", "verify", *args],
-        capture_output=True,
-        text=True,
-        env=plain_env,
-        timeout=60,
-        check=False,
-    )
+    piped = _cli(*args)
     assert piped.returncode == 1
     assert "FAIL" in piped.stdout
     assert "\x1b[" not in piped.stdout

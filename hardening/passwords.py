@@ -8,6 +8,10 @@ role name, is weak or common (zxcvbn) or was used before (``hardening.password_h
 salted scrypt digests, keyed with the optional HARDENING_PASSWORD_PEPPER), then hashes it
 with SCRAM-SHA-256 here and sends only the verifier, with VALID UNTIL from the policy.
 Messages name the role and the rule, never the password.
+
+SCRAM hashes the SASLprep form of a password (``saslprep``), so strings that differ only in
+what SASLprep maps away (a no-break space for a space, a soft hyphen, the ligature "ﬁ" for
+"fi") are one login password: the reuse check and the history digests judge that form.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import stringprep
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -62,6 +68,55 @@ def load_policy(conn: psycopg.Connection[Any]) -> Policy:
     return Policy(*row)
 
 
+def _prohibited(ch: str) -> bool:
+    """RFC 4013 section 2.3 (tables C.1.2 to C.9) and 2.5 (A.1, unassigned in Unicode 3.2)."""
+    return (
+        stringprep.in_table_c12(ch)
+        or stringprep.in_table_c21_c22(ch)
+        or stringprep.in_table_c3(ch)
+        or stringprep.in_table_c4(ch)
+        or stringprep.in_table_c5(ch)
+        or stringprep.in_table_c6(ch)
+        or stringprep.in_table_c7(ch)
+        or stringprep.in_table_c8(ch)
+        or stringprep.in_table_c9(ch)
+        or stringprep.in_table_a1(ch)
+    )
+
+
+def _bidi_ok(text: str) -> bool:
+    """RFC 3454 section 6: with any R/AL character, no L character, and R/AL at both ends."""
+    if not any(stringprep.in_table_d1(ch) for ch in text):
+        return True
+    if any(stringprep.in_table_d2(ch) for ch in text):
+        return False
+    return stringprep.in_table_d1(text[0]) and stringprep.in_table_d1(text[-1])
+
+
+def saslprep(password: str) -> str:
+    """``password`` as PostgreSQL's SCRAM hashes it: SASLprep (RFC 4013) the way
+    ``pg_saslprep`` (src/common/saslprep.c, used by libpq and the server) applies it.
+
+    Pure ASCII is returned unchanged, unchecked. Otherwise non-ASCII spaces (C.1.2) become
+    SPACE and the characters "commonly mapped to nothing" (B.1) are removed, then the result is
+    NFKC-normalised. Where PostgreSQL's SASLprep fails, SCRAM falls back to the raw password,
+    and so does this function: text that is not valid UTF-8 (a lone surrogate), a mapping that
+    leaves nothing, a prohibited or unassigned character, or a bidi violation. Like PostgreSQL,
+    those last two are checked on the mapped string before normalisation.
+    """
+    if password.isascii():
+        return password
+    if any("\ud800" <= ch <= "\udfff" for ch in password):
+        return password  # libpq gets no valid UTF-8 for it either
+    mapped = "".join(
+        " " if stringprep.in_table_c12(ch) else "" if stringprep.in_table_b1(ch) else ch
+        for ch in password
+    )
+    if not mapped or any(_prohibited(ch) for ch in mapped) or not _bidi_ok(mapped):
+        return password
+    return unicodedata.normalize("NFKC", mapped)
+
+
 def problems(policy: Policy, role: str, password: str) -> list[str]:
     """The rules ``password`` breaks for ``role``, without the database (no reuse check)."""
     found: list[str] = []
@@ -82,7 +137,9 @@ def problems(policy: Policy, role: str, password: str) -> list[str]:
 
 
 def history_digest(password: str, salt: bytes, pepper: str | None = None) -> bytes:
-    """Salted scrypt of ``password``, keyed with the pepper (HARDENING_PASSWORD_PEPPER) if set."""
+    """Salted scrypt of ``password``, keyed with the pepper (HARDENING_PASSWORD_PEPPER) if set.
+
+    Callers pass the SASLprep form (``saslprep``), so equivalent spellings share a digest."""
     key = (settings.get("password_pepper") if pepper is None else pepper).encode()
     stretched = hashlib.scrypt(password.encode(), salt=salt, **SCRYPT)
     return hmac.new(key, stretched, hashlib.sha256).digest()
@@ -96,7 +153,14 @@ def _reused(conn: psycopg.Connection[Any], policy: Policy, role: str, password: 
         "ORDER BY set_at DESC, id DESC LIMIT %s",
         (role, policy.history_depth),
     ).fetchall()
-    return any(hmac.compare_digest(history_digest(password, salt), digest) for salt, digest in rows)
+    # Entries written before the kit applied SASLprep hold the raw form: a non-ASCII password
+    # is also checked as typed, so repeating one of those exactly is still caught.
+    forms = dict.fromkeys((saslprep(password), password))
+    return any(
+        hmac.compare_digest(history_digest(form, salt), digest)
+        for salt, digest in rows
+        for form in forms
+    )
 
 
 def set_password(conn: psycopg.Connection[Any], role: str, password: str) -> datetime | None:
@@ -160,7 +224,7 @@ def _remember(conn: psycopg.Connection[Any], policy: Policy, role: str, password
         salt = os.urandom(SALT_BYTES)
         conn.execute(
             "INSERT INTO hardening.password_history (rolname, salt, digest) VALUES (%s, %s, %s)",
-            (role, salt, history_digest(password, salt)),
+            (role, salt, history_digest(saslprep(password), salt)),
         )
     conn.execute(
         "DELETE FROM hardening.password_history WHERE rolname = %s AND id NOT IN ("

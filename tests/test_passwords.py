@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import pty
 import select
@@ -17,7 +20,13 @@ import pytest
 from psycopg import sql
 
 from hardening import migrate
-from hardening.passwords import PasswordPolicyError, load_policy, set_password
+from hardening.passwords import (
+    PasswordPolicyError,
+    history_digest,
+    load_policy,
+    saslprep,
+    set_password,
+)
 from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
@@ -240,3 +249,146 @@ def test_a_password_with_a_nul_is_refused_before_it_could_be_cut_short(
         ).fetchone()
     assert GOOD not in str(exc.value)
     assert stored == (None,)
+
+
+# -- SASLprep: the password SCRAM hashes, which every rule has to judge -------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "prepared"),
+    [
+        ("I\u00adX", "IX"),  # RFC 4013 3.: soft hyphen mapped to nothing
+        ("user", "user"),  # no transformation
+        ("USER", "USER"),  # case preserved
+        ("\u00aa", "a"),  # NFKC: feminine ordinal indicator
+        ("\u2168", "IX"),  # NFKC: roman numeral nine
+        ("\u0007", "\u0007"),  # prohibited, but pure ASCII: PostgreSQL passes it unchecked
+        # each fallback case holds a character SASLprep would otherwise map ("\u00aa" -> "a")
+        ("\u00aa\u0007", "\u00aa\u0007"),  # prohibited character: raw fallback
+        ("\u0627\u00a01", "\u0627\u00a01"),  # bidi: R/AL first but not last: raw fallback
+        ("\u0627\u00a0\u0628", "\u0627 \u0628"),  # bidi satisfied
+        ("\u05d0\u00aa\u05d0", "\u05d0\u00aa\u05d0"),  # R/AL and L mixed: raw fallback
+        ("pass\u00a0word", "pass word"),  # non-ASCII space becomes SPACE
+        ("x\u200by", "x y"),  # zero width space: C.1.2 wins over B.1, as in PostgreSQL
+        ("\ufb01", "fi"),  # NFKC: ligature
+        ("\u00ad\u200d", "\u00ad\u200d"),  # nothing left after mapping: raw fallback
+        ("\u00aa\u0221", "\u00aa\u0221"),  # unassigned in Unicode 3.2: raw fallback
+        # checked before NFKC, as PostgreSQL does: U+03F9 (Unicode 4.0) would normalise to a
+        # Sigma that passes, U+0340 (prohibited) to an allowed U+0300
+        ("\u00aa\u03f9", "\u00aa\u03f9"),
+        ("\u00aa\u0340", "\u00aa\u0340"),
+        ("\ud800\u00aa", "\ud800\u00aa"),  # not valid UTF-8: raw fallback
+    ],
+)
+def test_saslprep_follows_rfc_4013_and_postgresql_s_fallback(raw: str, prepared: str) -> None:
+    assert saslprep(raw) == prepared
+
+
+LIBPQ_SAMPLES = [
+    "correct\u00a0horse battery staple violin",
+    "correct horse bat\u00adtery staple violin",
+    "quartz \ufb01ddle elevator thunder",
+    "\u2168 \u00aa \u3000 \ufeff \u1806 \ufe0f",
+    "cafe\u0301 na\u00efve \u212b",
+    "\u0651\u064e",
+    "x\u200by \u2000z \u200cw",
+    "\u0627\u00a0\u0628",
+    # PostgreSQL falls back to the raw password for each of these
+    "\u00aa\u0007 prohibited",
+    "\u0627\u00a01",
+    "\u05d0\u00aa\u05d0",
+    "\u00ad\u200d",
+    "\u00aa\u0221 unassigned",
+    "\u00aa\u03f9 unassigned before NFKC",
+    "\u00aa\u0340 prohibited before NFKC",
+]
+
+
+def test_saslprep_matches_the_libpq_that_hashes_the_verifier(pg_database: PgDatabase) -> None:
+    """The SCRAM verifier libpq builds for each sample is the verifier of ``saslprep(sample)``
+    hashed without any preparation: the two implementations agree, fallbacks included."""
+    with connect(pg_database) as conn:
+        for sample in LIBPQ_SAMPLES:
+            verifier = conn.pgconn.encrypt_password(sample.encode(), b"r", b"scram-sha-256")
+            _, params, keys = verifier.decode().split("$")
+            iterations, salt = params.split(":")
+            stored_key = keys.split(":")[0]
+            assert _stored_key(saslprep(sample), salt, int(iterations)) == stored_key, sample
+            if saslprep(sample) != sample:  # the check can tell the two forms apart
+                assert _stored_key(sample, salt, int(iterations)) != stored_key, sample
+
+
+def _stored_key(password: str, salt: str, iterations: int) -> str:
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return base64.b64encode(hashlib.sha256(client_key).digest()).decode()
+
+
+SPELLINGS = [
+    ("correct\u00a0horse battery staple violin", GOOD),
+    ("quartz \ufb01ddle elevator thunder", "quartz fiddle elevator thunder"),
+    ("correct horse bat\u00adtery staple violin", GOOD),
+]
+
+
+@pytest.mark.parametrize(("fancy", "plain"), SPELLINGS)
+@pytest.mark.parametrize("fancy_first", [True, False])
+def test_a_spelling_that_saslprep_maps_to_a_used_password_is_refused_as_reused(
+    policy_db: PgDatabase, role: str, fancy: str, plain: str, fancy_first: bool
+) -> None:
+    first, second = (fancy, plain) if fancy_first else (plain, fancy)
+    with connect(policy_db) as conn:
+        set_password(conn, role, first)
+    # it is the same login password: PostgreSQL lets the other spelling in
+    with psycopg.connect(policy_db.dsn, user=role, password=second) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (role,)
+    with connect(policy_db) as conn, pytest.raises(PasswordPolicyError, match="used before") as exc:
+        set_password(conn, role, second)
+    assert second not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (GOOD, "correct horse battery staple viol\u00edn"),  # an accent is no compatibility form
+        # a prohibited BEL makes PostgreSQL hash both raw: the no-break space stays distinct
+        (GOOD + "\u0007", "correct\u00a0horse battery staple violin\u0007"),
+    ],
+)
+def test_a_password_that_saslprep_keeps_distinct_is_accepted(
+    policy_db: PgDatabase, role: str, first: str, second: str
+) -> None:
+    with connect(policy_db) as conn:
+        set_password(conn, role, first)
+        set_password(conn, role, second)
+    with psycopg.connect(policy_db.dsn, user=role, password=second) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (role,)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(policy_db.dsn, user=role, password=first).close()
+
+
+def test_hardening_passwd_refuses_a_nbsp_spelling_of_a_used_password(
+    policy_db: PgDatabase, role: str
+) -> None:
+    assert passwd(role, "--password-stdin", stdin=GOOD + "\n", url=policy_db.dsn).returncode == 0
+    fancy = "correct\u00a0horse battery staple violin"
+    proc = passwd(role, "--password-stdin", stdin=fancy + "\n", url=policy_db.dsn)
+    assert proc.returncode == 1
+    assert "used before" in proc.stderr
+    assert fancy not in proc.stderr
+
+
+def test_a_history_entry_of_the_raw_form_still_catches_an_exact_repeat(
+    policy_db: PgDatabase, role: str
+) -> None:
+    """Entries recorded before the kit applied SASLprep hold the digest of the typed text."""
+    typed = "correct\u00a0horse battery staple violin"
+    salt = os.urandom(16)
+    with connect(policy_db) as conn:
+        conn.execute(
+            "INSERT INTO hardening.password_history (rolname, salt, digest) VALUES (%s, %s, %s)",
+            (role, salt, history_digest(typed, salt)),
+        )
+        conn.commit()
+        with pytest.raises(PasswordPolicyError, match="used before"):
+            set_password(conn, role, typed)

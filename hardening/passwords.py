@@ -11,7 +11,8 @@ Messages name the role and the rule, never the password.
 
 SCRAM hashes the SASLprep form of a password (``saslprep``), so strings that differ only in
 what SASLprep maps away (a no-break space for a space, a soft hyphen, the ligature "ﬁ" for
-"fi") are one login password: the reuse check and the history digests judge that form.
+"fi") are one login password. Every rule but the NUL check therefore judges that form: the
+reuse check and the history digests, the length, the role name and the strength.
 """
 
 from __future__ import annotations
@@ -118,16 +119,24 @@ def saslprep(password: str) -> str:
 
 
 def problems(policy: Policy, role: str, password: str) -> list[str]:
-    """The rules ``password`` breaks for ``role``, without the database (no reuse check)."""
+    """The rules ``password`` breaks for ``role``, without the database (no reuse check).
+
+    All but the NUL check judge the SASLprep form, the password SCRAM really hashes: a soft
+    hyphen or zero-width joiner is no character of it, so it cannot pad the length, hide the
+    role name or a dictionary word from the checks.
+    """
     found: list[str] = []
     if "\x00" in password:
         # libpq hashes a C string: the role would get the part before the NUL, unchecked
         found.append("contains a NUL character, which PostgreSQL passwords cannot hold")
-    if len(password) < policy.min_length:
-        found.append(f"shorter than {policy.min_length} characters")
-    if policy.forbid_role_name and len(role) >= 3 and role.lower() in password.lower():
+    prepared = saslprep(password)
+    if len(prepared) < policy.min_length:
+        hint = " once normalised (SASLprep)" if len(password) >= policy.min_length else ""
+        found.append(f"shorter than {policy.min_length} characters{hint}")
+    name = saslprep(role).lower()
+    if policy.forbid_role_name and len(name) >= 3 and name in prepared.lower():
         found.append("contains the role name")
-    score = int(zxcvbn(password[:100], user_inputs=[role])["score"])
+    score = int(zxcvbn(prepared[:100], user_inputs=[role])["score"])
     if score < policy.min_strength:
         found.append(
             f"too easy to guess ({STRENGTH_WORDS[score]}; the policy asks for "

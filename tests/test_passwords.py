@@ -392,3 +392,23 @@ def test_a_history_entry_of_the_raw_form_still_catches_an_exact_repeat(
         conn.commit()
         with pytest.raises(PasswordPolicyError, match="used before"):
             set_password(conn, role, typed)
+
+
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [
+        ("Tr0ub4dor&3x\u00ad\u00ad\u00ad", "shorter than 14 characters once normalised"),
+        ("\u200d".join("passwordpassword1"), "too easy to guess"),
+        ("blue-{role}-cactus-ladder", "contains the role name"),
+    ],
+)
+def test_invisible_characters_neither_pad_nor_disguise_a_password(
+    policy_db: PgDatabase, role: str, password: str, rule: str
+) -> None:
+    """Characters SASLprep removes are no part of the login password: the rules judge it
+    without them (a soft hyphen in the role name, zero-width joiners between letters)."""
+    password = password.format(role="\u00ad".join(role))
+    with connect(policy_db) as conn, pytest.raises(PasswordPolicyError) as exc:
+        set_password(conn, role, password)
+    assert rule in str(exc.value)
+    assert password not in str(exc.value)

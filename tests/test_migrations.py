@@ -259,6 +259,41 @@ def test_downgrade_base_restores_the_catalog_exactly(pg_database: PgDatabase) ->
     assert db_settings(pg_database.dsn)["pgaudit.log"] == "read, misc"
 
 
+def test_the_snapshot_compares_membership_options(pg_database: PgDatabase) -> None:
+    # A downgrade that left a membership in place but changed its INHERIT or SET option
+    # (PostgreSQL 16+) must show in the diff; on 15 the options do not exist and read NULL.
+    group, member = (f"{tag}_{uuid.uuid4().hex[:8]}" for tag in ("group", "member"))
+    create = sql.SQL("CREATE ROLE {} NOLOGIN")
+    execute(
+        pg_database.dsn,
+        create.format(sql.Identifier(group)),
+        create.format(sql.Identifier(member)),
+        sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(member)),
+    )
+    try:
+        before = snapshot(pg_database.dsn)
+        options = [row[2:5] for row in before["memberships"] if row[:2] == (group, member)]
+        if pg_database.server.version < 16:
+            assert options == [(False, None, None)]
+            return
+        assert options == [(False, True, True)]
+        for option in ("INHERIT", "SET"):
+            execute(
+                pg_database.dsn,
+                sql.SQL("GRANT {} TO {} WITH {} FALSE").format(
+                    sql.Identifier(group), sql.Identifier(member), sql.SQL(option)
+                ),
+            )
+        changed = diff(before, snapshot(pg_database.dsn))
+        assert list(changed) == ["memberships"]
+        assert [row[2:5] for row in changed["memberships"]["new"]] == [(False, False, False)]
+    finally:
+        execute(
+            pg_database.dsn,
+            sql.SQL("DROP ROLE {}, {}").format(sql.Identifier(member), sql.Identifier(group)),
+        )
+
+
 def test_each_step_up_and_down_restores_the_catalog(pg_database: PgDatabase) -> None:
     roles = unique_roles()
     execute(pg_database.dsn, "CREATE TABLE public.users (id int)")

@@ -1,6 +1,7 @@
 """A catalog snapshot of everything the hardening steps may touch, for before/after diffs.
 
-Cluster-wide: extensions' roles, role attributes, memberships, role settings, parameter ACLs,
+Cluster-wide: extensions' roles, role attributes, memberships (with their ADMIN, and from
+PostgreSQL 16 INHERIT and SET, options), role settings, parameter ACLs,
 ALTER SYSTEM settings. Per database: extensions, schemas, relations, functions (owner,
 SECURITY DEFINER, ACL), database settings, and the effective ACLs of the database, schemas,
 relations and default privileges. ACLs are compared as sets of (grantor, grantee, privilege,
@@ -24,11 +25,15 @@ QUERIES: dict[str, str] = {
         SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,
                rolreplication, rolbypassrls, rolconnlimit, rolvaliduntil::text
         FROM pg_roles ORDER BY 1""",
+    # inherit_option and set_option exist from PostgreSQL 16; read through to_jsonb, the
+    # same query gives NULL for them on 15.
     "memberships": """
-        SELECT r.rolname, m.rolname, m2.admin_option, g.rolname
+        SELECT r.rolname, m.rolname, m2.admin_option,
+               (to_jsonb(m2) ->> 'inherit_option')::boolean,
+               (to_jsonb(m2) ->> 'set_option')::boolean, g.rolname
         FROM pg_auth_members m2 JOIN pg_roles r ON r.oid = m2.roleid
         JOIN pg_roles m ON m.oid = m2.member LEFT JOIN pg_roles g ON g.oid = m2.grantor
-        ORDER BY 1, 2, 4""",
+        ORDER BY 1, 2, 6""",
     "settings": """
         SELECT coalesce(d.datname, ''), coalesce(r.rolname, ''), s.setconfig
         FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase

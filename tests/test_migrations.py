@@ -677,3 +677,30 @@ def test_server_profile_is_refused_without_superuser(
     assert "needs SUPERUSER" in exit_message(exc)
     migrate.downgrade(as_owner, "base")
     assert diff(before, snapshot(pg_database.dsn)) == {}
+
+
+def test_server_profile_is_refused_where_allow_alter_system_is_off(
+    pg_server: PgServer, pg_server_factory: Callable[[dict[str, str]], PgServer]
+) -> None:
+    if pg_server.version < 17:
+        pytest.skip(
+            f"allow_alter_system exists from PostgreSQL 17 (this is {pg_server.version}): "
+            "ALTER SYSTEM cannot be turned off, and the server profile tests above cover the "
+            "check passing"
+        )
+    server = pg_server_factory({"allow_alter_system": "off"})
+    with server.database() as url:
+        dsn = libpq_dsn(url)
+        before = snapshot(dsn)
+        with pytest.raises(SystemExit) as exc:
+            migrate.upgrade(url, "head", server_profile="on", **unique_roles())
+        message = exit_message(exc)
+        assert "step h008_server_profile uses ALTER SYSTEM" in message
+        assert "allow_alter_system = off" in message
+        assert "leave server_profile=off" in message  # the hint: what to do instead
+        # One transaction up to the check: steps h001-h007 rolled back with it, and no
+        # ALTER SYSTEM ran (postgresql.auto.conf is part of the snapshot).
+        assert diff(before, snapshot(dsn)) == {}
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SELECT to_regclass('hardening_version')").fetchone() == (None,)
+            assert conn.execute("SHOW log_statement").fetchone() == ("none",)

@@ -604,18 +604,34 @@ HOSTILE = "we\"ird'; DROP ROLE postgres; --"
 
 
 def test_hostile_role_and_schema_names_are_quoted(pg_database: PgDatabase) -> None:
+    # Every name-valued setting: the kit's roles, table_owner_role, app_schema, audit_tables
+    # (schema and table; `;`, `.` and `:` are its separators) and pgcrypto_schema (below).
     suffix = uuid.uuid4().hex[:6]
-    roles = {name: f"{HOSTILE} {name[:6]}{suffix}" for name in ROLE_SETTINGS}
+    roles = {name: f"{HOSTILE} {name} {suffix}" for name in ROLE_SETTINGS}
+    assert len(set(roles.values())) == len(ROLE_SETTINGS)  # four roles, not one under two names
+    owner = f"{HOSTILE} owner{suffix}"
     schema = f'app "{suffix}"; DROP SCHEMA public; x'
+    audited = f'au\'dit "{suffix}" --'
     table = 'us\'ers, "t"'
     execute(
         pg_database.dsn,
+        sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(owner)),
         sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)),
+        sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(audited)),
         sql.SQL("CREATE TABLE public.{} (id int)").format(sql.Identifier(table)),
+        sql.SQL("CREATE TABLE {}.{} (id int)").format(
+            sql.Identifier(audited), sql.Identifier(table)
+        ),
     )
     before = snapshot(pg_database.dsn)
-    x = {**roles, "app_schema": schema, "audit_tables": f"public.{table}:SELECT"}
+    x = {
+        **roles,
+        "table_owner_role": owner,
+        "app_schema": schema,
+        "audit_tables": f"public.{table}:SELECT;{audited}.{table}:SELECT,UPDATE",
+    }
     migrate.upgrade(pg_database.url, "head", **x)
+    hardened = snapshot(pg_database.dsn)
     with psycopg.connect(pg_database.dsn) as conn:
         found = {
             r[0]
@@ -628,7 +644,41 @@ def test_hostile_role_and_schema_names_are_quoted(pg_database: PgDatabase) -> No
     assert found == set(roles.values())
     assert superuser == (1,)
     assert db_settings(pg_database.dsn)["pgaudit.role"] == roles["audit_role"]
+    assert {
+        (row[0], row[1], row[4])
+        for row in hardened["relation_acls"]
+        if row[3] == roles["audit_role"]
+    } == {("public", table, "SELECT"), (audited, table, "SELECT"), (audited, table, "UPDATE")}
+    assert {
+        (row[1], row[2], row[4], row[5])
+        for row in hardened["default_acls"]
+        if row[0] == owner and row[4] == roles["readonly_role"]
+    } == {(schema, "r", roles["readonly_role"], "SELECT")}
     migrate.downgrade(pg_database.url, "base", **x)
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+    execute(pg_database.dsn, sql.SQL("DROP ROLE {}").format(sql.Identifier(owner)))
+
+
+def test_a_hostile_pgcrypto_schema_name_is_quoted(pg_database: PgDatabase) -> None:
+    # The name reaches CREATE EXTENSION ... SCHEMA, and the function signatures the cost
+    # records keep for the downgrade (parsed back with to_regprocedure: `.`, `(` and `"`).
+    schema = f'cry\'pto.x("{uuid.uuid4().hex[:6]}"); CREATE TABLE public.injected (); --'
+    roles = unique_roles()
+    execute(pg_database.dsn, sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    before = snapshot(pg_database.dsn)
+    migrate.upgrade(pg_database.url, "head", pgcrypto_schema=schema, **roles)
+    hardened = snapshot(pg_database.dsn)
+    assert [e[0::2] for e in hardened["extensions"] if e[0] == "pgcrypto"] == [("pgcrypto", schema)]
+    assert pgp_costs(pg_database.dsn) == {1000.0}
+    assert not [r for r in hardened["relations"] if r[1] == "injected"]
+    with psycopg.connect(pg_database.dsn) as conn:
+        decrypted = conn.execute(
+            sql.SQL("SELECT {0}.pgp_sym_decrypt({0}.pgp_sym_encrypt('x', 'k'), 'k')").format(
+                sql.Identifier(schema)
+            )
+        ).fetchone()
+    assert decrypted == ("x",)
+    migrate.downgrade(pg_database.url, "base", pgcrypto_schema=schema, **roles)
     assert diff(before, snapshot(pg_database.dsn)) == {}
 
 

@@ -54,7 +54,7 @@ from sqlalchemy.sql.schema import Column, Table
 from sqlalchemy.types import TypeDecorator
 
 from hardening import blind_index, keys
-from hardening.envelope import AEAD_V1, PGP_V1, EnvelopeError, header, split_header
+from hardening.envelope import AEAD_V1, PGP_V1, EnvelopeError, decode, header, split_header
 from hardening.keys import (
     KEY_ID_PATTERN,
     DecryptionError,
@@ -424,9 +424,18 @@ class _EncryptedBase(TypeDecorator[T], Generic[T]):
 class EncryptedType(_EncryptedBase[T]):
     """AES-256-GCM in the application (see the module docstring).
 
-    ``legacy_plaintext=True`` is for the transition of ``op.encrypt_column``: a stored value
-    that is not an envelope under a key id of the keyring is returned as plaintext; an envelope
-    that fails authentication still raises ``DecryptionError``.
+    ``legacy_plaintext=True`` is for the transition of ``op.encrypt_column``, when some rows
+    still hold plaintext. A stored value is read as an envelope when it starts with an AEAD
+    header (``0x01``, a key-id length of 1 to 64, a key id of ``A-Z a-z 0-9 _ . -``) and
+    either its key id is in the keyring (after a reload) or it is complete (at least a 12-byte
+    nonce and a 16-byte tag after the header). An envelope decrypts or raises, exactly as
+    without the flag: ``KeyNotFoundError`` naming the key id when the keyring lacks it,
+    ``DecryptionError`` when it fails authentication or, under a known key id, is truncated.
+    Every other value (no AEAD header, a pgcrypto envelope, or a header under an unknown key
+    id too short to hold nonce and tag) is returned as plaintext. A key removed from the
+    keyring too early is therefore an error, never ciphertext read as data; the price is that
+    a plaintext which happens to be a complete envelope under an unknown key id is an error
+    too. Neither error holds a key or the value.
     """
 
     def __init__(
@@ -524,6 +533,8 @@ class EncryptedType(_EncryptedBase[T]):
             try:
                 return decrypt(value)
             except KeyNotFoundError:
+                if _complete_aead(value):
+                    raise  # a real envelope whose key is gone: its bytes are no plaintext
                 return bytes(value)
             except DecryptionError as exc:
                 if exc.key_id is None:
@@ -544,6 +555,14 @@ class EncryptedType(_EncryptedBase[T]):
         except Exception:
             raise self._unreadable(envelope) from None
         return result
+
+
+def _complete_aead(value: bytes) -> bool:
+    """True when ``value`` parses as a whole AEAD envelope: header, nonce and tag."""
+    try:
+        return decode(value).version == AEAD_V1
+    except EnvelopeError:
+        return False
 
 
 def _text_to(value: str) -> bytes:

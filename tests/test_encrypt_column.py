@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from hardening.types import (
     EncryptedInteger,
     EncryptedJSON,
     EncryptedText,
+    KeyNotFoundError,
 )
 
 
@@ -232,3 +234,28 @@ def test_an_envelope_under_a_key_the_keyring_lacks_is_not_encrypted_twice(
         upgrade_one(engine, "users", "ssn", EncryptedText, batch_size=1000)
     heads = raw(pg_database, "SELECT DISTINCT substr(ssn, 1, 5) FROM users WHERE ssn <> ''")
     assert heads == [(b"\x01\x03old",)]
+
+
+def test_legacy_plaintext_does_not_read_an_envelope_whose_key_was_removed_as_plaintext(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    """The flag reads what is no envelope; a complete envelope under a key id the keyring
+    lacks is the error naming that id, not its ciphertext returned as the value."""
+    old_key = os.urandom(32)
+    keys.configure_keys(Keyring.from_pairs([("old", old_key)]))
+    upgrade_one(engine, "users", "ssn", EncryptedText, batch_size=1000)
+    keys.configure_keys(Keyring.from_pairs([("new", os.urandom(32))]))  # 'old' removed too soon
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("UPDATE users SET ssn = convert_to('still-plain', 'UTF8') WHERE id = 5")
+        # plaintext that starts like a header under 'old' but cannot hold nonce and tag
+        conn.execute("UPDATE users SET ssn = '\\x01036f6c64'::bytea || 'short'::bytea WHERE id = 6")
+    lenient = model(legacy=True)
+    with engine.connect() as conn:
+        got = conn.execute(select(lenient.c.ssn).where(lenient.c.id.in_([5, 6])).order_by("id"))
+        assert got.scalars().all() == ["still-plain", "\x01\x03oldshort"]
+        with pytest.raises(KeyNotFoundError, match=r"'old'.*users\.ssn.*'new'") as caught:
+            conn.execute(select(lenient.c.ssn).where(lenient.c.id == 4)).all()
+    text = str(caught.value) + repr(caught.value.args)
+    assert "ssn-4" not in text
+    assert base64.b64encode(old_key).decode() not in text
+    assert repr(old_key)[2:-1] not in text

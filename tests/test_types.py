@@ -538,6 +538,16 @@ def _chain(exc: BaseException | None) -> Iterator[BaseException]:
         exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
 
 
+def _legacy_table(engine: Engine, stored: bytes, type_: Any) -> Table:
+    """Table ``legacy`` with ``stored`` written as raw bytes, read back through ``type_``."""
+    meta = MetaData()
+    raw = Table("legacy", meta, Column("id", Integer, primary_key=True), Column("v", LargeBinary))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(raw).values(id=1, v=stored))
+    return Table("legacy", MetaData(), Column("id", Integer, primary_key=True), Column("v", type_))
+
+
 @pytest.mark.parametrize(
     ("type_", "stored"),
     [
@@ -553,17 +563,7 @@ def test_a_stored_value_that_is_not_of_the_column_type_is_an_error_naming_the_co
     engine: Engine, type_: Any, stored: bytes
 ) -> None:
     """A legacy plaintext row the type cannot parse: the error names the column, not the value."""
-    meta = MetaData()
-    raw = Table("legacy", meta, Column("id", Integer, primary_key=True), Column("v", LargeBinary))
-    meta.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(insert(raw).values(id=1, v=stored))
-    typed = Table(
-        "legacy",
-        MetaData(),
-        Column("id", Integer, primary_key=True),
-        Column("v", type_(legacy_plaintext=True)),
-    )
+    typed = _legacy_table(engine, stored, type_(legacy_plaintext=True))
     with engine.connect() as conn, pytest.raises(DecryptionError, match=r"legacy\.v") as caught:
         conn.execute(select(typed.c.v)).all()
     for exc in _chain(caught.value):
@@ -599,3 +599,29 @@ def test_a_database_error_on_insert_shows_ciphertext_and_redactions_only(
     assert "[REDACTED]" in text
     for secret in ("SSN-PLAINTEXT-1", "NOTE-PLAINTEXT-2", state.pgp_password(k1.active)):
         assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("stored", "error"),
+    [
+        (b"\x01\x02k9" + bytes(27), None),  # unknown key id, too short for nonce + tag
+        (b"\x01\x02k9" + bytes(28), KeyNotFoundError),  # a complete envelope under it
+        (b"\x01\x02k1" + bytes(27), DecryptionError),  # known key id: a truncated envelope
+        (b"\x02\x02k9" + bytes(40), None),  # a pgcrypto envelope is no AEAD one
+        (b"\x01\x02k!" + bytes(40), None),  # no key id
+        (b"plain bytes", None),
+    ],
+    ids=["short-unknown-id", "complete-unknown-id", "short-known-id", "pgp", "bad-id", "plain"],
+)
+def test_legacy_plaintext_returns_exactly_what_is_no_aead_envelope(
+    engine: Engine, stored: bytes, error: type[Exception] | None
+) -> None:
+    typed = _legacy_table(engine, stored, EncryptedBytes(legacy_plaintext=True))
+    with engine.connect() as conn:
+        if error is None:
+            assert conn.execute(select(typed.c.v)).scalar_one() == stored
+        else:
+            with pytest.raises(error) as caught:
+                conn.execute(select(typed.c.v)).all()
+            assert "legacy.v" in str(caught.value)
+            assert f"key id '{stored[2:4].decode()}'" in str(caught.value)

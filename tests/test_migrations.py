@@ -418,6 +418,41 @@ def test_a_kit_role_that_can_log_in_is_refused(
     assert diff(before, snapshot(pg_database.dsn)) == {}
 
 
+@pytest.mark.parametrize("how", ["NOINHERIT role", "grant WITH INHERIT FALSE"])
+def test_an_adopted_reader_that_would_not_inherit_its_privileges_is_refused(
+    pg_database: PgDatabase, pg_server: PgServer, how: str
+) -> None:
+    # The kit grants pg_read_all_settings to the audit reader for its privileges. A reader that
+    # exists already but would not inherit them is refused, not adopted half-working.
+    roles = unique_roles()
+    reader = roles["audit_reader_role"]
+    if how == "NOINHERIT role":
+        setup = [sql.SQL("CREATE ROLE {} NOLOGIN NOINHERIT").format(sql.Identifier(reader))]
+    elif pg_server.version < 16:
+        pytest.skip("GRANT ... WITH INHERIT FALSE exists from PostgreSQL 16")
+    else:
+        setup = [
+            sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(reader)),
+            sql.SQL("GRANT pg_read_all_settings TO {} WITH INHERIT FALSE").format(
+                sql.Identifier(reader)
+            ),
+        ]
+    execute(pg_database.dsn, *setup)
+    try:
+        before = snapshot(pg_database.dsn)
+        with pytest.raises(SystemExit) as exc:
+            migrate.upgrade(pg_database.url, "head", **roles)
+        message = exit_message(exc)
+        assert (
+            f"step h006_audit_roles needs role {reader} to inherit the privileges of "
+            "pg_read_all_settings, and it does not"
+        ) in message
+        assert "ALTER ROLE" in message
+        assert diff(before, snapshot(pg_database.dsn)) == {}
+    finally:
+        execute(pg_database.dsn, sql.SQL("DROP ROLE {}").format(sql.Identifier(reader)))
+
+
 # --- preflights: nothing changes when a step cannot run ----------------------------------------
 
 

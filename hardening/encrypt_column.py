@@ -17,9 +17,11 @@ per short transaction, each row written with a compare-and-set on its old bytes.
 already decrypts is skipped, so an interrupted upgrade is simply run again.
 
 Reads during the transition: some rows are envelopes, some plaintext bytes. Declare the column
-with ``EncryptedText(legacy_plaintext=True)`` while the conversion runs: a value that is not an
-envelope under a known key id is returned as plaintext; an envelope that fails authentication
-still raises ``DecryptionError``. Drop the flag once the upgrade has finished. Without the flag,
+with ``EncryptedText(legacy_plaintext=True)`` while the conversion runs: a value that is an AEAD
+envelope under a known key id, or a complete one under an unknown key id, decrypts or raises
+exactly as without the flag (``DecryptionError``, ``KeyNotFoundError``); any other value is
+returned as plaintext (docs/encryption.md states the rule byte by byte). Drop the flag once the
+upgrade has finished. Without the flag,
 a plaintext row raises ``DecryptionError`` (never wrong data).
 
 Downgrade decrypts in batches the same way, then turns the column back into

@@ -5,8 +5,8 @@ functions their planner cost, so reads of tables past min_parallel_table_scan_si
 parallel; every pgcrypto contender gets that). For each row count, each contender gets a fresh
 table ``(id, v)``; the insert is one Core executemany in one transaction, the select reads every
 row (``SELECT id, v``, Core, every value decrypted). Each timing is the best of ``--repeat``
-round-robin runs (5 selects per run; a contender slower than 2 s runs once), with garbage
-collection paused while timing.
+runs (5 selects per run, round-robin over the contenders; a contender slower than 2 s runs
+once), with garbage collection paused while timing.
 """
 
 from __future__ import annotations
@@ -48,38 +48,43 @@ class Result:
 def measure(
     engine: Engine, contenders: dict[str, TypeEngine[Any]], rows: int, repeat: int
 ) -> list[Result]:
-    """Round-robin over the contenders ``repeat`` times (so each one's best run is taken under
-    the same conditions as the others'), garbage collection paused while timing, as timeit
-    does."""
+    """``repeat`` runs; in each, every contender inserts into a fresh table, then the selects
+    go round-robin over the contenders, so a slow spell of a shared machine hits them all
+    alike. Each contender's best insert and best select count; garbage collection is paused
+    while timing, as timeit does."""
     values = [f"user-{i:07d}@example.org {os.urandom(4).hex()}" for i in range(rows)]
     payload = [{"v": v} for v in values]
     best = {name: [float("inf"), float("inf")] for name in contenders}
     for attempt in range(repeat):
-        for name, type_ in contenders.items():
-            if attempt and sum(best[name]) > SLOW_SECONDS:
-                continue
-            table = Table(
+        tables = {
+            name: Table(
                 f"bench_{name.replace('-', '_')}_{rows}",
                 MetaData(),
                 Column("id", Integer, primary_key=True),
                 Column("v", type_),
             )
-            table.create(engine)
-            try:
+            for name, type_ in contenders.items()
+            if not attempt or sum(best[name]) <= SLOW_SECONDS
+        }
+        try:
+            for name, table in tables.items():
+                table.create(engine)
                 with engine.begin() as conn, _no_gc():
                     start = time.perf_counter()
                     conn.execute(insert(table), payload)
                     best[name][0] = min(best[name][0], time.perf_counter() - start)
-                with engine.connect() as conn:
-                    for _ in range(SELECTS_PER_RUN):
+            with engine.connect() as conn:
+                for _ in range(SELECTS_PER_RUN):
+                    for name, table in tables.items():
                         with _no_gc():
                             start = time.perf_counter()
                             got = [row.v for row in conn.execute(select(table)).all()]
                             best[name][1] = min(best[name][1], time.perf_counter() - start)
-                        del got[1:]
                         assert got[0] in values
-            finally:
-                table.drop(engine)
+                        del got
+        finally:
+            for table in tables.values():
+                table.drop(engine, checkfirst=True)
     return [Result(name, rows, ins, sel) for name, (ins, sel) in best.items()]
 
 
@@ -100,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", default="15")
     parser.add_argument("--url", default=os.environ.get("HARDENING_PG_URL"))
     parser.add_argument("--rows", default="10000,100000", help="comma-separated row counts")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default="", help="comma-separated contender names")
     args = parser.parse_args(argv)
 

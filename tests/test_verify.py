@@ -101,6 +101,18 @@ def test_the_documentation_lists_every_control() -> None:
     assert missing == []
 
 
+def test_the_documented_cis_and_pgdsat_numbers_are_the_catalogs() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "verify.md").read_text(encoding="utf-8")
+    rows = {
+        cells[0].strip("`"): (cells[3], cells[4])
+        for line in doc.splitlines()
+        if line.startswith("| `")
+        and len(cells := [cell.strip() for cell in line.strip("|").split("|")]) == 7
+    }
+    catalog = {c.id: (c.cis or "-", c.pgdsat or "-") for c in CONTROLS + PROBES}
+    assert rows == catalog
+
+
 def test_every_sql_file_belongs_to_a_control() -> None:
     shipped = {p.stem for p in (Path(__file__).parents[1] / "sql" / "checks").glob("*.sql")}
     assert shipped == {c.id for c in CONTROLS}

@@ -302,6 +302,7 @@ CONTROLS: tuple[Control, ...] = (
         "MD5 verifiers are replayable and crackable; new passwords must be stored as SCRAM.",
         "Run `alembic upgrade head` (sets it on the database) and "
         "ALTER SYSTEM SET password_encryption = 'scram-sha-256'.",
+        pgdsat="5.9",
     ),
     Control(
         "md5_verifiers",
@@ -361,7 +362,7 @@ CONTROLS: tuple[Control, ...] = (
         "narrower) and reload.",
         _HBA,
         "5.2",
-        "5.2",
+        "5.6",
     ),
     Control(
         "hba_remote_superuser",
@@ -375,7 +376,7 @@ CONTROLS: tuple[Control, ...] = (
         "the application roles instead of 'all', and reload.",
         _HBA,
         "5.2",
-        "5.2",
+        "5.8",
     ),
     Control(
         "hba_host_without_ssl",
@@ -388,7 +389,7 @@ CONTROLS: tuple[Control, ...] = (
         "Change `host` to `hostssl` for non-loopback addresses and reload.",
         _HBA,
         "6.8",
-        "6.8",
+        "5.5",
     ),
     Control(
         "authentication_timeout",
@@ -399,6 +400,7 @@ CONTROLS: tuple[Control, ...] = (
         "Half-open authentications hold connection slots; a short timeout limits slot exhaustion.",
         "ALTER SYSTEM SET authentication_timeout = '30s' and reload.",
         _SETTINGS,
+        pgdsat="5.4",
     ),
     # --- TLS ------------------------------------------------------------------------------
     Control(
@@ -423,7 +425,7 @@ CONTROLS: tuple[Control, ...] = (
         "ALTER SYSTEM SET ssl_min_protocol_version = 'TLSv1.2' and reload.",
         _SETTINGS,
         "6.9",
-        "6.9",
+        "6.8",
     ),
     Control(
         "session_encrypted",
@@ -507,6 +509,7 @@ CONTROLS: tuple[Control, ...] = (
         "operators that shadow others' (CVE-2018-1058).",
         "Run `alembic upgrade head` (REVOKE CREATE ON SCHEMA public FROM PUBLIC) or revoke it "
         "on each listed schema.",
+        pgdsat="4.8",
     ),
     Control(
         "database_public_connect",
@@ -582,7 +585,7 @@ CONTROLS: tuple[Control, ...] = (
         "The kit's server-side encrypted column types (pgp_sym_encrypt) need pgcrypto.",
         "Run `alembic upgrade head` (or CREATE EXTENSION pgcrypto).",
         cis="6.11",
-        pgdsat="6.11",
+        pgdsat="6.9",
     ),
     Control(
         "set_user_installed",

@@ -302,7 +302,7 @@ CONTROLS: tuple[Control, ...] = (
         "MD5 verifiers are replayable and crackable; new passwords must be stored as SCRAM.",
         "Run `alembic upgrade head` (sets it on the database) and "
         "ALTER SYSTEM SET password_encryption = 'scram-sha-256'.",
-        pgdsat="5.9",
+        pgdsat="5.12",
     ),
     Control(
         "md5_verifiers",
@@ -315,6 +315,7 @@ CONTROLS: tuple[Control, ...] = (
         "Reset each listed role's password with password_encryption = 'scram-sha-256' (the "
         "kit's password tools hash with SCRAM on the client).",
         _SUPERUSER,
+        pgdsat="5.12",
     ),
     Control(
         "login_roles_without_password",
@@ -347,8 +348,8 @@ CONTROLS: tuple[Control, ...] = (
         "md5 is replayable-hash authentication.",
         "Change those pg_hba.conf lines to scram-sha-256 (or peer for local) and reload.",
         _HBA,
-        "5.1",
-        "5.1",
+        cis="5.3, 5.4",
+        pgdsat="5.3, 5.4",
     ),
     Control(
         "hba_wide_cidr",
@@ -361,8 +362,7 @@ CONTROLS: tuple[Control, ...] = (
         "Restrict each rule to the application's subnets (IPv4 /16 or narrower, IPv6 /48 or "
         "narrower) and reload.",
         _HBA,
-        "5.2",
-        "5.6",
+        pgdsat="5.9",
     ),
     Control(
         "hba_remote_superuser",
@@ -375,8 +375,7 @@ CONTROLS: tuple[Control, ...] = (
         "Add `host all postgres 0.0.0.0/0 reject` (and ::/0) before the broad rules, or name "
         "the application roles instead of 'all', and reload.",
         _HBA,
-        "5.2",
-        "5.8",
+        pgdsat="5.11",
     ),
     Control(
         "hba_host_without_ssl",
@@ -388,8 +387,8 @@ CONTROLS: tuple[Control, ...] = (
         "credentials exchange and data travel in clear.",
         "Change `host` to `hostssl` for non-loopback addresses and reload.",
         _HBA,
-        "6.8",
-        "5.5",
+        cis="6.8",
+        pgdsat="5.8",
     ),
     Control(
         "authentication_timeout",
@@ -400,7 +399,7 @@ CONTROLS: tuple[Control, ...] = (
         "Half-open authentications hold connection slots; a short timeout limits slot exhaustion.",
         "ALTER SYSTEM SET authentication_timeout = '30s' and reload.",
         _SETTINGS,
-        pgdsat="5.4",
+        pgdsat="5.7",
     ),
     # --- TLS ------------------------------------------------------------------------------
     Control(
@@ -412,8 +411,8 @@ CONTROLS: tuple[Control, ...] = (
         "Without TLS, passwords exchanges and data cross the network in clear.",
         "Install a certificate, ALTER SYSTEM SET ssl = on and reload.",
         _SETTINGS,
-        "6.8",
-        "6.8",
+        cis="6.8",
+        pgdsat="6.8",
     ),
     Control(
         "ssl_min_protocol_version",
@@ -424,8 +423,8 @@ CONTROLS: tuple[Control, ...] = (
         "TLS 1.0 and 1.1 are deprecated (RFC 8996) and have known weaknesses.",
         "ALTER SYSTEM SET ssl_min_protocol_version = 'TLSv1.2' and reload.",
         _SETTINGS,
-        "6.9",
-        "6.8",
+        cis="6.8",
+        pgdsat="6.8",
     ),
     Control(
         "session_encrypted",
@@ -436,8 +435,8 @@ CONTROLS: tuple[Control, ...] = (
         "The connection verify uses is a sample of how clients connect: it should be TLS.",
         "Connect with sslmode=verify-full and make pg_hba require hostssl.",
         "any role (pg_stat_ssl, own session)",
-        "6.8",
-        "6.8",
+        cis="6.8",
+        pgdsat="5.8",
     ),
     # --- privileges -----------------------------------------------------------------------
     Control(
@@ -449,8 +448,8 @@ CONTROLS: tuple[Control, ...] = (
         "Every superuser bypasses all permission checks and audit configuration; applications "
         "and people should use narrower roles.",
         "ALTER ROLE <role> NOSUPERUSER for every listed role that is not the administrator.",
-        cis="4.2",
-        pgdsat="4.2",
+        cis="4.3",
+        pgdsat="4.3",
     ),
     Control(
         "approle_createrole",
@@ -461,8 +460,8 @@ CONTROLS: tuple[Control, ...] = (
         "CREATEROLE lets a role create and alter other roles (before PostgreSQL 16: grant "
         "itself almost any membership).",
         "ALTER ROLE <role> NOCREATEROLE.",
-        cis="4.2",
-        pgdsat="4.2",
+        cis="4.3",
+        pgdsat="4.3",
     ),
     Control(
         "approle_createdb",
@@ -473,8 +472,8 @@ CONTROLS: tuple[Control, ...] = (
         "An application role that can create databases can create unaudited ones and "
         "exhaust storage.",
         "ALTER ROLE <role> NOCREATEDB.",
-        cis="4.2",
-        pgdsat="4.2",
+        cis="4.3",
+        pgdsat="4.3",
     ),
     Control(
         "approle_bypassrls",
@@ -484,8 +483,8 @@ CONTROLS: tuple[Control, ...] = (
         "findings",
         "BYPASSRLS ignores every row-level security policy.",
         "ALTER ROLE <role> NOBYPASSRLS.",
-        cis="4.5",
-        pgdsat="4.5",
+        cis="4.3",
+        pgdsat="4.3",
     ),
     Control(
         "approle_replication",
@@ -496,8 +495,8 @@ CONTROLS: tuple[Control, ...] = (
         "REPLICATION can stream the whole cluster's data; only dedicated NOLOGIN-by-default "
         "replication accounts should hold it.",
         "ALTER ROLE <role> NOREPLICATION (keep it only on the replication account).",
-        cis="4.2",
-        pgdsat="4.2",
+        cis="4.3",
+        pgdsat="4.3",
     ),
     Control(
         "public_schema_create",
@@ -509,7 +508,7 @@ CONTROLS: tuple[Control, ...] = (
         "operators that shadow others' (CVE-2018-1058).",
         "Run `alembic upgrade head` (REVOKE CREATE ON SCHEMA public FROM PUBLIC) or revoke it "
         "on each listed schema.",
-        pgdsat="4.8",
+        pgdsat="4.10",
     ),
     Control(
         "database_public_connect",
@@ -540,8 +539,8 @@ CONTROLS: tuple[Control, ...] = (
         "findings",
         "ALTER DEFAULT PRIVILEGES ... TO PUBLIC gives every future object to every role.",
         "ALTER DEFAULT PRIVILEGES FOR ROLE <owner> [IN SCHEMA <s>] REVOKE ... FROM PUBLIC.",
-        cis="4.4",
-        pgdsat="4.4",
+        cis="4.6",
+        pgdsat="4.6",
     ),
     Control(
         "security_definer_search_path",
@@ -553,8 +552,8 @@ CONTROLS: tuple[Control, ...] = (
         "the caller's objects with the owner's rights.",
         "ALTER FUNCTION <f> SET search_path = pg_catalog, <schema>; (or schema-qualify and pin "
         "an empty search_path).",
-        cis="4.3",
-        pgdsat="4.3",
+        cis="4.5",
+        pgdsat="4.5",
     ),
     Control(
         "untrusted_languages",
@@ -574,6 +573,8 @@ CONTROLS: tuple[Control, ...] = (
         "findings",
         "A role with unlimited connections can exhaust max_connections and lock out everyone else.",
         "ALTER ROLE <role> CONNECTION LIMIT <n>.",
+        cis="5.5",
+        pgdsat="5.5",
     ),
     # --- extensions -----------------------------------------------------------------------
     Control(
@@ -584,7 +585,7 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         "The kit's server-side encrypted column types (pgp_sym_encrypt) need pgcrypto.",
         "Run `alembic upgrade head` (or CREATE EXTENSION pgcrypto).",
-        cis="6.11",
+        cis="6.9",
         pgdsat="6.9",
     ),
     Control(
@@ -597,8 +598,8 @@ CONTROLS: tuple[Control, ...] = (
         "superuser.",
         "Install the set_user package, add it to shared_preload_libraries and CREATE EXTENSION "
         "set_user.",
-        cis="4.6",
-        pgdsat="4.6",
+        cis="4.8",
+        pgdsat="4.8",
     ),
     Control(
         "password_policy_installed",
@@ -609,6 +610,8 @@ CONTROLS: tuple[Control, ...] = (
         "Password length, strength, reuse and expiry rules are enforced by the kit's password "
         "tools from hardening.password_policy; without it no policy applies.",
         "Run `alembic upgrade head` (step h003_password_policy).",
+        cis="5.6",
+        pgdsat="5.6",
     ),
     # --- the kit's own roles --------------------------------------------------------------
     Control(
@@ -621,8 +624,8 @@ CONTROLS: tuple[Control, ...] = (
         "group role granted to named people gives exactly that.",
         "Run `alembic upgrade head` (creates the role, member of pg_read_all_settings).",
         params=("audit_reader_role",),
-        cis="4.7",
-        pgdsat="4.7",
+        cis="4.9",
+        pgdsat="4.9",
     ),
     Control(
         "group_roles_nologin",
@@ -634,8 +637,8 @@ CONTROLS: tuple[Control, ...] = (
         "in is a shared account.",
         "Run `alembic upgrade head` (creates both group roles NOLOGIN).",
         params=("readonly_role", "readwrite_role"),
-        cis="4.7",
-        pgdsat="4.7",
+        cis="4.9",
+        pgdsat="4.9",
     ),
     Control(
         "group_roles_default_privileges",
@@ -648,8 +651,8 @@ CONTROLS: tuple[Control, ...] = (
         "Run `alembic upgrade head` (ALTER DEFAULT PRIVILEGES IN SCHEMA <app_schema> GRANT "
         "SELECT / DML to the group roles).",
         params=("app_schema", "readonly_role", "readwrite_role"),
-        cis="4.4",
-        pgdsat="4.4",
+        cis="4.6",
+        pgdsat="4.6",
     ),
 )
 

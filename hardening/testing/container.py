@@ -23,7 +23,7 @@ def engine_problem() -> str | None:
         DockerClient().client.ping()
     except Exception as exc:  # any failure here means "no engine"
         return (
-            f"no Docker engine answers ({type(exc).__name__}). Start one (`make docker`, or "
+            f"no Docker engine answers ({type(exc).__name__}). Start one (`make engine`, or "
             "`dockerd &`) or choose another backend: --pg-backend local | url"
         )
     return None

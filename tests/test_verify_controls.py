@@ -1,0 +1,137 @@
+"""`hardening verify`, control by control: each control fails on the bad state it is about and
+names the object, and passes without it. Roles are cluster-wide: every test drops the roles
+it creates."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from hardening.migrate import upgrade
+from hardening.testing.plugin import PgDatabase
+from hardening.verify import Result, Status, run
+
+CHECKS = Path(__file__).parents[1] / "sql" / "checks"
+BLOCK_START = "-- setting_overrides (shared"
+BLOCK_END = "-- end setting_overrides"
+
+# Controls that judge a setting a role or database can override (ALTER ROLE/DATABASE ... SET).
+OVERRIDABLE = {
+    "pgaudit_not_silenced",
+    "pgaudit_log_parameter_off",
+    "pgaudit_log_relation",
+    "pgaudit_log_catalog_off",
+    "pgaudit_role_nologin",
+    "log_parameter_max_length",
+    "log_parameter_max_length_on_error",
+    "password_encryption",
+    "log_min_messages",
+}
+
+
+def _one(url: object, control_id: str) -> Result:
+    report = run(url, only=[control_id])  # type: ignore[arg-type]
+    assert [r.control.id for r in report.results] == [control_id]
+    return report.results[0]
+
+
+@pytest.fixture
+def role(pg_database: PgDatabase) -> Iterator[str]:
+    """A NOLOGIN role, dropped afterwards (with its ALTER ROLE ... SET overrides)."""
+    name = f"verify_app_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
+    yield name
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+# --- overrides in pg_db_role_setting ---------------------------------------------------------
+
+
+def _block(text: str) -> str:
+    start = text.index(BLOCK_START)
+    return text[start : text.index(BLOCK_END, start) + len(BLOCK_END)]
+
+
+def test_every_overridable_setting_check_carries_the_same_overrides_block() -> None:
+    users = {p.stem for p in CHECKS.glob("*.sql") if BLOCK_START in p.read_text("utf-8")}
+    assert users == OVERRIDABLE
+    blocks = {_block((CHECKS / f"{control_id}.sql").read_text("utf-8")) for control_id in users}
+    assert len(blocks) == 1, "the setting_overrides block differs between check files"
+    assert "%" not in blocks.pop()  # safe in checks that take %(name)s parameters
+
+
+@pytest.mark.parametrize(
+    ("control_id", "setting", "bad_value"),
+    [
+        ("pgaudit_log_parameter_off", "pgaudit.log_parameter", "on"),
+        ("pgaudit_log_relation", "pgaudit.log_relation", "off"),
+        ("pgaudit_log_catalog_off", "pgaudit.log_catalog", "yes"),
+        ("pgaudit_role_nologin", "pgaudit.role", ""),
+        ("log_parameter_max_length", "log_parameter_max_length", "-1"),
+        ("log_parameter_max_length_on_error", "log_parameter_max_length_on_error", "64B"),
+        ("password_encryption", "password_encryption", "md5"),
+        ("log_min_messages", "log_min_messages", "error"),
+        ("pgaudit_not_silenced", "log_min_messages", "panic"),
+    ],
+)
+def test_a_role_level_override_fails_the_control_naming_the_role(
+    pg_database: PgDatabase, role: str, control_id: str, setting: str, bad_value: str
+) -> None:
+    upgrade(pg_database.url)
+    before = _one(pg_database.url, control_id)
+    assert before.status is Status.PASS, before.detail
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER ROLE {} IN DATABASE {} SET {} = {}").format(
+                sql.Identifier(role),
+                sql.Identifier(pg_database.name),
+                sql.SQL(setting),
+                sql.Literal(bad_value),
+            )
+        )
+    after = _one(pg_database.url, control_id)
+    assert after.status is Status.FAIL
+    assert role in after.detail
+    assert pg_database.name in after.detail
+
+
+def test_database_overrides_are_named_and_a_role_wide_value_replaced_here_is_not(
+    pg_database: PgDatabase, role: str
+) -> None:
+    upgrade(pg_database.url)
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        # Role-wide md5, but this role's setting in this database says scram: not a finding.
+        conn.execute(
+            sql.SQL("ALTER ROLE {} SET password_encryption = 'md5'").format(sql.Identifier(role))
+        )
+        conn.execute(
+            sql.SQL("ALTER ROLE {} IN DATABASE {} SET password_encryption = {}").format(
+                sql.Identifier(role), sql.Identifier(pg_database.name), "scram-sha-256"
+            )
+        )
+        assert _one(pg_database.url, "password_encryption").status is Status.PASS
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET log_min_messages = 'fatal'").format(
+                sql.Identifier(pg_database.name)
+            )
+        )
+    result = _one(pg_database.url, "log_min_messages")
+    assert result.status is Status.FAIL
+    assert f"database {pg_database.name} = fatal" in result.detail
+    silenced = _one(pg_database.url, "pgaudit_not_silenced")
+    assert silenced.status is Status.FAIL
+    assert silenced.evidence == [
+        {
+            "database": pg_database.name,
+            "role": "(every role)",
+            "setting": "log_min_messages = 'fatal' above pgaudit.log_level = 'log'",
+            "drops": "every audit record",
+        }
+    ]

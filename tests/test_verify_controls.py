@@ -4,6 +4,7 @@ it creates."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,3 +136,76 @@ def test_database_overrides_are_named_and_a_role_wide_value_replaced_here_is_not
             "drops": "every audit record",
         }
     ]
+
+
+# --- each control fails on its bad state, naming the object --------------------------------------
+
+# How to seed each control's bad state in a fresh database: SQL run as the superuser, with {r}
+# a role name of the test's own (created here, dropped afterwards) and {db} the database.
+# Role names start with "a_" so that they come before postgres in detail's first five.
+SEEDS: dict[str, tuple[str, ...]] = {
+    "md5_verifiers": ("CREATE ROLE {r} LOGIN PASSWORD {md5}",),
+    "login_roles_without_password": ("CREATE ROLE {r} LOGIN",),
+    "login_roles_without_expiry": ("CREATE ROLE {r} LOGIN PASSWORD 'x-unused-x'",),
+    "approle_createdb": (  # NOLOGIN, but a login role can SET ROLE to it
+        "CREATE ROLE {r} NOLOGIN CREATEDB",
+        "CREATE ROLE {r2} LOGIN",
+        "GRANT {r} TO {r2}",
+    ),
+    "approle_bypassrls": ("CREATE ROLE {r} NOLOGIN BYPASSRLS",),
+    "approle_replication": ("CREATE ROLE {r} LOGIN REPLICATION",),
+    "default_acl_public": (
+        "CREATE ROLE {r} NOLOGIN",
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {r} GRANT SELECT ON TABLES TO PUBLIC",
+    ),
+    "untrusted_languages": (  # no plperlu in the image: an untrusted language of our own
+        "CREATE FUNCTION public.{handler}() RETURNS language_handler "
+        "AS '$libdir/plpgsql', 'plpgsql_call_handler' LANGUAGE c",
+        "CREATE LANGUAGE {r} HANDLER public.{handler}",
+    ),
+    "role_connection_limit": ("CREATE ROLE {r} LOGIN",),
+    "pgaudit_role_nologin": (
+        "CREATE ROLE {r} LOGIN",
+        "ALTER DATABASE {db} SET pgaudit.role = {r_literal}",
+    ),
+    "group_roles_nologin": ("CREATE ROLE {r} LOGIN",),  # run with readonly_role = {r}
+}
+
+
+@pytest.mark.parametrize("control_id", sorted(SEEDS))
+def test_control_fails_on_seeded_bad_state(pg_database: PgDatabase, control_id: str) -> None:
+    r, r2 = f"a_seed_{uuid.uuid4().hex[:8]}", f"a_seed_member_{uuid.uuid4().hex[:8]}"
+    names = {
+        "r": sql.Identifier(r),
+        "r2": sql.Identifier(r2),
+        "handler": sql.Identifier(f"{r}_handler"),
+        "db": sql.Identifier(pg_database.name),
+        "r_literal": sql.Literal(r),
+        "md5": sql.Literal("md5" + hashlib.md5(f"pw{r}".encode()).hexdigest()),  # noqa: S324
+    }
+    x_args = {"readonly_role": r} if control_id == "group_roles_nologin" else None
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        try:
+            for statement in SEEDS[control_id]:
+                conn.execute(sql.SQL(statement).format(**names))
+            report = run(pg_database.url, only=[control_id], x_args=x_args)
+        finally:
+            for role in (r2, r):  # roles are cluster-wide: drop what this test made
+                if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                    conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+                    conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    result = report.results[0]
+    assert result.status is Status.FAIL, result.detail
+    assert r in result.detail
+    if control_id == "approle_createdb":
+        assert {"role": r, "can_login": False, "login_members": r2} in result.evidence
+
+
+def test_a_nologin_createdb_role_nobody_can_log_in_as_is_not_a_finding(
+    pg_database: PgDatabase, role: str
+) -> None:
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} CREATEDB").format(sql.Identifier(role)))
+    result = _one(pg_database.url, "approle_createdb")
+    assert role not in result.detail
+    assert all(row["role"] != role for row in result.evidence)

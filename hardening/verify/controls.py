@@ -475,13 +475,14 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         "approle_createdb",
-        "no non-superuser login role has CREATEDB",
+        "no non-superuser role a login role can act as has CREATEDB",
         "medium",
         "server",
         "findings",
         "An application role that can create databases can create unaudited ones and "
-        "exhaust storage.",
-        "ALTER ROLE <role> NOCREATEDB.",
+        "exhaust storage; a NOLOGIN role with CREATEDB gives that to every login role that "
+        "is its member (SET ROLE).",
+        "ALTER ROLE <role> NOCREATEDB (or REVOKE <role> FROM the login_members listed).",
         cis="4.3",
         pgdsat="4.3",
     ),

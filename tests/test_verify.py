@@ -198,7 +198,7 @@ def test_a_security_definer_function_without_search_path_is_found(
         )
         conn.execute(
             "CREATE FUNCTION public.pinned() RETURNS int SECURITY DEFINER "
-            "SET search_path = pg_catalog LANGUAGE sql AS 'SELECT 1'"
+            "SET search_path = pg_catalog, pg_temp LANGUAGE sql AS 'SELECT 1'"
         )
     result = run(pg_database.url, only=["security_definer_search_path"]).results[0]
     assert result.status is Status.FAIL

@@ -209,3 +209,40 @@ def test_a_nologin_createdb_role_nobody_can_log_in_as_is_not_a_finding(
     result = _one(pg_database.url, "approle_createdb")
     assert role not in result.detail
     assert all(row["role"] != role for row in result.evidence)
+
+
+# --- SECURITY DEFINER search_path ----------------------------------------------------------------
+
+
+def test_a_definer_search_path_through_a_writable_schema_or_without_pg_temp_is_found(
+    pg_database: PgDatabase, role: str
+) -> None:
+    definer = "RETURNS int SECURITY DEFINER LANGUAGE sql AS 'SELECT 1'"
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("GRANT CREATE ON SCHEMA public TO PUBLIC")  # the pre-15 default
+        conn.execute(sql.SQL("CREATE SCHEMA app AUTHORIZATION {}").format(sql.Identifier(role)))
+        for name, path in (
+            ("open_path", "public, pg_temp"),
+            ("temp_first", "pg_catalog"),
+            ("others_schema", "pg_catalog, app, pg_temp"),
+            ("safe", "pg_catalog, pg_temp"),
+            ("safe_quoted", '"$user", pg_catalog, pg_temp'),
+        ):
+            conn.execute(f"CREATE FUNCTION public.{name}() {definer} SET search_path = {path}")
+        conn.execute(
+            f"CREATE FUNCTION public.owner_schema() {definer} SET search_path = app, pg_temp"
+        )
+        conn.execute(
+            sql.SQL("ALTER FUNCTION public.owner_schema() OWNER TO {}").format(sql.Identifier(role))
+        )
+        try:
+            result = _one(pg_database.url, "security_definer_search_path")
+        finally:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+    assert result.status is Status.FAIL
+    problems = {row["function"]: row["problem"] for row in result.evidence}
+    assert problems == {
+        "open_path()": "PUBLIC has CREATE on schema public",
+        "temp_first()": "pg_temp is not the last entry (it is searched first)",
+        "others_schema()": f"{role} owns schema app",
+    }

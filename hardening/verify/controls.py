@@ -555,14 +555,15 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         "security_definer_search_path",
-        "SECURITY DEFINER functions pin search_path",
+        "SECURITY DEFINER functions pin a search_path only their owner can write to",
         "high",
         "server",
         "findings",
         "A SECURITY DEFINER function that resolves names through the caller's search_path runs "
-        "the caller's objects with the owner's rights.",
-        "ALTER FUNCTION <f> SET search_path = pg_catalog, <schema>; (or schema-qualify and pin "
-        "an empty search_path).",
+        "the caller's objects with the owner's rights; so does a pinned path through a schema "
+        "others can create objects in, or one that leaves pg_temp (searched first) unlisted.",
+        "ALTER FUNCTION <f> SET search_path = pg_catalog, <schema>, pg_temp, naming only "
+        "schemas where no one but the owner (and superusers) has CREATE.",
         cis="4.5",
         pgdsat="4.5",
     ),

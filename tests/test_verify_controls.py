@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -14,6 +14,8 @@ import pytest
 from psycopg import sql
 
 from hardening.migrate import upgrade
+from hardening.settings import libpq_dsn
+from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
 from hardening.verify import Result, Status, run
 
@@ -246,3 +248,79 @@ def test_a_definer_search_path_through_a_writable_schema_or_without_pg_temp_is_f
         "temp_first()": "pg_temp is not the last entry (it is searched first)",
         "others_schema()": f"{role} owns schema app",
     }
+
+
+# --- superusers in pg_hba.conf -------------------------------------------------------------------
+
+HBA_HEAD = (
+    "local all all trust",
+    "host all all 127.0.0.1/32 scram-sha-256",
+    "hostssl all postgres 0.0.0.0/0 reject",  # the control's own fix text
+    "hostssl all postgres ::/0 reject",
+)
+HBA_TAIL = (
+    "hostssl all {su} 0.0.0.0/0 reject",
+    "hostssl all {su} ::/0 reject",
+    "hostssl all all 0.0.0.0/0 scram-sha-256",  # how the test's auditor connects
+    "hostssl all all ::/0 scram-sha-256",
+)
+
+
+def _write_hba(dsn: str, hba_file: str, lines: tuple[str, ...]) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("COPY (SELECT unnest({}::text[])) TO {}").format(
+                sql.Literal(list(lines)), sql.Literal(hba_file)
+            )
+        )
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def test_hba_rejecting_superusers_first_passes_and_a_group_rule_admitting_one_fails(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+) -> None:
+    # A server of its own: the test rewrites its pg_hba.conf and does not put it back.
+    server = pg_server_factory({"cluster_name": "verify_hba"})
+    su, group = f"su_{uuid.uuid4().hex[:8]}", f"admins_{uuid.uuid4().hex[:8]}"
+    auditor, password = f"hba_auditor_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        row = conn.execute("SHOW hba_file").fetchone()
+        assert row is not None
+        hba_file = str(row[0])
+        for statement in (
+            "CREATE ROLE {su} SUPERUSER LOGIN",
+            "CREATE ROLE {group} NOLOGIN",
+            "CREATE ROLE {mid} NOLOGIN",
+            "GRANT {group} TO {mid}",
+            "GRANT {mid} TO {su}",  # a member of the group through another role
+            # The postgres superuser will be rejected from the network: a non-superuser
+            # auditor reads pg_hba_file_rules and rewrites the file.
+            "CREATE ROLE {auditor} LOGIN PASSWORD {password}",
+            "GRANT SELECT ON pg_hba_file_rules TO {auditor}",
+            "GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO {auditor}",
+            "GRANT EXECUTE ON FUNCTION pg_reload_conf() TO {auditor}",
+            "GRANT pg_write_server_files TO {auditor}",
+        ):
+            conn.execute(
+                sql.SQL(statement).format(
+                    su=sql.Identifier(su),
+                    group=sql.Identifier(group),
+                    mid=sql.Identifier(f"{group}_mid"),
+                    auditor=sql.Identifier(auditor),
+                    password=sql.Literal(password),
+                )
+            )
+    url = server.url_for("postgres", auditor, password)
+    dsn = libpq_dsn(url)
+    tail = tuple(line.format(su=su) for line in HBA_TAIL)
+    group_rule = f"hostssl all +{group} 0.0.0.0/0 scram-sha-256"
+    _write_hba(server.dsn, hba_file, (*HBA_HEAD, group_rule, *tail))
+    admitted = _one(url, "hba_remote_superuser")
+    assert admitted.status is Status.FAIL
+    assert [(row["line"], row["superusers"]) for row in admitted.evidence] == [
+        (len(HBA_HEAD) + 1, su)
+    ]
+    assert f"+{group}" in admitted.detail
+    _write_hba(dsn, hba_file, (*HBA_HEAD, *tail))
+    rejected = _one(url, "hba_remote_superuser")
+    assert rejected.status is Status.PASS, rejected.detail

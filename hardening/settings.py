@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -141,6 +141,12 @@ def database_url(x_args: Mapping[str, str] | None = None) -> URL | None:
             "the database URL (DATABASE_URL or -x url=...) is not a URL; "
             "expected postgresql://user:password@host:port/database"
         ) from None
+    except ValueError:
+        # make_url's own message may quote the URL (and so its password): name the part.
+        raise SettingsError(
+            f"the database URL (DATABASE_URL or -x url=...) has {_malformed_part(raw)}; "
+            "expected postgresql://user:password@host:port/database"
+        ) from None
     if url.get_backend_name() != "postgresql":
         raise SettingsError(
             f"the database URL names a {url.get_backend_name()!r} database; "
@@ -149,6 +155,47 @@ def database_url(x_args: Mapping[str, str] | None = None) -> URL | None:
     if url.drivername in ("postgresql", "postgresql+psycopg2"):
         url = url.set(drivername="postgresql+psycopg")
     return url
+
+
+def _malformed_part(raw: str) -> str:
+    """Which part of a URL make_url could not read, without quoting any of it."""
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        return "a malformed host (an IPv6 address needs both [ and ])"
+    try:
+        parts.port  # noqa: B018 - read for its ValueError
+    except ValueError:
+        return "a port that is not a number from 0 to 65535"
+    return "a part that cannot be read (check the port and the [IPv6] host)"
+
+
+def _is_secret(key: str) -> bool:
+    """Query parameters of a URL that carry a secret (libpq: password, sslpassword)."""
+    return "password" in key.lower()
+
+
+def url_secrets(url: URL) -> list[str]:
+    """Every secret in ``url``: the userinfo password and the values of password-like query
+    parameters (``?password=``, ``?sslpassword=``), for scrubbing them from messages."""
+    found = [str(url.password)] if url.password else []
+    for key, value in url.query.items():
+        if _is_secret(key):
+            values = (value,) if isinstance(value, str) else tuple(value)
+            found += [v for v in values if v]
+    return found
+
+
+def display_url(url: URL) -> str:
+    """``url`` as it may appear in messages and reports: the userinfo password and every
+    password-like query value (``?password=``, ``?sslpassword=``) shown as ``***``."""
+    shown = url.set(query={}).render_as_string(hide_password=True)
+    pairs = [
+        (key, "***" if _is_secret(key) else value)
+        for key, values in url.query.items()
+        for value in ((values,) if isinstance(values, str) else values)
+    ]
+    return f"{shown}?{urlencode(pairs, safe='*')}" if pairs else shown
 
 
 def libpq_dsn(url: URL | str) -> str:

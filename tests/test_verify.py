@@ -198,7 +198,7 @@ def test_a_security_definer_function_without_search_path_is_found(
         )
         conn.execute(
             "CREATE FUNCTION public.pinned() RETURNS int SECURITY DEFINER "
-            "SET search_path = pg_catalog LANGUAGE sql AS 'SELECT 1'"
+            "SET search_path = pg_catalog, pg_temp LANGUAGE sql AS 'SELECT 1'"
         )
     result = run(pg_database.url, only=["security_definer_search_path"]).results[0]
     assert result.status is Status.FAIL
@@ -339,6 +339,28 @@ def test_json_lists_every_control_with_id_status_and_fix(
     assert doc["target"]["url"].count("***") == 1
 
 
+def test_a_password_in_the_url_query_is_hidden_in_every_format(
+    pg_database: PgDatabase, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    password = pg_database.url.password
+    assert password
+    url = pg_database.url.set(password=None).update_query_dict({"password": str(password)})
+    as_text = url.render_as_string(hide_password=False)
+    assert f"password={password}" in as_text
+    args = ("--url", as_text, "--only", "pgaudit_installed,ssl_on")
+    code, out, _ = verify_cli(capsys, *args, "--format", "json")
+    assert code == 1  # it connected with the query's password: pgaudit_installed fails
+    assert json.loads(out)["target"]["url"].endswith("?password=***")
+    assert str(password) not in out
+    for fmt in ("text", "junit", "sarif"):
+        target = tmp_path / f"verify.{fmt}"
+        code, out, err = verify_cli(capsys, *args, "--format", fmt, "-o", str(target))
+        assert code == 1
+        written = target.read_text(encoding="utf-8")
+        assert "password=***" in written, fmt
+        assert str(password) not in written + out + err, fmt
+
+
 def test_sarif_output_validates_against_the_sarif_2_1_0_schema(
     pg_database: PgDatabase, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -433,15 +455,27 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     )
 
 
-def test_an_unreachable_server_exits_2_with_one_line_and_no_password() -> None:
-    proc = _cli("--url", "postgresql://alice:s3cret-pw@127.0.0.1:1/app")
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://alice:s3cret-pw@127.0.0.1:1/app", "postgresql+psycopg://alice:***@"),
+        (
+            "postgresql://alice@127.0.0.1:1/app?password=s3cret-pw",
+            "postgresql+psycopg://alice@127.0.0.1:1/app?password=***",
+        ),
+        (
+            "postgresql://alice@127.0.0.1:1/app?sslmode=prefer&sslpassword=s3cret-pw",
+            "postgresql+psycopg://alice@127.0.0.1:1/app?sslmode=prefer&sslpassword=***",
+        ),
+    ],
+)
+def test_an_unreachable_server_exits_2_with_one_line_and_no_password(url: str, shown: str) -> None:
+    proc = _cli("--url", url)
     assert proc.returncode == 2
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith(
-        "hardening verify: cannot connect to postgresql+psycopg://alice:***@"
-    )
+    assert lines[0].startswith(f"hardening verify: cannot connect to {shown}")
     assert "s3cret-pw" not in proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -468,6 +502,19 @@ def test_no_url_and_bad_input_exit_2() -> None:
     assert proc.returncode == 2
     assert "DATABASE_URL" in proc.stderr
     assert _cli("--url", "mysql://x@h/db").returncode == 2
+    for bad, problem in (
+        ("postgresql://a:s3cret-pw@host:abc/app", "port"),
+        ("postgresql://a:s3cret-pw@[::1/app", "IPv6"),
+        ("postgresql://a@host:abc/app?password=s3cret-pw", "port"),
+    ):
+        proc = _cli("--url", bad)
+        assert proc.returncode == 2, bad
+        assert proc.stdout == ""
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, proc.stderr
+        assert lines[0].startswith("hardening verify: the database URL"), lines[0]
+        assert problem in lines[0]
+        assert "s3cret-pw" not in proc.stderr
     with pytest.raises(VerifyError, match="unknown control id"):
         run("postgresql://x@127.0.0.1:1/db", only=["no_such_control"])
 

@@ -73,3 +73,14 @@ def test_imported_checks_fail_one_test_per_missing_control(
     assert "test_hardening_control[pgaudit_installed]" in proc.stdout
     assert "fix: Run `alembic upgrade head`" in proc.stdout
     assert "pg-hardening-test" not in proc.stdout  # the test server's password
+
+
+def test_imported_checks_fail_without_the_password_when_verify_cannot_connect(
+    tmp_path: Path,
+) -> None:
+    url = "postgresql://alice@127.0.0.1:1/app?password=s3cret-pw"
+    proc = run_user_suite(tmp_path, url, "-rf")
+    assert proc.returncode == 1
+    assert "hardening verify could not run: cannot connect to" in proc.stdout
+    assert "password=***" in proc.stdout
+    assert "s3cret-pw" not in proc.stdout + proc.stderr

@@ -80,14 +80,16 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         "pgaudit_not_silenced",
-        "no database- or role-level setting narrows pgaudit.log",
+        "no database- or role-level setting narrows pgaudit.log or hides its lines",
         "high",
         "kit",
         "findings",
         "ALTER ROLE ... SET pgaudit.log = 'none' (or a database-level override) silently "
-        "exempts a role or database from auditing; pg_db_role_setting shows every such override.",
-        "ALTER ROLE <role> [IN DATABASE <db>] RESET pgaudit.log, or set it to a value that "
-        "includes ddl, role and write.",
+        "exempts a role or database from auditing, and so does a log_min_messages above "
+        "pgaudit.log_level (the server discards pgaudit's lines); pg_db_role_setting shows every "
+        "such override.",
+        "ALTER ROLE <role> [IN DATABASE <db>] RESET pgaudit.log (or log_min_messages), or set "
+        "pgaudit.log to a value that includes ddl, role and write.",
         cis="3.2",
         pgdsat="3.2",
     ),
@@ -99,7 +101,8 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         "With log_parameter on, bind parameters (passwords, encryption keys, personal data) "
         "are copied into every audit record.",
-        "Run `alembic upgrade head` or ALTER DATABASE <db> SET pgaudit.log_parameter = off.",
+        "Run `alembic upgrade head` or ALTER DATABASE <db> SET pgaudit.log_parameter = off; "
+        "ALTER ROLE <role> [IN DATABASE <db>] RESET it for each override listed.",
     ),
     Control(
         "pgaudit_role_nologin",
@@ -110,7 +113,8 @@ CONTROLS: tuple[Control, ...] = (
         "Object-level audit works through the grants of pgaudit.role; a role nobody can log in "
         "as cannot be used to read data or to tamper with what is audited.",
         "Run `alembic upgrade head` (creates the NOLOGIN audit role and sets pgaudit.role; on RDS "
-        "the role must be rds_pgaudit).",
+        "the role must be rds_pgaudit); RESET pgaudit.role for each role or database listed as "
+        "overriding it.",
         params=("audit_role",),
     ),
     Control(
@@ -121,7 +125,8 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         "One audit record per relation a statement touches names every table read or written, "
         "not only the first one.",
-        "Run `alembic upgrade head` or ALTER DATABASE <db> SET pgaudit.log_relation = on.",
+        "Run `alembic upgrade head` or ALTER DATABASE <db> SET pgaudit.log_relation = on; "
+        "ALTER ROLE <role> [IN DATABASE <db>] RESET it for each override listed.",
     ),
     Control(
         "pgaudit_log_catalog_off",
@@ -131,7 +136,8 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         "Statements that only touch pg_catalog (psql's \\d, driver introspection) flood the "
         "audit log and bury the records that matter.",
-        "Run `alembic upgrade head` or ALTER DATABASE <db> SET pgaudit.log_catalog = off.",
+        "Run `alembic upgrade head` or ALTER DATABASE <db> SET pgaudit.log_catalog = off; "
+        "ALTER ROLE <role> [IN DATABASE <db>] RESET it for each override listed.",
     ),
     # --- logging (CIS 3.1) ----------------------------------------------------------------
     _setting(
@@ -171,7 +177,8 @@ CONTROLS: tuple[Control, ...] = (
         "log_min_messages",
         "log_min_messages is warning or more verbose",
         "3.1.14",
-        "ALTER SYSTEM SET log_min_messages = 'warning' and reload.",
+        "ALTER SYSTEM SET log_min_messages = 'warning' and reload; ALTER ROLE <role> [IN "
+        "DATABASE <db>] RESET log_min_messages for each override listed.",
         "Warnings and errors are the first signs of probing and misuse; a level above warning "
         "drops them.",
     ),
@@ -279,7 +286,8 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         "With log_statement or log_min_duration_statement, bind parameters (pgcrypto keys, "
         "plaintext values) are written to the log as DETAIL: parameters: $1 = '...'.",
-        "Run `alembic upgrade head` or ALTER DATABASE <db> SET log_parameter_max_length = 0.",
+        "Run `alembic upgrade head` or ALTER DATABASE <db> SET log_parameter_max_length = 0; "
+        "RESET it for each role or database listed as overriding it.",
     ),
     Control(
         "log_parameter_max_length_on_error",
@@ -290,7 +298,8 @@ CONTROLS: tuple[Control, ...] = (
         "A failing statement would otherwise log its bind parameters (keys, plaintext) in the "
         "error's context.",
         "Run `alembic upgrade head` or ALTER DATABASE <db> SET "
-        "log_parameter_max_length_on_error = 0.",
+        "log_parameter_max_length_on_error = 0; RESET it for each role or database listed as "
+        "overriding it.",
     ),
     # --- authentication -------------------------------------------------------------------
     Control(
@@ -301,7 +310,8 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         "MD5 verifiers are replayable and crackable; new passwords must be stored as SCRAM.",
         "Run `alembic upgrade head` (sets it on the database) and "
-        "ALTER SYSTEM SET password_encryption = 'scram-sha-256'.",
+        "ALTER SYSTEM SET password_encryption = 'scram-sha-256'; RESET it for each role or "
+        "database listed as overriding it.",
         pgdsat="5.12",
     ),
     Control(
@@ -465,13 +475,14 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         "approle_createdb",
-        "no non-superuser login role has CREATEDB",
+        "no non-superuser role a login role can act as has CREATEDB",
         "medium",
         "server",
         "findings",
         "An application role that can create databases can create unaudited ones and "
-        "exhaust storage.",
-        "ALTER ROLE <role> NOCREATEDB.",
+        "exhaust storage; a NOLOGIN role with CREATEDB gives that to every login role that "
+        "is its member (SET ROLE).",
+        "ALTER ROLE <role> NOCREATEDB (or REVOKE <role> FROM the login_members listed).",
         cis="4.3",
         pgdsat="4.3",
     ),
@@ -544,14 +555,15 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         "security_definer_search_path",
-        "SECURITY DEFINER functions pin search_path",
+        "SECURITY DEFINER functions pin a search_path only their owner can write to",
         "high",
         "server",
         "findings",
         "A SECURITY DEFINER function that resolves names through the caller's search_path runs "
-        "the caller's objects with the owner's rights.",
-        "ALTER FUNCTION <f> SET search_path = pg_catalog, <schema>; (or schema-qualify and pin "
-        "an empty search_path).",
+        "the caller's objects with the owner's rights; so does a pinned path through a schema "
+        "others can create objects in, or one that leaves pg_temp (searched first) unlisted.",
+        "ALTER FUNCTION <f> SET search_path = pg_catalog, <schema>, pg_temp, naming only "
+        "schemas where no one but the owner (and superusers) has CREATE.",
         cis="4.5",
         pgdsat="4.5",
     ),

@@ -79,9 +79,7 @@ def connect(url: URL) -> psycopg.Connection[Any]:
         )
     except psycopg.Error as exc:
         reason = _one_line(str(exc), url)
-        raise VerifyError(
-            f"cannot connect to {url.render_as_string(hide_password=True)}: {reason}"
-        ) from None
+        raise VerifyError(f"cannot connect to {settings.display_url(url)}: {reason}") from None
 
 
 def run(
@@ -107,7 +105,7 @@ def run(
         ).fetchone()
         assert info is not None
         report = Report(
-            target=target.render_as_string(hide_password=True),
+            target=settings.display_url(target),
             database=str(info[0]),
             user=str(info[1]),
             superuser=bool(info[2]),
@@ -178,6 +176,6 @@ def _jsonable(value: Any) -> Any:
 
 def _one_line(text: str, url: URL | None = None) -> str:
     line = " ".join(text.split())
-    if url is not None and url.password:
-        line = line.replace(str(url.password), "***")
+    for secret in settings.url_secrets(url) if url is not None else ():
+        line = line.replace(secret, "***")
     return line

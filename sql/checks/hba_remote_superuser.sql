@@ -1,9 +1,21 @@
--- Network rules (not loopback, not reject) that a superuser matches: user 'all' or a
--- superuser's name. Needs pg_hba_file_rules (superuser). One row per rule.
-WITH rules AS (
+-- Network rules (not loopback) that admit a superuser: pg_hba.conf is read top down and the
+-- first rule matching the connection decides, so a rule counts unless an earlier `reject`
+-- rule for that superuser covers it (same or wider connection type, database list and
+-- address). A superuser matches `all`, its own name, a `+group` it is a member of
+-- (directly or through other roles: superusers are not members of every group here) and a
+-- /regex. Needs pg_hba_file_rules (superuser). One row per rule, naming the superusers.
+WITH RECURSIVE group_members(group_name, member_oid) AS (
+    SELECT g.rolname::text, am.member
+    FROM pg_auth_members AS am
+    JOIN pg_roles AS g ON g.oid = am.roleid
+    UNION
+    SELECT gm.group_name, am.member
+    FROM group_members AS gm
+    JOIN pg_auth_members AS am ON am.roleid = gm.member_oid
+), rules AS (
     -- network: the rule's address with its prefix length (from the netmask), NULL for
     -- keywords (all, samehost, samenet) and host names.
-    SELECT h.line_number, h.type, h.user_name, h.address, h.auth_method,
+    SELECT h.line_number, h.type, h.database, h.user_name, h.address, h.auth_method,
            CASE WHEN h.netmask IS NOT NULL THEN (
                SELECT set_masklen(h.address::inet, min(n))
                FROM generate_series(0, CASE family(h.netmask::inet) WHEN 4 THEN 32 ELSE 128 END)
@@ -11,16 +23,46 @@ WITH rules AS (
                WHERE netmask(set_masklen(h.netmask::inet, n)) = h.netmask::inet
            ) END AS network
     FROM pg_hba_file_rules AS h
-    WHERE h.type LIKE 'host%' AND h.auth_method <> 'reject' AND h.error IS NULL
+    WHERE h.type LIKE 'host%' AND h.error IS NULL
 ), classified AS (
     SELECT *, coalesce(network <<= '127.0.0.0/8' OR network <<= '::1/128',
                        address IN ('samehost', 'localhost')) AS loopback
     FROM rules
+), matches AS (
+    -- (rule, superuser) pairs where the rule's user column names the superuser
+    SELECT c.line_number, s.rolname
+    FROM classified AS c
+    CROSS JOIN pg_roles AS s
+    WHERE s.rolsuper
+      AND EXISTS (
+          SELECT 1
+          FROM unnest(c.user_name) AS u(entry)
+          WHERE u.entry IN ('all', s.rolname::text)
+             OR (u.entry LIKE '+%' AND EXISTS (
+                     SELECT 1 FROM group_members AS gm
+                     WHERE gm.group_name = substr(u.entry, 2) AND gm.member_oid = s.oid))
+             OR (u.entry LIKE '/%' AND s.rolname ~ substr(u.entry, 2))
+      )
 )
-SELECT line_number AS line, type, array_to_string(user_name, ',') AS user_name,
-       coalesce(network::text, address) AS address, auth_method AS method
-FROM classified
-WHERE NOT loopback
-  AND ('all' = ANY (user_name)
-       OR user_name && ARRAY(SELECT rolname::text FROM pg_roles WHERE rolsuper))
-ORDER BY line_number;
+SELECT b.line_number AS line, b.type, array_to_string(b.user_name, ',') AS user_name,
+       coalesce(b.network::text, b.address) AS address, b.auth_method AS method,
+       string_agg(m.rolname, ', ' ORDER BY m.rolname) AS superusers
+FROM classified AS b
+JOIN matches AS m ON m.line_number = b.line_number
+WHERE NOT b.loopback
+  AND b.auth_method <> 'reject'
+  AND NOT EXISTS (
+      SELECT 1
+      FROM classified AS a
+      JOIN matches AS am ON am.line_number = a.line_number AND am.rolname = m.rolname
+      WHERE a.line_number < b.line_number
+        AND a.auth_method = 'reject'
+        AND (a.type = 'host' OR a.type = b.type)
+        AND ((('all' = ANY (a.database)) AND NOT ('replication' = ANY (b.database)))
+             OR a.database @> b.database)
+        AND (a.address = 'all'
+             OR a.network >>= b.network
+             OR (a.network IS NULL AND a.address = b.address))
+  )
+GROUP BY b.line_number, b.type, b.user_name, b.network, b.address, b.auth_method
+ORDER BY b.line_number;

@@ -32,6 +32,7 @@ from hardening import keys
 from hardening.blind_index import mapped_blind_index
 from hardening.keys import Keyring
 from hardening.settings import libpq_dsn
+from hardening.testing import LogCursor
 from hardening.testing.plugin import PgDatabase
 from hardening.types import (
     DecryptionError,
@@ -499,6 +500,8 @@ def test_encrypted_results_come_in_binary_only_with_types_that_load_the_same(
         (EncryptedInteger, "INT-PLAINTEXT-2"),
         (EncryptedDate, "2024-DATE-PLAINTEXT-3"),
         (EncryptedJSON, {"k": {"SET-PLAINTEXT-4"}}),
+        (EncryptedNumeric, "NUMERIC-PLAINTEXT-6"),
+        (EncryptedUUID, "UUID-PLAINTEXT-7"),
         (PGPText, 12345678987654321),
         (PGPBytes, "PGP-STR-PLAINTEXT-5"),
     ],
@@ -522,20 +525,39 @@ def test_a_value_of_the_wrong_type_is_a_clear_error_that_never_echoes_the_row(
             conn.execute(stmt, params)
         assert isinstance(caught.value.orig, EncryptedValueError)
         assert isinstance(caught.value.orig, TypeError)
-        text = "".join(str(e) + repr(e) for e in _chain(caught.value))
-        assert f"{type_.__name__} of wrong_types.v cannot store" in text
+        # the StatementError object keeps the parameters the application passed (.params) but
+        # does not print them; everything else it holds and prints must not show them
+        text = str(caught.value) + repr(caught.value) + _chain_text(caught.value.orig)
+        assert str(caught.value.orig) == (
+            f"{type_.__name__} of wrong_types.v cannot store a {type(bad).__name__} value; "
+            f"it expects {type_()._python_type_name()}"
+        )
+        assert caught.value.orig.__context__ is None
         assert "parameters hidden" in text
         for secret in (repr(bad), str(bad), other):
             assert secret not in text
 
 
 def _chain(exc: BaseException | None) -> Iterator[BaseException]:
-    """The exceptions a traceback prints: ``exc`` and what it was raised from."""
+    """``exc`` and every exception it holds on to: ``__cause__`` and ``__context__``, also a
+    context a traceback would not print (``from None``), since it stays on the object."""
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
+    todo = [exc]
+    while todo:
+        exc = todo.pop()
+        if exc is None or id(exc) in seen:
+            continue
         seen.add(id(exc))
         yield exc
-        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        todo += [exc.__cause__, exc.__context__]
+
+
+def _chain_text(exc: BaseException) -> str:
+    """Everything the exceptions of ``exc``'s chain say and hold."""
+    return "".join(
+        str(e) + repr(e) + repr(vars(e)) + repr(e.args) + repr(getattr(e, "object", ""))
+        for e in _chain(exc)
+    )
 
 
 def _legacy_table(engine: Engine, stored: bytes, type_: Any) -> Table:
@@ -566,9 +588,7 @@ def test_a_stored_value_that_is_not_of_the_column_type_is_an_error_naming_the_co
     typed = _legacy_table(engine, stored, type_(legacy_plaintext=True))
     with engine.connect() as conn, pytest.raises(DecryptionError, match=r"legacy\.v") as caught:
         conn.execute(select(typed.c.v)).all()
-    for exc in _chain(caught.value):
-        text = str(exc) + repr(exc) + repr(vars(exc)) + repr(exc.args)
-        assert "PLAINTEXT" not in text
+    assert "PLAINTEXT" not in _chain_text(caught.value)
 
 
 def test_a_database_error_on_insert_shows_ciphertext_and_redactions_only(
@@ -625,3 +645,58 @@ def test_legacy_plaintext_returns_exactly_what_is_no_aead_envelope(
                 conn.execute(select(typed.c.v)).all()
             assert "legacy.v" in str(caught.value)
             assert f"key id '{stored[2:4].decode()}'" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("type_", "stored", "error", "message"),
+    [
+        (
+            PGPText,
+            b"SSN-RAW-PLAINTEXT-123-45-6789",
+            DecryptionError,
+            "cannot decrypt a value of rawpgp.v (unknown key id): the stored value is not a "
+            "pgcrypto envelope (written without the column's type, e.g. plaintext stored by "
+            "plain SQL); re-write it through the column's type",
+        ),
+        (
+            PGPBytes,
+            b"\x02\x20NOT A KEY ID: RAW-PLAINTEXT-BYTES-0123456789",
+            DecryptionError,
+            "cannot decrypt a value of rawpgp.v (unknown key id): the stored value is not a "
+            "pgcrypto envelope (written without the column's type, e.g. plaintext stored by "
+            "plain SQL); re-write it through the column's type",
+        ),
+        (
+            PGPText,
+            b"\x02\x02k9" + b"RAW-PLAINTEXT-AFTER-A-HEADER",
+            KeyNotFoundError,
+            "key id 'k9' needed to decrypt a value of rawpgp.v is not in the keyring (it holds "
+            "'k1'); add the old key back to HARDENING_KEYS after the active one",
+        ),
+    ],
+    ids=["plaintext", "bad-key-id", "unknown-key-id"],
+)
+def test_plaintext_stored_in_a_pgcrypto_column_never_reaches_the_error_or_the_server_log(
+    engine: Engine,
+    pg_database: PgDatabase,
+    pg_log: LogCursor,
+    type_: Any,
+    stored: bytes,
+    error: type[Exception],
+    message: str,
+) -> None:
+    typed = Table(
+        "rawpgp", MetaData(), Column("id", Integer, primary_key=True), Column("v", type_())
+    )
+    typed.create(engine)
+    with psycopg.connect(pg_database.dsn, autocommit=True) as raw:
+        raw.execute("INSERT INTO rawpgp VALUES (1, %s)", (stored,))
+    with engine.connect() as conn, pytest.raises(error) as caught:
+        conn.execute(select(typed.c.v)).all()
+    assert str(caught.value) == message
+    log = pg_log.settle()
+    assert "pg-hardening: " in log  # the failing cast was logged...
+    secret = stored[4:].decode()
+    assert "RAW-PLAINTEXT" in secret
+    assert "RAW-PLAINTEXT" not in _chain_text(caught.value)  # ...but no stored byte
+    assert "RAW-PLAINTEXT" not in log

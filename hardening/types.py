@@ -390,8 +390,22 @@ class _EncryptedBase(TypeDecorator[T], Generic[T]):
             parent._on_table_attach(self._set_table)
 
     def _set_table(self, column: Column[Any], table: Table) -> None:
-        if self.context is None:
-            self._state = _ColumnKeys(f"{table.name}.{column.name}", self.keys)
+        if self.context is not None:
+            return
+        name = f"{table.name}.{column.name}"
+        current = self._state.context
+        # SQLAlchemy's copies (mixin columns, to_metadata, dialect impls) share __dict__ and so
+        # the state; a copy gets its own state here. The very instance on a second column is
+        # refused: rebinding would move the first column's values to the second column's
+        # associated data, blind-index key and pgcrypto password, and they would stop reading.
+        if current is not None and current != name and self.__dict__.get("_bound_id") == id(self):
+            raise ColumnContextError(
+                f"one {type(self).__name__} instance is used by two columns, {current} and "
+                f"{name}; give each column its own instance ({type(self).__name__}() in each "
+                "Column / mapped_column), so each binds its values to its own table.column"
+            )
+        self._state = _ColumnKeys(name, self.keys)
+        self._bound_id = id(self)
 
     @property
     def column_context(self) -> str:

@@ -35,6 +35,7 @@ from hardening.settings import libpq_dsn
 from hardening.testing import LogCursor
 from hardening.testing.plugin import PgDatabase
 from hardening.types import (
+    ColumnContextError,
     DecryptionError,
     EncryptedBoolean,
     EncryptedBytes,
@@ -700,3 +701,21 @@ def test_plaintext_stored_in_a_pgcrypto_column_never_reaches_the_error_or_the_se
     assert "RAW-PLAINTEXT" in secret
     assert "RAW-PLAINTEXT" not in _chain_text(caught.value)  # ...but no stored byte
     assert "RAW-PLAINTEXT" not in log
+
+
+def test_one_type_instance_shared_by_two_columns_is_refused_naming_both() -> None:
+    shared = EncryptedText()
+    Table("a", MetaData(), Column("x", shared))
+    with pytest.raises(ColumnContextError) as caught:
+        Table("b", MetaData(), Column("y", shared))
+    assert str(caught.value) == (
+        "one EncryptedText instance is used by two columns, a.x and b.y; give each column "
+        "its own instance (EncryptedText() in each Column / mapped_column), so each binds its "
+        "values to its own table.column"
+    )
+    assert shared.column_context == "a.x"  # the first column keeps its context
+    meta = MetaData()
+    Table("a", meta, Column("x", shared))  # the same table.column again is fine
+    copy = Table("a", meta, extend_existing=True).to_metadata(MetaData(), name="c")
+    assert copy.c.x.type.column_context == "c.x"  # type: ignore[attr-defined]
+    assert shared.column_context == "a.x"

@@ -21,8 +21,9 @@ the server would otherwise log the password and plaintext parameters with ``log_
 
 Both families: NULL stays NULL; keys come from ``hardening.keys`` (no default key); comparisons
 that cannot work on ciphertext (``==`` a value, ``LIKE``, ``<``, ``IN``, ``ORDER BY col.asc()``)
-raise ``EncryptedComparisonError`` when the query is built; equality lookups go through a blind
-index (``hardening.blind_index``) with ``col.blind_eq(value)``.
+raise ``EncryptedComparisonError`` when the query is built, a bare ``ORDER BY col`` (at any
+depth) when the statement is executed; equality lookups go through a blind index
+(``hardening.blind_index``) with ``col.blind_eq(value)``. One type instance serves one column.
 """
 
 from __future__ import annotations
@@ -333,6 +334,11 @@ class _Guarded(TypeDecorator.Comparator[Any]):
             return
         if op in (operators.eq, operators.ne) and other and _is_null(other[0]):
             return
+        if op in (operators.eq, operators.ne) and other and _same_column(self.expr, other[0]):
+            # The column against itself (an ORM-annotated copy and the table's Column):
+            # SQLAlchemy does this when it looks a column up in a dict (the ORM's UPDATE
+            # synchronisation), and in SQL it compares each row's bytes with themselves.
+            return
         name = getattr(op, "__name__", str(op)).rstrip("_")
         col = getattr(self.expr, "key", "column")
         hint = (
@@ -362,6 +368,15 @@ class _Guarded(TypeDecorator.Comparator[Any]):
 
 def _is_null(value: Any) -> bool:
     return value is None or isinstance(value, Null)
+
+
+def _same_column(expr: Any, other: Any) -> bool:
+    """True when ``other`` is ``expr``'s very column, not a value, an alias's column (a
+    self-join would compare two rows' ciphertexts) or a subquery's."""
+    if not isinstance(other, ColumnElement) or isinstance(other, BindParameter):
+        return False
+    column = getattr(expr, "_deannotate", None)
+    return column is not None and other._deannotate() is column()
 
 
 class _EncryptedBase(TypeDecorator[T], Generic[T]):
@@ -987,20 +1002,38 @@ def _before_cursor_execute(
         cursor_.format = _BINARY
 
 
-@event.listens_for(Engine, "before_execute")
-def _refuse_order_by(
+@event.listens_for(Engine, "before_execute", retval=True)
+def _before_execute(
     conn: Any, clauseelement: Any, multiparams: Any, params: Any, execution_options: Any
-) -> None:
-    """``ORDER BY encrypted_col`` would sort ciphertext: refuse it before it runs (``.asc()``
-    and ``.desc()`` already raise when the query is built; a bare column is only seen here)."""
-    for clause in getattr(clauseelement, "_order_by_clauses", None) or ():
-        target = getattr(clause, "element", clause)
-        if isinstance(getattr(target, "type", None), _EncryptedBase):
-            name = getattr(target, "key", "column")
-            raise EncryptedComparisonError(
-                f"ORDER BY the encrypted column {name!r} would sort ciphertext, not values; "
-                "sort in the application instead"
-            )
+) -> tuple[Any, Any, Any]:
+    """Refuse ``ORDER BY`` an encrypted column anywhere in the statement, and fill the blind
+    index of every encrypted column an UPDATE sets without it (``blind_index.fill_updates``)."""
+    if isinstance(clauseelement, sa.ClauseElement):
+        _refuse_order_by(clauseelement)
+        return blind_index.fill_updates(clauseelement, multiparams, params)
+    return clauseelement, multiparams, params
+
+
+def _refuse_order_by(statement: sa.ClauseElement) -> None:
+    """``ORDER BY encrypted_col`` would sort ciphertext: refuse it before it runs, at any depth
+    (subqueries, CTEs, UNION's ORDER BY, ``OVER (ORDER BY ..)``, ``WITHIN GROUP``).
+    ``.asc()`` and ``.desc()`` already raise when the query is built; a bare column is only
+    seen here."""
+    for element in visitors.iterate(statement):
+        clauses = list(getattr(element, "_order_by_clauses", None) or ())
+        order_by = getattr(element, "order_by", None)
+        if isinstance(order_by, sa.ClauseElement):  # Over, WithinGroup, aggregate_order_by
+            clauses.extend(getattr(order_by, "clauses", None) or (order_by,))
+        for clause in clauses:
+            target = clause
+            while isinstance(target, sa.UnaryExpression | sa.Label):
+                target = target.element
+            if isinstance(getattr(target, "type", None), _EncryptedBase):
+                name = getattr(target, "key", "column")
+                raise EncryptedComparisonError(
+                    f"ORDER BY the encrypted column {name!r} would sort ciphertext, not values; "
+                    "sort in the application instead"
+                )
 
 
 @event.listens_for(Engine, "handle_error")

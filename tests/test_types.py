@@ -20,13 +20,15 @@ from sqlalchemy import (
     MetaData,
     Table,
     create_engine,
+    func,
     insert,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, StatementError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column
 
 from hardening import keys
 from hardening.blind_index import mapped_blind_index
@@ -719,3 +721,57 @@ def test_one_type_instance_shared_by_two_columns_is_refused_naming_both() -> Non
     copy = Table("a", meta, extend_existing=True).to_metadata(MetaData(), name="c")
     assert copy.c.x.type.column_context == "c.x"  # type: ignore[attr-defined]
     assert shared.column_context == "a.x"
+
+
+def test_orm_update_with_default_synchronize_session_commits_and_reads_back(
+    engine: Engine,
+) -> None:
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        person = Person(id=1, ssn="old", note="old note")
+        session.add(person)
+        session.commit()
+        session.execute(update(Person).where(Person.id == 1).values(ssn="new", note="new note"))
+        assert (person.ssn, person.note) == ("new", "new note")  # synchronised in the session
+        session.commit()
+    with Session(engine) as session:
+        assert session.execute(select(Person.ssn, Person.note)).one() == ("new", "new note")
+        assert session.scalars(select(Person.id).where(Person.ssn.blind_eq("new"))).all() == [1]
+    other = aliased(Person)
+    with pytest.raises(EncryptedComparisonError):  # two rows' ciphertexts: meaningless
+        _ = Person.ssn == other.ssn
+    with pytest.raises(EncryptedComparisonError):
+        _ = Person.note != other.note
+
+
+def test_order_by_an_encrypted_column_is_refused_at_any_depth(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all([Person(id=1, ssn="b", note="b"), Person(id=2, ssn="a", note="a")])
+        session.commit()
+        sub = select(Person.id, Person.ssn).order_by(Person.ssn).limit(5).subquery()
+        ranked = select(Person.id, func.row_number().over(order_by=Person.note))
+        union = union_all(select(Person.ssn), select(Person.note)).order_by(Person.ssn)
+        cte = select(Person.id).order_by(Person.note).limit(1).cte()
+        statements: list[Any] = [select(sub.c.id), ranked, union, select(cte.c.id)]
+        for stmt in statements:
+            with pytest.raises(EncryptedComparisonError) as caught:
+                session.execute(stmt).all()
+            assert str(caught.value) in (
+                f"ORDER BY the encrypted column {name!r} would sort ciphertext, not values; "
+                "sort in the application instead"
+                for name in ("ssn", "note")
+            )
+        plain = select(Person.id, func.row_number().over(order_by=Person.id)).order_by(Person.id)
+        assert session.execute(plain).all() == [(1, 1), (2, 2)]
+
+
+def test_a_pgcrypto_wrong_key_names_the_candidate_key_ids(engine: Engine) -> None:
+    table = _one_row(engine, PGPText, "written under the first k1")
+    keys.configure_keys(ring("k2", "k1"))
+    with pytest.raises(DecryptionError) as caught:
+        _read(engine, table)
+    assert str(caught.value) == (
+        "cannot decrypt a value of secrets.a (key id one of 'k2', 'k1'): pgcrypto could not "
+        "decrypt it: wrong key, or the value was altered, truncated or copied from another column"
+    )

@@ -18,24 +18,37 @@ bulk inserts, through a column default) and on ORM attribute changes::
     # -> WHERE users.ssn_bidx IN (:h_k2, :h_k1): one HMAC per keyring key, so rows indexed
     #    under an older key still match while a rotation runs.
 
-A Core ``UPDATE`` that sets the encrypted column must set the index too:
-``.values(ssn=v, ssn_bidx=users.c.ssn.blind_hash(v))``.
+Every ``UPDATE`` that sets the encrypted column but not its index gets the index filled when
+it runs (``fill_updates``, called from the kit's ``before_execute`` hook): Core and ORM
+``update().values(...)``, ORM bulk UPDATE by primary key, ``bulk_update_mappings``, and
+PostgreSQL ``INSERT .. ON CONFLICT DO UPDATE``. The value must be a value (or
+``excluded.<column>`` for ON CONFLICT); an UPDATE that sets the column to a SQL expression
+cannot have its index computed and raises ``BlindIndexError`` naming both columns. Setting
+the index yourself also works: ``.values(ssn=v, ssn_bidx=users.c.ssn.blind_hash(v))``.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Column, LargeBinary, event
+from sqlalchemy import Column, LargeBinary, bindparam, event
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import MappedColumn, Mapper, mapped_column
+from sqlalchemy.sql import dml
+from sqlalchemy.sql.elements import BindParameter, Null
+from sqlalchemy.sql.selectable import Alias
 
-from hardening.keys import Key
+from hardening.keys import EncryptionError, Key
 
 INFO_KEY = "hardening_blind_index_of"
+
+
+class BlindIndexError(EncryptionError, ValueError):
+    """A statement sets an encrypted column in a way its blind index cannot follow."""
 
 
 class Indexable(Protocol):
@@ -122,3 +135,128 @@ def _listen(attribute: Any, target_key: str, src_type: Indexable) -> None:
         return value
 
     event.listen(attribute, "set", on_set, retval=True)
+
+
+# ------------------------------------------------------------------ UPDATEs keep the index
+_Params = list[dict[str, Any]]
+
+
+def fill_updates(
+    stmt: Any, multiparams: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
+) -> tuple[Any, Sequence[Mapping[str, Any]], Mapping[str, Any]]:
+    """``(stmt, multiparams, params)`` with the blind index set wherever ``stmt`` (an UPDATE,
+    or an INSERT .. ON CONFLICT DO UPDATE) sets an indexed encrypted column but not its index.
+    The arguments are those of SQLAlchemy's ``before_execute`` event; nothing is changed in
+    place."""
+    if not isinstance(stmt, dml.Update | dml.Insert):
+        return stmt, multiparams, params
+    table = stmt.table
+    pairs = _indexed_pairs(table)
+    if not pairs:
+        return stmt, multiparams, params
+    if isinstance(stmt, dml.Insert):
+        return _fill_on_conflict(stmt, pairs), multiparams, params
+    rows: _Params = [dict(p) for p in multiparams] or ([dict(params)] if params else [])
+    values = _dml_values(stmt)
+    keys_given = set(values) | (set(rows[0]) if rows else set())
+    extra: dict[Any, Any] = {}
+    for source, index in pairs:
+        if index.key in keys_given:
+            continue  # set by the application (or by the ORM's attribute event)
+        src_type = cast(Indexable, source.type)
+        if rows and source.key in rows[0]:
+            for row in rows:
+                row[index.key] = src_type.blind_hash(row[source.key])
+        elif source.key in values:
+            value = values[source.key]
+            if isinstance(value, Null):
+                extra[index] = None
+            elif isinstance(value, BindParameter) and rows and value.key in rows[0]:
+                name = f"hardening_bidx_{index.key}"
+                for row in rows:
+                    row[name] = src_type.blind_hash(row[value.key])
+                extra[index] = bindparam(name, type_=LargeBinary())
+            elif isinstance(value, BindParameter) and value.callable is None:
+                extra[index] = bindparam(
+                    None, src_type.blind_hash(value.value), type_=LargeBinary(), unique=True
+                )
+            else:
+                raise _cannot_follow(source, index, "a SQL expression")
+    if extra:
+        if stmt._maintain_values_ordering:  # ordered_values() allows no second .values()
+            source = next(s for s, i in pairs if i in extra)
+            raise _cannot_follow(source, next(iter(extra)), "ordered_values()")
+        stmt = stmt.values(extra)
+    if not rows:
+        return stmt, multiparams, params
+    if len(rows) == 1 and not multiparams:
+        return stmt, [], rows[0]
+    return stmt, rows, {}
+
+
+def _indexed_pairs(table: Any) -> list[tuple[Column[Any], Column[Any]]]:
+    """(encrypted column, its blind-index column) for every blind index of ``table``."""
+    columns = getattr(table, "c", None)
+    if columns is None:
+        return []
+    pairs = []
+    for index in columns:
+        source_key = getattr(index, "info", {}).get(INFO_KEY)
+        if source_key is not None and source_key in columns:
+            source = columns[source_key]
+            if hasattr(source.type, "blind_hash"):
+                pairs.append((source, index))
+    return pairs
+
+
+def _dml_values(stmt: Any) -> dict[str, Any]:
+    """The SET values of an UPDATE by column key (``.values()`` or ``.ordered_values()``)."""
+    items = (stmt._values or {}).items()
+    return {k if isinstance(k, str) else getattr(k, "key", k): v for k, v in items}
+
+
+def _fill_on_conflict(stmt: Any, pairs: list[tuple[Column[Any], Column[Any]]]) -> Any:
+    post = getattr(stmt, "_post_values_clause", None)
+    to_set = getattr(post, "update_values_to_set", None)
+    if not to_set:
+        return stmt
+    given = {k if isinstance(k, str) else getattr(k, "key", k): v for k, v in to_set.items()}
+    extra: dict[Any, Any] = {}
+    for source, index in pairs:
+        if source.key not in given or index.key in given:
+            continue
+        value = given[source.key]
+        if _is_excluded(value, source):
+            extra[index.key] = stmt.excluded[index.key]  # the INSERT's default computed it
+        elif isinstance(value, Null):
+            extra[index.key] = bindparam(None, None, type_=LargeBinary(), unique=True)
+        elif isinstance(value, BindParameter) and value.callable is None:
+            hashed = cast(Indexable, source.type).blind_hash(value.value)
+            extra[index.key] = bindparam(None, hashed, type_=LargeBinary(), unique=True)
+        else:
+            raise _cannot_follow(source, index, "a SQL expression in ON CONFLICT DO UPDATE")
+    if not extra:
+        return stmt
+    post = copy.copy(cast(Any, post))
+    post.update_values_to_set = {**to_set, **extra}
+    new = stmt._generate()
+    new._post_values_clause = post
+    return new
+
+
+def _is_excluded(value: Any, source: Column[Any]) -> bool:
+    table = getattr(value, "table", None)
+    return (
+        isinstance(table, Alias)
+        and table.name == "excluded"
+        and getattr(value, "key", None) == source.key
+    )
+
+
+def _cannot_follow(source: Column[Any], index: Column[Any], what: str) -> BlindIndexError:
+    where = f"{source.table.name}.{source.key}" if source.table is not None else source.key
+    return BlindIndexError(
+        f"a statement sets the encrypted column {where} to {what}, so its blind index "
+        f"{index.key!r} cannot be computed and would keep the old value; set both with "
+        f".values({source.key}=value, {index.key}={source.key}_column.blind_hash(value))"
+    )

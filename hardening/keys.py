@@ -72,10 +72,17 @@ class KeyNotFoundError(EncryptionError, LookupError):
 class DecryptionError(EncryptionError):
     """A stored value does not decrypt: wrong key, tampered, truncated, or from another column."""
 
-    def __init__(self, column: str, key_id: str | None, reason: str) -> None:
+    def __init__(
+        self, column: str, key_id: str | None, reason: str, candidates: Sequence[str] = ()
+    ) -> None:
         self.column = column
         self.key_id = key_id
-        kid = f"key id {key_id!r}" if key_id is not None else "unknown key id"
+        if key_id is not None:
+            kid = f"key id {key_id!r}"
+        elif candidates:
+            kid = "key id one of " + ", ".join(repr(k) for k in candidates)
+        else:
+            kid = "unknown key id"
         super().__init__(f"cannot decrypt a value of {column} ({kid}): {reason}")
 
 
@@ -96,7 +103,7 @@ class Key:
                 f"{len(material)} bytes" if isinstance(material, bytes | bytearray) else "no bytes"
             )
             raise KeyConfigError(
-                f"{_described(key_id)} has {size} bytes; keys are {KEY_BYTES} random bytes, "
+                f"{_described(key_id)} has {size}; keys are {KEY_BYTES} random bytes, "
                 "base64-encoded (`hardening keygen` prints one)"
             )
         self.id = key_id
@@ -146,10 +153,10 @@ class Keyring:
         return tuple(k.id for k in self.keys)
 
     def get(self, key_id: str, column: str | None = None) -> Key:
-        try:
-            return self._by_id[key_id]
-        except KeyError:
-            raise KeyNotFoundError(key_id, column, self.ids) from None
+        key = self._by_id.get(key_id)
+        if key is None:
+            raise KeyNotFoundError(key_id, column, self.ids)
+        return key
 
     def __contains__(self, key_id: object) -> bool:
         return key_id in self._by_id
@@ -170,8 +177,10 @@ class Keyring:
                     raise KeyConfigError(f"{where} has no ':'; expected key_id:base64(32 bytes)")
                 try:
                     entries.append(Key(key_id.strip(), _b64(key_id.strip(), encoded.strip())))
+                    continue
                 except KeyConfigError as exc:
-                    raise KeyConfigError(f"{where}: {exc}") from None
+                    problem = str(exc)
+                raise KeyConfigError(f"{where}: {problem}")  # outside the block: no __context__
         return cls(entries, source)
 
     @classmethod
@@ -307,9 +316,10 @@ def _b64(key_id: str, encoded: str) -> bytes:
             return base64.urlsafe_b64decode(encoded)
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise KeyConfigError(
-            f"{_described(key_id)} is not valid base64; expected key_id:base64(32 random bytes)"
-        ) from None
+        pass  # raised below, outside the block: binascii's error describes the key text
+    raise KeyConfigError(
+        f"{_described(key_id)} is not valid base64; expected key_id:base64(32 random bytes)"
+    )
 
 
 def _described(key_id: str) -> str:

@@ -21,8 +21,9 @@ the server would otherwise log the password and plaintext parameters with ``log_
 
 Both families: NULL stays NULL; keys come from ``hardening.keys`` (no default key); comparisons
 that cannot work on ciphertext (``==`` a value, ``LIKE``, ``<``, ``IN``, ``ORDER BY col.asc()``)
-raise ``EncryptedComparisonError`` when the query is built; equality lookups go through a blind
-index (``hardening.blind_index``) with ``col.blind_eq(value)``.
+raise ``EncryptedComparisonError`` when the query is built, a bare ``ORDER BY col`` (at any
+depth) when the statement is executed; equality lookups go through a blind index
+(``hardening.blind_index``) with ``col.blind_eq(value)``. One type instance serves one column.
 """
 
 from __future__ import annotations
@@ -54,9 +55,16 @@ from sqlalchemy.sql.schema import Column, Table
 from sqlalchemy.types import TypeDecorator
 
 from hardening import blind_index, keys
-from hardening.envelope import AEAD_V1, PGP_V1, EnvelopeError, decode, header, split_header
+from hardening.envelope import (
+    AEAD_V1,
+    MAX_KEY_ID,
+    PGP_V1,
+    EnvelopeError,
+    decode,
+    header,
+    split_header,
+)
 from hardening.keys import (
-    KEY_ID_PATTERN,
     DecryptionError,
     EncryptionError,
     Key,
@@ -99,6 +107,7 @@ T = TypeVar("T")
 
 PGP_OPTIONS = "cipher-algo=aes256, s2k-mode=1"
 UNKNOWN_KEY_MARK = "pg-hardening: unknown key id "
+NOT_ENVELOPE_MARK = "pg-hardening: not an envelope"
 _ESCAPE: ColumnElement[str] = literal_column("'escape'")
 SAFE_PGP_DRIVERS = frozenset({"psycopg", "psycopg_async", "asyncpg", "pg8000"})
 
@@ -237,17 +246,21 @@ class _ColumnKeys:
             end = value[1] + 2
             aead, ad = self.dec[value[:end]]
             return aead.decrypt(value[end : end + 12], value[end + 12 :], ad)
-        except Exception:
-            return self.decrypt_slow(value)
+        except Exception:  # noqa: S110 - slow path below, outside it
+            pass
+        return self.decrypt_slow(value)
 
     def decrypt_slow(self, value: bytes) -> bytes:
         """The careful path: parses the header, finds the key, names every failure."""
+        # Errors are raised after the except blocks: none keeps another (nor the value) as
+        # its __context__.
         try:
             version, kid, body = split_header(value)
-            if version != AEAD_V1:
-                raise EnvelopeError("the value is a pgcrypto envelope, not an AEAD one")
+            bad = "the value is a pgcrypto envelope, not an AEAD one" if version != AEAD_V1 else ""
         except EnvelopeError as exc:
-            raise DecryptionError(self.name, None, str(exc)) from None
+            bad = str(exc)
+        if bad:
+            raise DecryptionError(self.name, None, bad)
         ring = self.keyring()
         if kid not in ring:
             ring = self.keyring(refresh=True)
@@ -261,12 +274,13 @@ class _ColumnKeys:
                 bytes(value[body : body + 12]), bytes(value[body + 12 :]), entry[1]
             )
         except InvalidTag:
-            raise DecryptionError(
-                self.name,
-                kid,
-                "authentication failed: wrong key, or the value was altered, truncated or "
-                "copied from another column",
-            ) from None
+            pass
+        raise DecryptionError(
+            self.name,
+            kid,
+            "authentication failed: wrong key, or the value was altered, truncated or "
+            "copied from another column",
+        )
 
     def is_current(self, value: bytes) -> bool:
         """True when ``value`` is an envelope under the active key (nothing to rotate)."""
@@ -320,6 +334,11 @@ class _Guarded(TypeDecorator.Comparator[Any]):
             return
         if op in (operators.eq, operators.ne) and other and _is_null(other[0]):
             return
+        if op in (operators.eq, operators.ne) and other and _same_column(self.expr, other[0]):
+            # The column against itself (an ORM-annotated copy and the table's Column):
+            # SQLAlchemy does this when it looks a column up in a dict (the ORM's UPDATE
+            # synchronisation), and in SQL it compares each row's bytes with themselves.
+            return
         name = getattr(op, "__name__", str(op)).rstrip("_")
         col = getattr(self.expr, "key", "column")
         hint = (
@@ -351,6 +370,15 @@ def _is_null(value: Any) -> bool:
     return value is None or isinstance(value, Null)
 
 
+def _same_column(expr: Any, other: Any) -> bool:
+    """True when ``other`` is ``expr``'s very column, not a value, an alias's column (a
+    self-join would compare two rows' ciphertexts) or a subquery's."""
+    if not isinstance(other, ColumnElement) or isinstance(other, BindParameter):
+        return False
+    column = getattr(expr, "_deannotate", None)
+    return column is not None and other._deannotate() is column()
+
+
 class _EncryptedBase(TypeDecorator[T], Generic[T]):
     """What both families share: the column context, the keys, the guards, blind hashing."""
 
@@ -377,8 +405,22 @@ class _EncryptedBase(TypeDecorator[T], Generic[T]):
             parent._on_table_attach(self._set_table)
 
     def _set_table(self, column: Column[Any], table: Table) -> None:
-        if self.context is None:
-            self._state = _ColumnKeys(f"{table.name}.{column.name}", self.keys)
+        if self.context is not None:
+            return
+        name = f"{table.name}.{column.name}"
+        current = self._state.context
+        # SQLAlchemy's copies (mixin columns, to_metadata, dialect impls) share __dict__ and so
+        # the state; a copy gets its own state here. The very instance on a second column is
+        # refused: rebinding would move the first column's values to the second column's
+        # associated data, blind-index key and pgcrypto password, and they would stop reading.
+        if current is not None and current != name and self.__dict__.get("_bound_id") == id(self):
+            raise ColumnContextError(
+                f"one {type(self).__name__} instance is used by two columns, {current} and "
+                f"{name}; give each column its own instance ({type(self).__name__}() in each "
+                "Column / mapped_column), so each binds its values to its own table.column"
+            )
+        self._state = _ColumnKeys(name, self.keys)
+        self._bound_id = id(self)
 
     @property
     def column_context(self) -> str:
@@ -395,11 +437,12 @@ class _EncryptedBase(TypeDecorator[T], Generic[T]):
     def _encode(self, value: Any) -> bytes:
         try:
             return self.to_bytes(value)
-        except (TypeError, ValueError, AttributeError):
-            raise EncryptedValueError(
-                f"{type(self).__name__} of {self._state.name} cannot store a "
-                f"{type(value).__name__} value; it expects {self._python_type_name()}"
-            ) from None
+        except (TypeError, ValueError, AttributeError, ArithmeticError):
+            pass  # raised below, outside the block: the converter's error may quote the value
+        raise EncryptedValueError(
+            f"{type(self).__name__} of {self._state.name} cannot store a "
+            f"{type(value).__name__} value; it expects {self._python_type_name()}"
+        )
 
     def _python_type_name(self) -> str:
         try:
@@ -456,8 +499,10 @@ class EncryptedType(_EncryptedBase[T]):
             if value is None:
                 return None
             try:
-                data = to_bytes(value)
+                data: bytes | None = to_bytes(value)
             except Exception:
+                data = None
+            if data is None:
                 data = encode(value)  # raises the error that names the column
             head, aead, ad = state.enc or state.prepare_encrypt()
             nonce = nonce12()
@@ -474,7 +519,9 @@ class EncryptedType(_EncryptedBase[T]):
         from_bytes = self.from_bytes
 
         if from_bytes is _text_from:
-
+            # Errors are raised after the except blocks, so none keeps the fast path's error
+            # (a KeyError holding the first bytes of a legacy plaintext) or the parser's
+            # (a UnicodeDecodeError holding the plaintext) as its __context__.
             def process_text(value: bytes | None) -> Any:
                 if value is None:
                     return None
@@ -482,35 +529,42 @@ class EncryptedType(_EncryptedBase[T]):
                     end = value[1] + 2
                     aead, ad = cache[value[:end]]
                     return aead.decrypt(value[end : end + 12], value[end + 12 :], ad).decode()
-                except Exception:
-                    data = slow(value)
+                except Exception:  # noqa: S110 - slow path below, outside it
+                    pass
+                data = slow(value)
                 try:
                     return data.decode()
-                except UnicodeDecodeError:
-                    raise self._unreadable(value) from None
+                except UnicodeDecodeError:  # raised below, outside the block
+                    pass
+                raise self._unreadable(value)
 
             return process_text
 
         def process(value: bytes | None) -> Any:
             if value is None:
                 return None
+            data: bytes | None
             try:
                 end = value[1] + 2
                 aead, ad = cache[value[:end]]
                 data = aead.decrypt(value[end : end + 12], value[end + 12 :], ad)
             except Exception:
+                data = None
+            if data is None:
                 data = slow(value)
             try:
                 return from_bytes(data)
-            except Exception:
-                raise self._unreadable(value) from None
+            except Exception:  # noqa: S110 - raised below, outside it
+                pass
+            raise self._unreadable(value)
 
         return process
 
     def _unreadable(self, value: bytes) -> DecryptionError:
         """The error for bytes that decrypt (or are legacy plaintext) but do not parse as the
         column's type. The parser's own error would quote them (``int()``, ``fromisoformat``,
-        ``json`` all do), so it is replaced, never chained."""
+        ``json`` all do), so it is replaced, never chained: raise this outside the ``except``
+        block, or it keeps the parser's error as ``__context__``."""
         try:
             kid: str | None = split_header(value)[1]
         except EnvelopeError:
@@ -552,9 +606,10 @@ class EncryptedType(_EncryptedBase[T]):
         data = self._state.decrypt(envelope)
         try:
             result: T = self.from_bytes(data)
-        except Exception:
-            raise self._unreadable(envelope) from None
-        return result
+            return result
+        except Exception:  # noqa: S110 - raised below, outside it
+            pass
+        raise self._unreadable(envelope)
 
 
 def _complete_aead(value: bytes) -> bool:
@@ -817,7 +872,23 @@ class PGPType(_EncryptedBase[T]):
         passwords = _secret(lambda: state.pgp_material()[3], ARRAY(Text))
         n = func.get_byte(colexpr, 1)
         kid = func.substr(colexpr, 3, n)
-        named = literal_column(f"'{UNKNOWN_KEY_MARK}'").op("||")(func.encode(kid, _ESCAPE))
+        # The message quotes the key id only when the value is a pgcrypto envelope whose key
+        # id is a key id (0x02, length 1..64, the envelope's alphabet); anything else (raw
+        # plaintext written by hand, another format) gets a fixed text, so no stored byte
+        # reaches the server log or the exception. The CASE depends on the row, so the
+        # planner cannot fold the failing cast into a constant.
+        kid_text = func.encode(kid, _ESCAPE)
+        is_envelope = sa.and_(
+            func.get_byte(colexpr, 0) == literal_column(str(PGP_V1)),
+            n.between(literal_column("1"), literal_column(str(MAX_KEY_ID))),
+            func.length(colexpr) >= n + 2,
+            kid_text.op("~")(literal_column("'^[A-Za-z0-9_.-]+$'")),
+        )
+        named = sa.case(
+            (colexpr.is_(None), sa.null()),
+            (is_envelope, literal_column(f"'{UNKNOWN_KEY_MARK}'").op("||")(kid_text)),
+            else_=literal_column(f"'{NOT_ENVELOPE_MARK}'"),
+        )
         missing = sa.cast(sa.cast(named, Integer), Text)
         password = func.coalesce(_Subscript(passwords, func.array_position(kids, kid)), missing)
         decrypt = func.pgp_sym_decrypt if self.sql_text else func.pgp_sym_decrypt_bytea
@@ -860,7 +931,8 @@ class PGPBytes(_BytesValues, PGPType[bytes]):
 
 # ------------------------------------------------------------- pgcrypto errors, driver checks
 _PGP_ERRORS = ("Wrong key or corrupt data", "Corrupt data", "Not text data", "out of valid range")
-_UNKNOWN_KEY = re.compile(re.escape(UNKNOWN_KEY_MARK) + r'(.*)"')
+# Only a key id (the SQL quotes nothing else; see PGPType.column_expression).
+_UNKNOWN_KEY = re.compile(re.escape(UNKNOWN_KEY_MARK) + r'([A-Za-z0-9_.-]{1,64})"')
 
 
 # psycopg's ClientCursor interpolates parameters into the SQL text before sending it.
@@ -930,20 +1002,38 @@ def _before_cursor_execute(
         cursor_.format = _BINARY
 
 
-@event.listens_for(Engine, "before_execute")
-def _refuse_order_by(
+@event.listens_for(Engine, "before_execute", retval=True)
+def _before_execute(
     conn: Any, clauseelement: Any, multiparams: Any, params: Any, execution_options: Any
-) -> None:
-    """``ORDER BY encrypted_col`` would sort ciphertext: refuse it before it runs (``.asc()``
-    and ``.desc()`` already raise when the query is built; a bare column is only seen here)."""
-    for clause in getattr(clauseelement, "_order_by_clauses", None) or ():
-        target = getattr(clause, "element", clause)
-        if isinstance(getattr(target, "type", None), _EncryptedBase):
-            name = getattr(target, "key", "column")
-            raise EncryptedComparisonError(
-                f"ORDER BY the encrypted column {name!r} would sort ciphertext, not values; "
-                "sort in the application instead"
-            )
+) -> tuple[Any, Any, Any]:
+    """Refuse ``ORDER BY`` an encrypted column anywhere in the statement, and fill the blind
+    index of every encrypted column an UPDATE sets without it (``blind_index.fill_updates``)."""
+    if isinstance(clauseelement, sa.ClauseElement):
+        _refuse_order_by(clauseelement)
+        return blind_index.fill_updates(clauseelement, multiparams, params)
+    return clauseelement, multiparams, params
+
+
+def _refuse_order_by(statement: sa.ClauseElement) -> None:
+    """``ORDER BY encrypted_col`` would sort ciphertext: refuse it before it runs, at any depth
+    (subqueries, CTEs, UNION's ORDER BY, ``OVER (ORDER BY ..)``, ``WITHIN GROUP``).
+    ``.asc()`` and ``.desc()`` already raise when the query is built; a bare column is only
+    seen here."""
+    for element in visitors.iterate(statement):
+        clauses = list(getattr(element, "_order_by_clauses", None) or ())
+        order_by = getattr(element, "order_by", None)
+        if isinstance(order_by, sa.ClauseElement):  # Over, WithinGroup, aggregate_order_by
+            clauses.extend(getattr(order_by, "clauses", None) or (order_by,))
+        for clause in clauses:
+            target = clause
+            while isinstance(target, sa.UnaryExpression | sa.Label):
+                target = target.element
+            if isinstance(getattr(target, "type", None), _EncryptedBase):
+                name = getattr(target, "key", "column")
+                raise EncryptedComparisonError(
+                    f"ORDER BY the encrypted column {name!r} would sort ciphertext, not values; "
+                    "sort in the application instead"
+                )
 
 
 @event.listens_for(Engine, "handle_error")
@@ -969,7 +1059,11 @@ def _translate_errors(ctx: ExceptionContext) -> None:
     if "pgp_sym_decrypt" not in statement:
         return
     unknown = _UNKNOWN_KEY.search(message)
-    if unknown is None and not any(m in message for m in _PGP_ERRORS):
+    if (
+        unknown is None
+        and NOT_ENVELOPE_MARK not in message
+        and not any(m in message for m in _PGP_ERRORS)
+    ):
         return
     states: list[_ColumnKeys] = []
     compiled = ctx.execution_context.compiled if ctx.execution_context else None
@@ -988,13 +1082,21 @@ def _translate_errors(ctx: ExceptionContext) -> None:
     for state in states:
         key_ids.extend(k for k in state.keyring().ids if k not in key_ids)
     if unknown is not None:
-        kid = unknown.group(1)
-        if KEY_ID_PATTERN.fullmatch(kid):
-            raise KeyNotFoundError(kid, columns, key_ids) from None
-        raise DecryptionError(columns, None, "the value has no valid envelope header") from None
+        raise KeyNotFoundError(unknown.group(1), columns, key_ids)
+    if NOT_ENVELOPE_MARK in message:
+        raise DecryptionError(
+            columns,
+            None,
+            "the stored value is not a pgcrypto envelope (written without the column's type, "
+            "e.g. plaintext stored by plain SQL); re-write it through the column's type",
+        )
+    # pgcrypto's error does not say which key it tried: with one key in the keyring it is
+    # that one, otherwise the value's key id is one of the keyring's (an unknown one would
+    # have been a KeyNotFoundError above).
     raise DecryptionError(
         columns,
-        ", ".join(key_ids) or None,
+        key_ids[0] if len(key_ids) == 1 else None,
         "pgcrypto could not decrypt it: wrong key, or the value was altered, truncated or "
         "copied from another column",
-    ) from None
+        candidates=key_ids if len(key_ids) > 1 else (),
+    )

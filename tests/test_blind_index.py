@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any, cast
 
 import psycopg
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Table,
+    bindparam,
+    create_engine,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from hardening import keys
-from hardening.blind_index import blind_index_column
+from hardening.blind_index import BlindIndexError, blind_index_column, mapped_blind_index
 from hardening.keys import Keyring
 from hardening.testing.plugin import PgDatabase
 from hardening.types import EncryptedText, PGPText
@@ -102,3 +116,139 @@ def test_blind_eq_without_a_blind_index_names_the_fix() -> None:
     )
     with pytest.raises(LookupError, match=r"blind_index_column\('s'\)"):
         table.c.s.blind_eq("x")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str | None] = mapped_column(EncryptedText())
+    email_bidx: Mapped[bytes | None] = mapped_blind_index("email")
+    phone: Mapped[str | None] = mapped_column(PGPText())
+    phone_bidx: Mapped[bytes | None] = mapped_blind_index("phone")
+
+
+def _orm_pk_bulk(session: Session, column: str, value: str) -> None:
+    session.execute(update(Contact), [{"id": 1, column: value}, {"id": 2, column: "other"}])
+
+
+def _orm_values(session: Session, column: str, value: str) -> None:
+    session.execute(
+        update(Contact).where(Contact.id == 1).values({column: value}),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def _orm_values_default_sync(session: Session, column: str, value: str) -> None:
+    session.execute(update(Contact).where(Contact.id == 1).values({column: value}))
+
+
+def _bulk_update_mappings(session: Session, column: str, value: str) -> None:
+    session.bulk_update_mappings(Contact, [{"id": 1, column: value}])
+
+
+def _core(session: Session, column: str, value: str) -> None:
+    table = cast(Table, Contact.__table__)
+    session.connection().execute(update(table).where(table.c.id == 1).values({column: value}))
+
+
+def _core_params(session: Session, column: str, value: str) -> None:
+    table = cast(Table, Contact.__table__)
+    session.connection().execute(
+        update(table).where(table.c.id == bindparam("pk")),
+        [{"pk": 1, column: value}, {"pk": 2, column: "other"}],
+    )
+
+
+def _core_bindparam(session: Session, column: str, value: str) -> None:
+    table = cast(Table, Contact.__table__)
+    session.connection().execute(
+        update(table).where(table.c.id == 1).values({column: bindparam("new")}), {"new": value}
+    )
+
+
+def _on_conflict_excluded(session: Session, column: str, value: str) -> None:
+    stmt = pg_insert(cast(Table, Contact.__table__)).values({"id": 1, column: value})
+    session.connection().execute(
+        stmt.on_conflict_do_update(index_elements=["id"], set_={column: stmt.excluded[column]})
+    )
+
+
+def _on_conflict_value(session: Session, column: str, value: str) -> None:
+    stmt = pg_insert(cast(Table, Contact.__table__)).values({"id": 1, column: "ignored"})
+    session.connection().execute(
+        stmt.on_conflict_do_update(index_elements=["id"], set_={column: value})
+    )
+
+
+UPDATES = [
+    _orm_pk_bulk,
+    _orm_values,
+    _orm_values_default_sync,
+    _bulk_update_mappings,
+    _core,
+    _core_params,
+    _core_bindparam,
+    _on_conflict_excluded,
+    _on_conflict_value,
+]
+
+
+@pytest.mark.parametrize("column", ["email", "phone"])
+@pytest.mark.parametrize("run_update", UPDATES, ids=lambda f: f.__name__.strip("_"))
+def test_every_form_of_update_keeps_the_blind_index(
+    engine: Engine, run_update: Any, column: str
+) -> None:
+    Base.metadata.create_all(engine)
+    attr = getattr(Contact, column)
+    with Session(engine) as session:
+        session.add_all([Contact(id=1, **{column: "old"}), Contact(id=2, **{column: "two"})])
+        session.commit()
+        run_update(session, column, "new")
+        session.commit()
+    with Session(engine) as session:
+        assert session.scalars(select(Contact.id).where(attr.blind_eq("new"))).all() == [1]
+        assert session.scalars(select(Contact.id).where(attr.blind_eq("old"))).all() == []
+        assert session.scalar(select(attr).where(Contact.id == 1)) == "new"
+
+
+def test_an_update_to_null_clears_the_blind_index(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
+    table = cast(Table, Contact.__table__)
+    with Session(engine) as session:
+        session.add(Contact(id=1, email="old"))
+        session.commit()
+        session.execute(update(Contact).where(Contact.id == 1).values(email=None))
+        session.commit()
+        assert session.scalar(select(Contact.email_bidx)) is None
+        assert session.scalars(select(Contact.id).where(Contact.email.blind_eq("old"))).all() == []
+        assert table is not None
+
+
+def test_an_update_to_a_sql_expression_is_refused_naming_both_columns(engine: Engine) -> None:
+    table = contacts()
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(table).values(id=1, email="old", phone="p"))
+    statements = [
+        update(table).values(email=func.lower(table.c.email)),
+        pg_insert(table)
+        .values(id=1, email="x")
+        .on_conflict_do_update(index_elements=["id"], set_={"email": table.c.email}),
+    ]
+    for stmt in statements:
+        with engine.begin() as conn, pytest.raises(BlindIndexError) as caught:
+            conn.execute(stmt)
+        assert "contacts.email" in str(caught.value)
+        assert "'email_bidx'" in str(caught.value)
+    _still_indexed_as(engine, table, "old")
+
+
+def _still_indexed_as(engine: Engine, table: Table, value: str) -> None:
+    conn: Connection
+    with engine.connect() as conn:
+        query = select(table.c.id).where(table.c.email.blind_eq(value))
+        assert conn.execute(query).scalars().all() == [1]

@@ -20,20 +20,24 @@ from sqlalchemy import (
     MetaData,
     Table,
     create_engine,
+    func,
     insert,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, StatementError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column
 
 from hardening import keys
 from hardening.blind_index import mapped_blind_index
 from hardening.keys import Keyring
 from hardening.settings import libpq_dsn
+from hardening.testing import LogCursor
 from hardening.testing.plugin import PgDatabase
 from hardening.types import (
+    ColumnContextError,
     DecryptionError,
     EncryptedBoolean,
     EncryptedBytes,
@@ -499,6 +503,8 @@ def test_encrypted_results_come_in_binary_only_with_types_that_load_the_same(
         (EncryptedInteger, "INT-PLAINTEXT-2"),
         (EncryptedDate, "2024-DATE-PLAINTEXT-3"),
         (EncryptedJSON, {"k": {"SET-PLAINTEXT-4"}}),
+        (EncryptedNumeric, "NUMERIC-PLAINTEXT-6"),
+        (EncryptedUUID, "UUID-PLAINTEXT-7"),
         (PGPText, 12345678987654321),
         (PGPBytes, "PGP-STR-PLAINTEXT-5"),
     ],
@@ -522,20 +528,39 @@ def test_a_value_of_the_wrong_type_is_a_clear_error_that_never_echoes_the_row(
             conn.execute(stmt, params)
         assert isinstance(caught.value.orig, EncryptedValueError)
         assert isinstance(caught.value.orig, TypeError)
-        text = "".join(str(e) + repr(e) for e in _chain(caught.value))
-        assert f"{type_.__name__} of wrong_types.v cannot store" in text
+        # the StatementError object keeps the parameters the application passed (.params) but
+        # does not print them; everything else it holds and prints must not show them
+        text = str(caught.value) + repr(caught.value) + _chain_text(caught.value.orig)
+        assert str(caught.value.orig) == (
+            f"{type_.__name__} of wrong_types.v cannot store a {type(bad).__name__} value; "
+            f"it expects {type_()._python_type_name()}"
+        )
+        assert caught.value.orig.__context__ is None
         assert "parameters hidden" in text
         for secret in (repr(bad), str(bad), other):
             assert secret not in text
 
 
 def _chain(exc: BaseException | None) -> Iterator[BaseException]:
-    """The exceptions a traceback prints: ``exc`` and what it was raised from."""
+    """``exc`` and every exception it holds on to: ``__cause__`` and ``__context__``, also a
+    context a traceback would not print (``from None``), since it stays on the object."""
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
+    todo = [exc]
+    while todo:
+        exc = todo.pop()
+        if exc is None or id(exc) in seen:
+            continue
         seen.add(id(exc))
         yield exc
-        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        todo += [exc.__cause__, exc.__context__]
+
+
+def _chain_text(exc: BaseException) -> str:
+    """Everything the exceptions of ``exc``'s chain say and hold."""
+    return "".join(
+        str(e) + repr(e) + repr(vars(e)) + repr(e.args) + repr(getattr(e, "object", ""))
+        for e in _chain(exc)
+    )
 
 
 def _legacy_table(engine: Engine, stored: bytes, type_: Any) -> Table:
@@ -566,9 +591,7 @@ def test_a_stored_value_that_is_not_of_the_column_type_is_an_error_naming_the_co
     typed = _legacy_table(engine, stored, type_(legacy_plaintext=True))
     with engine.connect() as conn, pytest.raises(DecryptionError, match=r"legacy\.v") as caught:
         conn.execute(select(typed.c.v)).all()
-    for exc in _chain(caught.value):
-        text = str(exc) + repr(exc) + repr(vars(exc)) + repr(exc.args)
-        assert "PLAINTEXT" not in text
+    assert "PLAINTEXT" not in _chain_text(caught.value)
 
 
 def test_a_database_error_on_insert_shows_ciphertext_and_redactions_only(
@@ -625,3 +648,130 @@ def test_legacy_plaintext_returns_exactly_what_is_no_aead_envelope(
                 conn.execute(select(typed.c.v)).all()
             assert "legacy.v" in str(caught.value)
             assert f"key id '{stored[2:4].decode()}'" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("type_", "stored", "error", "message"),
+    [
+        (
+            PGPText,
+            b"SSN-RAW-PLAINTEXT-123-45-6789",
+            DecryptionError,
+            "cannot decrypt a value of rawpgp.v (unknown key id): the stored value is not a "
+            "pgcrypto envelope (written without the column's type, e.g. plaintext stored by "
+            "plain SQL); re-write it through the column's type",
+        ),
+        (
+            PGPBytes,
+            b"\x02\x20NOT A KEY ID: RAW-PLAINTEXT-BYTES-0123456789",
+            DecryptionError,
+            "cannot decrypt a value of rawpgp.v (unknown key id): the stored value is not a "
+            "pgcrypto envelope (written without the column's type, e.g. plaintext stored by "
+            "plain SQL); re-write it through the column's type",
+        ),
+        (
+            PGPText,
+            b"\x02\x02k9" + b"RAW-PLAINTEXT-AFTER-A-HEADER",
+            KeyNotFoundError,
+            "key id 'k9' needed to decrypt a value of rawpgp.v is not in the keyring (it holds "
+            "'k1'); add the old key back to HARDENING_KEYS after the active one",
+        ),
+    ],
+    ids=["plaintext", "bad-key-id", "unknown-key-id"],
+)
+def test_plaintext_stored_in_a_pgcrypto_column_never_reaches_the_error_or_the_server_log(
+    engine: Engine,
+    pg_database: PgDatabase,
+    pg_log: LogCursor,
+    type_: Any,
+    stored: bytes,
+    error: type[Exception],
+    message: str,
+) -> None:
+    typed = Table(
+        "rawpgp", MetaData(), Column("id", Integer, primary_key=True), Column("v", type_())
+    )
+    typed.create(engine)
+    with psycopg.connect(pg_database.dsn, autocommit=True) as raw:
+        raw.execute("INSERT INTO rawpgp VALUES (1, %s)", (stored,))
+    with engine.connect() as conn, pytest.raises(error) as caught:
+        conn.execute(select(typed.c.v)).all()
+    assert str(caught.value) == message
+    log = pg_log.settle()
+    assert "pg-hardening: " in log  # the failing cast was logged...
+    secret = stored[4:].decode()
+    assert "RAW-PLAINTEXT" in secret
+    assert "RAW-PLAINTEXT" not in _chain_text(caught.value)  # ...but no stored byte
+    assert "RAW-PLAINTEXT" not in log
+
+
+def test_one_type_instance_shared_by_two_columns_is_refused_naming_both() -> None:
+    shared = EncryptedText()
+    Table("a", MetaData(), Column("x", shared))
+    with pytest.raises(ColumnContextError) as caught:
+        Table("b", MetaData(), Column("y", shared))
+    assert str(caught.value) == (
+        "one EncryptedText instance is used by two columns, a.x and b.y; give each column "
+        "its own instance (EncryptedText() in each Column / mapped_column), so each binds its "
+        "values to its own table.column"
+    )
+    assert shared.column_context == "a.x"  # the first column keeps its context
+    meta = MetaData()
+    Table("a", meta, Column("x", shared))  # the same table.column again is fine
+    copy = Table("a", meta, extend_existing=True).to_metadata(MetaData(), name="c")
+    assert copy.c.x.type.column_context == "c.x"  # type: ignore[attr-defined]
+    assert shared.column_context == "a.x"
+
+
+def test_orm_update_with_default_synchronize_session_commits_and_reads_back(
+    engine: Engine,
+) -> None:
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        person = Person(id=1, ssn="old", note="old note")
+        session.add(person)
+        session.commit()
+        session.execute(update(Person).where(Person.id == 1).values(ssn="new", note="new note"))
+        assert (person.ssn, person.note) == ("new", "new note")  # synchronised in the session
+        session.commit()
+    with Session(engine) as session:
+        assert session.execute(select(Person.ssn, Person.note)).one() == ("new", "new note")
+        assert session.scalars(select(Person.id).where(Person.ssn.blind_eq("new"))).all() == [1]
+    other = aliased(Person)
+    with pytest.raises(EncryptedComparisonError):  # two rows' ciphertexts: meaningless
+        _ = Person.ssn == other.ssn
+    with pytest.raises(EncryptedComparisonError):
+        _ = Person.note != other.note
+
+
+def test_order_by_an_encrypted_column_is_refused_at_any_depth(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all([Person(id=1, ssn="b", note="b"), Person(id=2, ssn="a", note="a")])
+        session.commit()
+        sub = select(Person.id, Person.ssn).order_by(Person.ssn).limit(5).subquery()
+        ranked = select(Person.id, func.row_number().over(order_by=Person.note))
+        union = union_all(select(Person.ssn), select(Person.note)).order_by(Person.ssn)
+        cte = select(Person.id).order_by(Person.note).limit(1).cte()
+        statements: list[Any] = [select(sub.c.id), ranked, union, select(cte.c.id)]
+        for stmt in statements:
+            with pytest.raises(EncryptedComparisonError) as caught:
+                session.execute(stmt).all()
+            assert str(caught.value) in (
+                f"ORDER BY the encrypted column {name!r} would sort ciphertext, not values; "
+                "sort in the application instead"
+                for name in ("ssn", "note")
+            )
+        plain = select(Person.id, func.row_number().over(order_by=Person.id)).order_by(Person.id)
+        assert session.execute(plain).all() == [(1, 1), (2, 2)]
+
+
+def test_a_pgcrypto_wrong_key_names_the_candidate_key_ids(engine: Engine) -> None:
+    table = _one_row(engine, PGPText, "written under the first k1")
+    keys.configure_keys(ring("k2", "k1"))
+    with pytest.raises(DecryptionError) as caught:
+        _read(engine, table)
+    assert str(caught.value) == (
+        "cannot decrypt a value of secrets.a (key id one of 'k2', 'k1'): pgcrypto could not "
+        "decrypt it: wrong key, or the value was altered, truncated or copied from another column"
+    )

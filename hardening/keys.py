@@ -42,9 +42,13 @@ settings.define(
     "keys",
     "",
     "encryption keys 'key_id:base64(32 bytes),...'; the first encrypts, all decrypt "
-    "(no default; `hardening keygen` prints an entry)",
+    "(no default; `hardening keygen` prints an entry); environment only, never -x",
 )
-settings.define("keys_file", "", "file holding the HARDENING_KEYS text, instead of the variable")
+settings.define(
+    "keys_file",
+    "",
+    "file holding the HARDENING_KEYS text, instead of the variable; environment only",
+)
 
 
 class EncryptionError(Exception):

@@ -16,7 +16,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from psycopg import sql
 
-from hardening import migrate
+from hardening import migrate, ops, sqlfiles
 from hardening.settings import libpq_dsn
 from hardening.testing import LogCursor, PgServer
 from hardening.testing.plugin import PgDatabase
@@ -747,6 +747,149 @@ def test_server_profile_sets_logging_and_tls_and_downgrade_restores_prior_values
         migrate.downgrade(url, "base", server_profile="on")
         assert diff(before, snapshot(dsn)) == {}
         assert ("log_statement", "mod") in before["system_settings"]
+
+
+def version_num(dsn: str) -> list[tuple[str]] | None:
+    """The rows of hardening_version, or None when the table does not exist."""
+    with psycopg.connect(dsn) as conn:
+        if conn.execute("SELECT to_regclass('hardening_version')").fetchone() == (None,):
+            return None
+        return [(str(r[0]),) for r in conn.execute("SELECT version_num FROM hardening_version")]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        (
+            "server_ssl_min_protocol_version",
+            "TLSv9",
+            "ssl_min_protocol_version expects one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3",
+        ),
+        ("server_log_statement", "verbose", "log_statement expects one of none, ddl, mod, all"),
+        (
+            "server_log_line_prefix",
+            "%m [%p] %%u ",
+            "missing: user (%u), database (%d), client address (%h or %r)",
+        ),
+        ("server_log_line_prefix", "%m [%p] %u@%d %h\nforged line ", "must be one line"),
+    ],
+)
+def test_an_invalid_server_profile_value_is_named_and_nothing_changes(
+    pg_server_factory: Callable[[dict[str, str]], PgServer], name: str, value: str, expected: str
+) -> None:
+    # ALTER SYSTEM runs one setting at a time outside the transaction: every value must be
+    # checked before the run commits, or a refused one leaves the others applied.
+    server = pg_server_factory({"cluster_name": "profile_refusals"})
+    with server.database() as url:
+        dsn = libpq_dsn(url)
+        before = snapshot(dsn)  # includes postgresql.auto.conf
+        proc = alembic_cli(
+            "-x", "server_profile=on", "-x", f"{name}={value}", "upgrade", "head", dsn=dsn
+        )
+        assert proc.returncode != 0
+        assert "Traceback" not in proc.stderr
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("alembic:")]
+        assert len(errors) == 1, proc.stderr
+        assert f"setting {name}" in errors[0]
+        assert expected in errors[0]
+        assert diff(before, snapshot(dsn)) == {}
+        assert version_num(dsn) is None
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "%m [%p] %q%u@%d app=%a client=%h ",  # the default
+        "%m [%p]: user=%u,db=%d,app=%a,client=%h ",  # verify's fix text
+        "%t %c %u %d %r ",
+        "%n-%-10p %10u %d %h ",
+        "%m [%p] ",
+        "%m [%p] %u@%d ",
+        "%u %d %h ",
+        "%m [%p] %%u@%d %h ",  # %% is a literal percent sign: no user
+        "100%% %m [%p] %u@%d %%%h ",
+        "",
+    ],
+)
+def test_the_profile_refuses_exactly_the_log_line_prefixes_verify_fails(
+    pg_database: PgDatabase, prefix: str
+) -> None:
+    # A prefix the server profile sets must pass `hardening verify`, and one it refuses must
+    # fail there: sql/checks/log_line_prefix.sql judges the server's own log_line_prefix, here
+    # it judges `prefix` instead.
+    with psycopg.connect(pg_database.dsn) as conn:
+        check = sqlfiles.load("checks/log_line_prefix.sql").replace(
+            "current_setting('log_line_prefix')", sql.Literal(prefix).as_string(conn)
+        )
+        row = conn.execute(check).fetchone()
+    assert row is not None
+    assert row[0] == (not ops.log_line_prefix_missing(prefix)), row[1]
+
+
+def test_server_profile_values_with_quotes_are_rendered_safely(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+) -> None:
+    server = pg_server_factory({"cluster_name": "profile_quotes"})
+    prior = "it's %m [%p] %u %d %h \\ "
+    execute(
+        server.dsn,
+        sql.SQL("ALTER SYSTEM SET log_line_prefix = {}").format(sql.Literal(prior)),
+        "SELECT pg_reload_conf()",
+    )
+    prefix = "%m [%p] %q%u@%d app=%a client=%h 'x'; SELECT 1; -- \"d\" \\ "
+    with server.database() as url:
+        dsn = libpq_dsn(url)
+        before = snapshot(dsn)
+        assert ("log_line_prefix", prior) in before["system_settings"]
+        migrate.upgrade(url, "head", server_profile="on", server_log_line_prefix=prefix)
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SHOW log_line_prefix").fetchone() == (prefix,)
+        assert ("log_line_prefix", prefix) in snapshot(dsn)["system_settings"]
+        migrate.downgrade(url, "base")
+        assert diff(before, snapshot(dsn)) == {}
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SHOW log_line_prefix").fetchone() == (prior,)
+
+
+def test_an_alter_system_failing_midway_leaves_nothing_of_the_profile(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+) -> None:
+    # Everything the kit can check passes; the server then fails to write postgresql.auto.conf
+    # (its temporary file's name is taken by a directory). The run was committed up to h007
+    # before ALTER SYSTEM: the profile's changes are put back and its records removed, so the
+    # database is at h007 exactly as before, and can go down, or up once the cause is gone.
+    server = pg_server_factory({"cluster_name": "profile_midway"})
+    with psycopg.connect(server.dsn) as conn:
+        row = conn.execute("SHOW data_directory").fetchone()
+    assert row is not None
+    blocker = f"{row[0]}/postgresql.auto.conf.tmp"
+    roles = unique_roles()
+    with server.database() as url:
+        dsn = libpq_dsn(url)
+        base = snapshot(dsn)
+        migrate.upgrade(url, "h007_log_hygiene", **roles)
+        at_h007 = snapshot(dsn)
+        copy = "COPY (SELECT 1) TO PROGRAM {}"
+        execute(dsn, sql.SQL(copy).format(sql.Literal(f"mkdir '{blocker}'")))
+        try:
+            with pytest.raises(SystemExit) as exc:
+                migrate.upgrade(url, "head", server_profile="on")
+        finally:
+            execute(dsn, sql.SQL(copy).format(sql.Literal(f"rmdir '{blocker}'")))
+        message = exit_message(exc)
+        assert "step h008_server_profile stopped at ALTER SYSTEM SET log_connections" in message
+        assert "postgresql.auto.conf.tmp" in message  # the server's reason
+        assert diff(at_h007, snapshot(dsn)) == {}
+        assert version_num(dsn) == [("h007_log_hygiene",)]
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute(
+                "SELECT count(*) FROM hardening.applied WHERE step = 'h008_server_profile'"
+            ).fetchone() == (0,)
+        migrate.upgrade(url, "head", server_profile="on")
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SHOW log_connections").fetchone() == ("on",)
+        migrate.downgrade(url, "base", **roles)
+        assert diff(base, snapshot(dsn)) == {}
 
 
 def test_server_profile_is_refused_without_superuser(

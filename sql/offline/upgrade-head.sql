@@ -501,13 +501,74 @@ BEGIN
 END
 $fn$;
 
+CREATE FUNCTION hardening.check_system_setting(p_step text, p_setting text, p_value text,
+                                               p_from text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+-- Fail unless the server would take p_value for p_setting in ALTER SYSTEM, before anything is
+-- committed: ALTER SYSTEM runs outside the transaction, one setting at a time, so a value it
+-- refuses there would leave the others applied. p_from names the kit setting the value came
+-- from ('' for the profile's fixed values). Enum values are checked against pg_settings.enumvals
+-- and booleans parsed; a parameter this session may SET is also set (and rolled back) so the
+-- server parses it with its own checks.
+DECLARE
+    s pg_settings%ROWTYPE;
+    subject text := CASE WHEN p_from = '' THEN format('the value %L for %s', p_value, p_setting)
+                         ELSE format('setting %s is %L; %s', p_from, p_value, p_setting) END;
+    fix text := CASE WHEN p_from = '' THEN 'report this as a pg-hardening bug'
+                     ELSE format('pass -x %s=... with a value from the list', p_from) END;
+BEGIN
+    SELECT * INTO s FROM pg_settings WHERE name = p_setting;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'pg-hardening: step % sets parameter % and this server has no such parameter',
+            p_step, p_setting
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF p_value ~ '[\n\r]' THEN
+        RAISE EXCEPTION 'pg-hardening: step %: % must be one line (ALTER SYSTEM refuses line breaks)',
+            p_step, CASE WHEN p_from = '' THEN p_setting ELSE 'setting ' || p_from END
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'nothing was changed';
+    END IF;
+    IF s.vartype = 'enum'
+       AND NOT EXISTS (SELECT FROM unnest(s.enumvals) AS v WHERE lower(v) = lower(p_value)) THEN
+        RAISE EXCEPTION 'pg-hardening: step %: % expects one of %',
+            p_step, subject, array_to_string(s.enumvals, ', ')
+            USING ERRCODE = 'invalid_parameter_value', HINT = fix || '; nothing was changed';
+    ELSIF s.vartype = 'bool' THEN
+        BEGIN
+            PERFORM p_value::boolean;
+        EXCEPTION WHEN invalid_text_representation THEN
+            RAISE EXCEPTION 'pg-hardening: step %: % expects on or off', p_step, subject
+                USING ERRCODE = 'invalid_parameter_value', HINT = fix || '; nothing was changed';
+        END;
+    END IF;
+    IF s.context IN ('user', 'superuser') THEN
+        BEGIN
+            PERFORM set_config(p_setting, p_value, true);
+            RAISE EXCEPTION USING ERRCODE = 'PH000';  -- parsed: undo the SET with the block
+        EXCEPTION
+            WHEN SQLSTATE 'PH000' THEN
+                NULL;
+            WHEN insufficient_privilege THEN
+                RAISE;
+            WHEN OTHERS THEN
+                RAISE EXCEPTION 'pg-hardening: step %: % is refused by the server: %', p_step, subject, SQLERRM
+                    USING ERRCODE = 'invalid_parameter_value', HINT = fix || '; nothing was changed';
+        END;
+    END IF;
+END
+$fn$;
+
 CREATE FUNCTION hardening.record_system_setting(p_step text, p_setting text) RETURNS void
 LANGUAGE sql AS $fn$
     -- Remember p_setting's ALTER SYSTEM value (postgresql.auto.conf) before the profile sets it.
+    -- A record p_step kept from an interrupted earlier run already holds the value from before
+    -- that run: it is not recorded again.
     SELECT hardening.record(p_step, 'system_setting', jsonb_build_object('setting', p_setting),
         jsonb_build_object('value', (SELECT setting FROM pg_file_settings
                                      WHERE name = p_setting AND sourcefile LIKE '%postgresql.auto.conf'
-                                     ORDER BY seqno DESC LIMIT 1)));
+                                     ORDER BY seqno DESC LIMIT 1)))
+    WHERE NOT EXISTS (SELECT FROM hardening.applied
+                      WHERE step = p_step AND kind = 'system_setting' AND target->>'setting' = p_setting);
 $fn$;
 
 CREATE FUNCTION hardening.undo(p_step text) RETURNS void
@@ -596,6 +657,7 @@ LANGUAGE sql STABLE AS $fn$
         'hardening.record(text, text, jsonb, jsonb)',
         'hardening.require(text, text)',
         'hardening.record_system_setting(text, text)',
+        'hardening.check_system_setting(text, text, text, text)',
         'hardening.owner_only(regclass)',
         'hardening.kit_functions()'
     ]::regprocedure[];

@@ -312,6 +312,7 @@ def tame_parameter_logging(step: str) -> None:
 # Server profile: ALTER SYSTEM (cluster-wide, outside transactions), off unless server_profile=on
 
 SERVER_PROFILE_STEP = "h008_server_profile"
+SERVER_PROFILE_PREVIOUS = "h007_log_hygiene"  # its down_revision
 # The parameters the profile sets; names from hardening.applied become SQL text only if listed.
 SERVER_PROFILE_PARAMETERS = (
     "log_connections",
@@ -491,6 +492,56 @@ def _server_message(exc: DBAPIError) -> str:
     diag = getattr(exc.orig, "diag", None)
     primary = getattr(diag, "message_primary", None)
     return str(primary or str(exc.orig).splitlines()[0])
+
+
+def check_server_profile() -> None:
+    """Call in env.py after ``context.run_migrations()``, inside the run's transaction.
+
+    Fails when the setting server_profile asks for what the applied step h008 did not do.
+    Alembic never runs an applied step again, so without this check ``upgrade head -x
+    server_profile=on`` on a database at head would do nothing, silently. ``server_profile=off``
+    counts only when passed (-x or HARDENING_SERVER_PROFILE), since it is the default. Commands
+    that change no revision (``alembic current``) are not checked.
+    """
+    if context.is_offline_mode():
+        return
+    migration = context.get_context()
+    connection = migration.connection
+    if "destination_rev" not in migration.opts or migration.script is None or connection is None:
+        return
+    if not any(
+        script.revision == SERVER_PROFILE_STEP
+        for head in migration.get_current_heads()
+        for script in migration.script.iterate_revisions(head, "base")
+    ):
+        return
+    wanted = choice_setting("server_profile", BOOLEANS)
+    x_args: dict[str, str] = context.get_x_argument(as_dictionary=True)
+    if wanted == "off" and not settings.given("server_profile", x_args):
+        return
+    profile_set = connection.execute(
+        sa.text(
+            "SELECT EXISTS (SELECT FROM hardening.applied "
+            "WHERE step = :step AND kind = 'system_setting')"
+        ).bindparams(step=SERVER_PROFILE_STEP)
+    ).scalar()
+    heads = "heads" if len(migration.script.get_heads()) > 1 else "head"  # the kit as a branch
+    redo = (
+        f"alembic downgrade {SERVER_PROFILE_PREVIOUS}, then "
+        f"alembic upgrade {heads} -x server_profile={wanted}"
+    )
+    if wanted == "on" and not profile_set:
+        raise HardeningError(
+            f"pg-hardening: server_profile=on, but step {SERVER_PROFILE_STEP} was applied "
+            "earlier with server_profile=off, so the server profile is not set (alembic does "
+            f"not run an applied step again). To set it: {redo}"
+        )
+    if wanted == "off" and profile_set:
+        raise HardeningError(
+            f"pg-hardening: server_profile=off, but step {SERVER_PROFILE_STEP} set the server "
+            "profile (ALTER SYSTEM) earlier, and it stays set (alembic does not run an applied "
+            f"step again). To remove it: {redo}"
+        )
 
 
 def remove_server_profile(step: str) -> None:

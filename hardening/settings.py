@@ -125,6 +125,11 @@ def get(name: str, x_args: Mapping[str, str] | None = None) -> str:
     return os.environ.get(setting.env, setting.default)
 
 
+def given(name: str, x_args: Mapping[str, str] | None = None) -> bool:
+    """Whether setting ``name`` was passed (``-x`` or HARDENING_NAME) rather than defaulted."""
+    return bool(x_args and name in x_args) or SETTINGS[name].env in os.environ
+
+
 def database_url(x_args: Mapping[str, str] | None = None) -> URL | None:
     """The target database: ``-x url=...`` or DATABASE_URL; None when neither is given.
 

@@ -892,6 +892,77 @@ def test_an_alter_system_failing_midway_leaves_nothing_of_the_profile(
         assert diff(base, snapshot(dsn)) == {}
 
 
+def test_server_profile_asked_for_at_head_is_not_ignored_and_the_documented_sequence_applies_it(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+) -> None:
+    # Alembic never runs an applied step again: at head, server_profile=on (or off) cannot be
+    # followed by `upgrade head` alone. The run says so, with the sequence docs/migrations.md
+    # gives, and that sequence sets (and removes) the profile.
+    server = pg_server_factory({"cluster_name": "profile_late"})
+
+    def shown(dsn: str) -> dict[str, str]:
+        values = {}
+        with psycopg.connect(dsn) as conn:
+            for name in ("log_connections", "log_statement", "ssl_min_protocol_version"):
+                row = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+                assert row is not None
+                values[name] = str(row[0])
+        return values
+
+    def refused(proc: subprocess.CompletedProcess[str]) -> str:
+        assert proc.returncode != 0
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("alembic:")]
+        assert len(errors) == 1, proc.stderr
+        return errors[0]
+
+    with server.database() as url:
+        dsn = libpq_dsn(url)
+        base = snapshot(dsn)
+        migrate.upgrade(url, "head", **unique_roles())
+        plain, plain_shown = snapshot(dsn), shown(dsn)
+        assert plain_shown["log_statement"] == "none"
+
+        error = refused(alembic_cli("-x", "server_profile=on", "upgrade", "head", dsn=dsn))
+        assert "server_profile=on, but step h008_server_profile was applied earlier" in error
+        assert (
+            "To set it: alembic downgrade h007_log_hygiene, then "
+            "alembic upgrade head -x server_profile=on"
+        ) in error
+        assert diff(plain, snapshot(dsn)) == {}
+
+        for args in (
+            ("downgrade", "h007_log_hygiene"),
+            ("-x", "server_profile=on", "upgrade", "head"),
+        ):
+            proc = alembic_cli(*args, dsn=dsn)
+            assert proc.returncode == 0, proc.stderr
+        assert shown(dsn) == {
+            "log_connections": "on",
+            "log_statement": "ddl",
+            "ssl_min_protocol_version": "TLSv1.3",
+        }
+        profiled = snapshot(dsn)
+        proc = alembic_cli("upgrade", "head", dsn=dsn)  # the default (off) is no request
+        assert proc.returncode == 0, proc.stderr
+
+        error = refused(alembic_cli("-x", "server_profile=off", "upgrade", "head", dsn=dsn))
+        assert (
+            "To remove it: alembic downgrade h007_log_hygiene, then "
+            "alembic upgrade head -x server_profile=off"
+        ) in error
+        assert diff(profiled, snapshot(dsn)) == {}
+        for args in (
+            ("downgrade", "h007_log_hygiene"),
+            ("-x", "server_profile=off", "upgrade", "head"),
+        ):
+            proc = alembic_cli(*args, dsn=dsn)
+            assert proc.returncode == 0, proc.stderr
+        assert diff(plain, snapshot(dsn)) == {}
+        assert shown(dsn) == plain_shown
+        migrate.downgrade(url, "base")
+        assert diff(base, snapshot(dsn)) == {}
+
+
 def test_server_profile_is_refused_without_superuser(
     pg_database: PgDatabase, login_role: Callable[..., str]
 ) -> None:

@@ -150,6 +150,22 @@ def require_pgaudit_loaded(step: str) -> None:
     _call("require_pgaudit_loaded", step)
 
 
+def require_settable(step: str, values: dict[str, str]) -> None:
+    """Fail, naming each parameter and the GRANT that fixes it, unless the migrating role may
+    ``ALTER DATABASE <current> SET`` every ``name = value`` (tried and rolled back): a superuser,
+    or a role granted SET on the superuser-only ones (``GRANT SET ON PARAMETER``)."""
+    fn = sa.func.hardening.require_settable
+    op.execute(
+        sa.select(
+            fn(
+                sa.literal(step, sa.Text),
+                sa.literal(list(values), ARRAY(sa.Text)),
+                sa.literal(list(values.values()), ARRAY(sa.Text)),
+            )
+        )
+    )
+
+
 def set_database_setting(step: str, name: str, value: str) -> None:
     """``ALTER DATABASE <current> SET name = value``; undo restores the previous value."""
     _call("set_database_setting", step, name, value)
@@ -266,7 +282,10 @@ def apply_least_privilege(step: str) -> None:
 
 
 def enable_pgaudit(step: str) -> None:
-    """Preflight (pgaudit preloaded, superuser), the extension, then session-audit settings."""
+    """Preflight (pgaudit preloaded, database owner, may set the pgaudit parameters), the
+    extension (created unless it exists: by a superuser, as pgaudit is not trusted), then the
+    session-audit settings. No superuser needed otherwise: a database owner granted SET on the
+    parameters can apply it to a database where pgaudit exists."""
     values = {
         "pgaudit.log": audit_classes(),
         "pgaudit.log_catalog": choice_setting("audit_log_catalog", BOOLEANS),
@@ -277,17 +296,23 @@ def enable_pgaudit(step: str) -> None:
         "pgaudit.log_client": choice_setting("audit_log_client", BOOLEANS),
     }
     require_pgaudit_loaded(step)
-    require(step, "superuser")
+    require(step, "database_owner")
+    require_settable(step, values)
     ensure_extension(step, "pgaudit", "public")
     for name, value in values.items():
         set_database_setting(step, name, value)
 
 
 def create_audit_roles(step: str) -> None:
-    """The object-audit role (pgaudit.role) with its per-table grants, and the audit reader."""
+    """The object-audit role (pgaudit.role) with its per-table grants, and the audit reader.
+
+    Needs database ownership, SET on pgaudit.role, CREATEROLE for roles that do not exist yet,
+    ownership (or the grant option) of each audited table, and ADMIN OPTION on
+    pg_read_all_settings; each is checked where it is used, with a message naming the fix."""
     auditor, reader = role_setting("audit_role"), role_setting("audit_reader_role")
     grants = audit_grants()
-    require(step, "superuser")
+    require(step, "database_owner")
+    require_settable(step, {"pgaudit.role": auditor})
     ensure_role(step, auditor, "audit_role")
     set_database_setting(step, "pgaudit.role", auditor)
     for item in grants:
@@ -303,9 +328,11 @@ def create_audit_roles(step: str) -> None:
 
 def tame_parameter_logging(step: str) -> None:
     """Bind parameters (keys, plaintexts) never reach the server log, errors included."""
+    values = {"log_parameter_max_length": "0", "log_parameter_max_length_on_error": "0"}
     require(step, "database_owner")
-    set_database_setting(step, "log_parameter_max_length", "0")
-    set_database_setting(step, "log_parameter_max_length_on_error", "0")
+    require_settable(step, values)
+    for name, value in values.items():
+        set_database_setting(step, name, value)
 
 
 # ---------------------------------------------------------------------------------------------

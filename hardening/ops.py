@@ -19,11 +19,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 import sqlalchemy as sa
 from alembic import context, op
 from alembic.util import CommandError
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 
 from hardening import settings, sqlfiles
 
@@ -148,6 +150,22 @@ def require_pgaudit_loaded(step: str) -> None:
     _call("require_pgaudit_loaded", step)
 
 
+def require_settable(step: str, values: dict[str, str]) -> None:
+    """Fail, naming each parameter and the GRANT that fixes it, unless the migrating role may
+    ``ALTER DATABASE <current> SET`` every ``name = value`` (tried and rolled back): a superuser,
+    or a role granted SET on the superuser-only ones (``GRANT SET ON PARAMETER``)."""
+    fn = sa.func.hardening.require_settable
+    op.execute(
+        sa.select(
+            fn(
+                sa.literal(step, sa.Text),
+                sa.literal(list(values), ARRAY(sa.Text)),
+                sa.literal(list(values.values()), ARRAY(sa.Text)),
+            )
+        )
+    )
+
+
 def set_database_setting(step: str, name: str, value: str) -> None:
     """``ALTER DATABASE <current> SET name = value``; undo restores the previous value."""
     _call("set_database_setting", step, name, value)
@@ -264,7 +282,10 @@ def apply_least_privilege(step: str) -> None:
 
 
 def enable_pgaudit(step: str) -> None:
-    """Preflight (pgaudit preloaded, superuser), the extension, then session-audit settings."""
+    """Preflight (pgaudit preloaded, database owner, may set the pgaudit parameters), the
+    extension (created unless it exists: by a superuser, as pgaudit is not trusted), then the
+    session-audit settings. No superuser needed otherwise: a database owner granted SET on the
+    parameters can apply it to a database where pgaudit exists."""
     values = {
         "pgaudit.log": audit_classes(),
         "pgaudit.log_catalog": choice_setting("audit_log_catalog", BOOLEANS),
@@ -275,17 +296,23 @@ def enable_pgaudit(step: str) -> None:
         "pgaudit.log_client": choice_setting("audit_log_client", BOOLEANS),
     }
     require_pgaudit_loaded(step)
-    require(step, "superuser")
+    require(step, "database_owner")
+    require_settable(step, values)
     ensure_extension(step, "pgaudit", "public")
     for name, value in values.items():
         set_database_setting(step, name, value)
 
 
 def create_audit_roles(step: str) -> None:
-    """The object-audit role (pgaudit.role) with its per-table grants, and the audit reader."""
+    """The object-audit role (pgaudit.role) with its per-table grants, and the audit reader.
+
+    Needs database ownership, SET on pgaudit.role, CREATEROLE for roles that do not exist yet,
+    ownership (or the grant option) of each audited table, and ADMIN OPTION on
+    pg_read_all_settings; each is checked where it is used, with a message naming the fix."""
     auditor, reader = role_setting("audit_role"), role_setting("audit_reader_role")
     grants = audit_grants()
-    require(step, "superuser")
+    require(step, "database_owner")
+    require_settable(step, {"pgaudit.role": auditor})
     ensure_role(step, auditor, "audit_role")
     set_database_setting(step, "pgaudit.role", auditor)
     for item in grants:
@@ -301,54 +328,247 @@ def create_audit_roles(step: str) -> None:
 
 def tame_parameter_logging(step: str) -> None:
     """Bind parameters (keys, plaintexts) never reach the server log, errors included."""
+    values = {"log_parameter_max_length": "0", "log_parameter_max_length_on_error": "0"}
     require(step, "database_owner")
-    set_database_setting(step, "log_parameter_max_length", "0")
-    set_database_setting(step, "log_parameter_max_length_on_error", "0")
+    require_settable(step, values)
+    for name, value in values.items():
+        set_database_setting(step, name, value)
 
 
 # ---------------------------------------------------------------------------------------------
 # Server profile: ALTER SYSTEM (cluster-wide, outside transactions), off unless server_profile=on
 
+SERVER_PROFILE_STEP = "h008_server_profile"
+SERVER_PROFILE_PREVIOUS = "h007_log_hygiene"  # its down_revision
+# The parameters the profile sets; names from hardening.applied become SQL text only if listed.
+SERVER_PROFILE_PARAMETERS = (
+    "log_connections",
+    "log_disconnections",
+    "log_line_prefix",
+    "log_statement",
+    "log_lock_waits",
+    "log_min_error_statement",
+    "password_encryption",
+    "ssl_min_protocol_version",
+)
+# parameter -> the kit setting its value comes from (the others are fixed)
+SERVER_PROFILE_FROM = {
+    "log_line_prefix": "server_log_line_prefix",
+    "log_statement": "server_log_statement",
+    "ssl_min_protocol_version": "server_ssl_min_protocol_version",
+}
+# What a log line must say, as `hardening verify` checks it (sql/checks/log_line_prefix.sql):
+# (what, the log_line_prefix escapes that record it).
+LOG_LINE_PREFIX_NEEDS = (
+    ("time", ("%m", "%t", "%n")),
+    ("process or session id", ("%p", "%c")),
+    ("user", ("%u",)),
+    ("database", ("%d",)),
+    ("client address", ("%h", "%r")),
+)
+
+
+def log_line_prefix_escapes(prefix: str) -> set[str]:
+    """The escapes PostgreSQL expands in ``prefix`` (``%%`` is a literal percent sign, and
+    ``%-10u`` pads ``%u``)."""
+    return {f"%{m.group(1)}" for m in re.finditer(r"%-?\d*(.)", prefix, re.DOTALL)} - {"%%"}
+
+
+def log_line_prefix_missing(prefix: str) -> list[str]:
+    """What a log line with ``prefix`` would not say, e.g. ``["user (%u)"]``; empty if none."""
+    found = log_line_prefix_escapes(prefix)
+    return [
+        f"{what} ({' or '.join(escapes)})"
+        for what, escapes in LOG_LINE_PREFIX_NEEDS
+        if not found.intersection(escapes)
+    ]
+
+
+def log_line_prefix_setting() -> str:
+    """Setting server_log_line_prefix, refused unless every line says when, which session,
+    who, in which database and from where (the verify control log_line_prefix)."""
+    prefix = setting("server_log_line_prefix")
+    missing = log_line_prefix_missing(prefix)
+    if missing:
+        wanted = ", ".join(f"{what} ({' or '.join(e)})" for what, e in LOG_LINE_PREFIX_NEEDS)
+        raise HardeningError(
+            f"setting server_log_line_prefix is {prefix!r}; log_line_prefix must record {wanted} "
+            f"(the verify control log_line_prefix); missing: {', '.join(missing)}"
+        )
+    return prefix
+
 
 def server_profile_settings() -> dict[str, str]:
-    """What the server profile sets with ALTER SYSTEM."""
+    """What the server profile sets with ALTER SYSTEM; the values of kit settings are checked
+    by the server in the step (``hardening.check_system_setting``) before anything is changed."""
     return {
         "log_connections": "on",
         "log_disconnections": "on",
-        "log_line_prefix": setting("server_log_line_prefix"),
-        "log_statement": choice_setting("server_log_statement", ("none", "ddl", "mod", "all")),
+        "log_line_prefix": log_line_prefix_setting(),
+        "log_statement": setting("server_log_statement").strip(),
         "log_lock_waits": "on",
         "log_min_error_statement": "error",
         "password_encryption": "scram-sha-256",
-        "ssl_min_protocol_version": setting("server_ssl_min_protocol_version"),
+        "ssl_min_protocol_version": setting("server_ssl_min_protocol_version").strip(),
     }
 
 
 def apply_server_profile(step: str) -> None:
     """Logging and TLS with ALTER SYSTEM + reload, for a superuser on a self-managed server.
 
-    Prior values in postgresql.auto.conf are recorded (in this transaction) before an autocommit
-    block runs ALTER SYSTEM, which cannot run inside a transaction; refused where ALTER SYSTEM
-    is not allowed (managed services, allow_alter_system = off).
+    Every value is checked by the server and the prior values in postgresql.auto.conf are
+    recorded (in this run's transaction) before an autocommit block runs ALTER SYSTEM, which
+    cannot run inside a transaction: the block commits the run up to here. Should an ALTER
+    SYSTEM still fail there, the ones before it are put back and the step's records removed, so
+    the database stays at the previous revision with nothing of this step applied. Refused
+    where ALTER SYSTEM is not allowed (managed services, allow_alter_system = off).
     """
     if choice_setting("server_profile", BOOLEANS) != "on":
         return
     values = server_profile_settings()
     require(step, "superuser")
     op.execute(sa.text(sqlfiles.load("migrations/server_profile_check.sql")))
+    for name, value in values.items():
+        _call("check_system_setting", step, name, value, SERVER_PROFILE_FROM.get(name, ""))
     for name in values:
         _call("record_system_setting", step, name)
+    if context.is_offline_mode():
+        with op.get_context().autocommit_block():
+            for name, value in values.items():
+                op.execute(_alter_system(name, value))
+            op.execute(sa.text("SELECT pg_reload_conf()"))
+        return
+    prior = _recorded_system_settings(step)
     with op.get_context().autocommit_block():
+        applied: set[str] = set()
         for name, value in values.items():
-            op.execute(_alter_system(name, value))
+            try:
+                op.execute(_alter_system(name, value))
+            except DBAPIError as exc:
+                _abandon_server_profile(step, name, exc, [p for p in prior if p[0] in applied])
+            applied.add(name)
         op.execute(sa.text("SELECT pg_reload_conf()"))
 
 
 def _alter_system(name: str, value: str) -> sa.TextClause:
     """ALTER SYSTEM SET name = 'value': utility statements take no bind parameters, so the
     value is rendered as a quoted literal; ``name`` is one of the profile's constant names."""
+    if name not in SERVER_PROFILE_PARAMETERS:
+        raise HardeningError(f"hardening.applied records an unknown setting {name!r}")
     literal = sa.bindparam("value", value, type_=sa.Text, literal_execute=True)
     return sa.text(f"ALTER SYSTEM SET {name} = :value").bindparams(literal)
+
+
+def _recorded_system_settings(step: str) -> list[tuple[str, str | None]]:
+    """(parameter, its recorded prior ALTER SYSTEM value or None), newest record first."""
+    rows = op.get_bind().execute(
+        sa.text(
+            "SELECT target->>'setting', prior->>'value' FROM hardening.applied "
+            "WHERE step = :step AND kind = 'system_setting' ORDER BY seq DESC"
+        ).bindparams(step=step)
+    )
+    return [(str(name), value) for name, value in rows]
+
+
+def _put_back_system_settings(prior: list[tuple[str, str | None]]) -> None:
+    """Inside an autocommit block: each parameter back to its prior value (or RESET), reload."""
+    for name, value in prior:
+        if value is None:
+            if name not in SERVER_PROFILE_PARAMETERS:
+                raise HardeningError(f"hardening.applied records an unknown setting {name!r}")
+            op.execute(sa.text(f"ALTER SYSTEM RESET {name}"))
+        else:
+            op.execute(_alter_system(name, value))
+    op.execute(sa.text("SELECT pg_reload_conf()"))
+
+
+def _forget_system_settings(step: str) -> None:
+    op.execute(
+        sa.text(
+            "DELETE FROM hardening.applied WHERE step = :step AND kind = 'system_setting'"
+        ).bindparams(step=step)
+    )
+
+
+def _abandon_server_profile(
+    step: str, failed: str, exc: DBAPIError, applied: list[tuple[str, str | None]]
+) -> NoReturn:
+    """An ALTER SYSTEM failed after the run was committed: put back what the profile changed,
+    forget the step's records, and stop with the server's reason."""
+    reason = _server_message(exc)
+    try:
+        _put_back_system_settings(applied)
+        _forget_system_settings(step)
+    except DBAPIError as again:
+        raise HardeningError(
+            f"pg-hardening: step {step} stopped at ALTER SYSTEM SET {failed} ({reason}), and "
+            f"putting back the settings it had changed failed too ({_server_message(again)}): "
+            f"check postgresql.auto.conf (ALTER SYSTEM RESET ...), then "
+            f"DELETE FROM hardening.applied WHERE step = '{step}'"
+        ) from exc
+    raise HardeningError(
+        f"pg-hardening: step {step} stopped at ALTER SYSTEM SET {failed}: {reason}. "
+        "The settings it had changed are back as they were and the step is not recorded; the "
+        "steps before it stay applied (ALTER SYSTEM cannot run in a transaction, so the run was "
+        "committed up to this step). Fix the cause and run the upgrade with server_profile=on "
+        "again"
+    ) from exc
+
+
+def _server_message(exc: DBAPIError) -> str:
+    diag = getattr(exc.orig, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    return str(primary or str(exc.orig).splitlines()[0])
+
+
+def check_server_profile() -> None:
+    """Call in env.py after ``context.run_migrations()``, inside the run's transaction.
+
+    Fails when the setting server_profile asks for what the applied step h008 did not do.
+    Alembic never runs an applied step again, so without this check ``upgrade head -x
+    server_profile=on`` on a database at head would do nothing, silently. ``server_profile=off``
+    counts only when passed (-x or HARDENING_SERVER_PROFILE), since it is the default. Commands
+    that change no revision (``alembic current``) are not checked.
+    """
+    if context.is_offline_mode():
+        return
+    migration = context.get_context()
+    connection = migration.connection
+    if "destination_rev" not in migration.opts or migration.script is None or connection is None:
+        return
+    if not any(
+        script.revision == SERVER_PROFILE_STEP
+        for head in migration.get_current_heads()
+        for script in migration.script.iterate_revisions(head, "base")
+    ):
+        return
+    wanted = choice_setting("server_profile", BOOLEANS)
+    x_args: dict[str, str] = context.get_x_argument(as_dictionary=True)
+    if wanted == "off" and not settings.given("server_profile", x_args):
+        return
+    profile_set = connection.execute(
+        sa.text(
+            "SELECT EXISTS (SELECT FROM hardening.applied "
+            "WHERE step = :step AND kind = 'system_setting')"
+        ).bindparams(step=SERVER_PROFILE_STEP)
+    ).scalar()
+    heads = "heads" if len(migration.script.get_heads()) > 1 else "head"  # the kit as a branch
+    redo = (
+        f"alembic downgrade {SERVER_PROFILE_PREVIOUS}, then "
+        f"alembic upgrade {heads} -x server_profile={wanted}"
+    )
+    if wanted == "on" and not profile_set:
+        raise HardeningError(
+            f"pg-hardening: server_profile=on, but step {SERVER_PROFILE_STEP} was applied "
+            "earlier with server_profile=off, so the server profile is not set (alembic does "
+            f"not run an applied step again). To set it: {redo}"
+        )
+    if wanted == "off" and profile_set:
+        raise HardeningError(
+            f"pg-hardening: server_profile=off, but step {SERVER_PROFILE_STEP} set the server "
+            "profile (ALTER SYSTEM) earlier, and it stays set (alembic does not run an applied "
+            f"step again). To remove it: {redo}"
+        )
 
 
 def remove_server_profile(step: str) -> None:
@@ -356,27 +576,9 @@ def remove_server_profile(step: str) -> None:
     if context.is_offline_mode():  # SQL cannot ALTER SYSTEM in a transaction: undo() refuses
         undo(step)  # with a message if the profile was applied, and does nothing otherwise
         return
-    rows = op.get_bind().execute(
-        sa.text(
-            "SELECT target->>'setting', prior->>'value' FROM hardening.applied "
-            "WHERE step = :step AND kind = 'system_setting' ORDER BY seq DESC"
-        ).bindparams(step=step)
-    )
-    prior: list[tuple[str, str | None]] = [(str(name), value) for name, value in rows]
-    known = set(server_profile_settings())
+    prior = _recorded_system_settings(step)
     if not prior:
         return
     with op.get_context().autocommit_block():
-        for name, value in prior:
-            if name not in known:  # names become SQL text: only the profile's own
-                raise HardeningError(f"hardening.applied records an unknown setting {name!r}")
-            if value is None:
-                op.execute(sa.text(f"ALTER SYSTEM RESET {name}"))
-            else:
-                op.execute(_alter_system(name, value))
-        op.execute(sa.text("SELECT pg_reload_conf()"))
-    op.execute(
-        sa.text(
-            "DELETE FROM hardening.applied WHERE step = :step AND kind = 'system_setting'"
-        ).bindparams(step=step)
-    )
+        _put_back_system_settings(prior)
+    _forget_system_settings(step)

@@ -110,7 +110,8 @@ define(
 define(
     "server_log_line_prefix",
     "%m [%p] %q%u@%d app=%a client=%h ",
-    "server profile: log_line_prefix (keeps %m %p %d %u %a %h)",
+    "server profile: log_line_prefix; must record time (%m/%t/%n), process (%p/%c), user (%u), "
+    "database (%d) and client (%h/%r), as verify's log_line_prefix control checks",
 )
 define("server_log_statement", "ddl", "server profile: log_statement")
 define("server_ssl_min_protocol_version", "TLSv1.3", "server profile: ssl_min_protocol_version")
@@ -122,6 +123,11 @@ def get(name: str, x_args: Mapping[str, str] | None = None) -> str:
     if x_args and name in x_args:
         return x_args[name]
     return os.environ.get(setting.env, setting.default)
+
+
+def given(name: str, x_args: Mapping[str, str] | None = None) -> bool:
+    """Whether setting ``name`` was passed (``-x`` or HARDENING_NAME) rather than defaulted."""
+    return bool(x_args and name in x_args) or SETTINGS[name].env in os.environ
 
 
 def database_url(x_args: Mapping[str, str] | None = None) -> URL | None:

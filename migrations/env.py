@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from hardening import settings
+from hardening import ops, settings
 from hardening.ops import HardeningError
 
 VERSION_TABLE = "hardening_version"
@@ -41,6 +41,13 @@ def _configure(connection: Connection | None = None, **kw: object) -> None:
         target_metadata=None,
         **kw,  # type: ignore[arg-type]
     )
+
+
+def _run_and_check() -> None:
+    """Run the migrations, then (still in their transaction) refuse a server_profile setting
+    that the already applied step h008 did not follow, rather than ignore it silently."""
+    context.run_migrations()
+    ops.check_server_profile()
 
 
 def _fail(exc: Exception) -> None:
@@ -68,7 +75,7 @@ def run_online() -> None:
     if isinstance(handed_in, Connection):  # the caller owns the transaction (and any lock)
         _configure(handed_in)
         with context.begin_transaction():
-            context.run_migrations()
+            _run_and_check()
         return
     if isinstance(handed_in, Engine):  # pytest-alembic hands in an engine
         _run_locked(handed_in)
@@ -92,7 +99,7 @@ def _run_locked(engine: Engine) -> None:
         try:
             _configure(connection)
             with context.begin_transaction():
-                context.run_migrations()
+                _run_and_check()
         except BaseException:
             connection.invalidate()  # closing the session releases the lock with it
             raise

@@ -16,7 +16,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from psycopg import sql
 
-from hardening import migrate
+from hardening import migrate, ops, sqlfiles
 from hardening.settings import libpq_dsn
 from hardening.testing import LogCursor, PgServer
 from hardening.testing.plugin import PgDatabase
@@ -492,12 +492,144 @@ def test_a_non_superuser_owner_with_createrole_applies_up_to_least_privilege(
     before = snapshot(pg_database.dsn)
     with pytest.raises(SystemExit) as exc:
         migrate.upgrade(as_owner, "head", **roles)
-    assert "step h005_pgaudit needs SUPERUSER" in exit_message(exc)
+    message = exit_message(exc)
+    assert (
+        "step h005_pgaudit needs SUPERUSER or the SET privilege on parameters pgaudit.log, "
+        "pgaudit.log_catalog, pgaudit.log_parameter, pgaudit.log_relation, "
+        "pgaudit.log_statement_once, pgaudit.log_level, pgaudit.log_client, "
+        f"and role {owner} has neither"
+    ) in message
+    assert "GRANT SET ON PARAMETER pgaudit.log, " in message  # the fix, in the hint
     assert diff(before, snapshot(pg_database.dsn)) == {}
     migrate.upgrade(as_owner, "h004_least_privilege", **roles)
     assert db_settings(pg_database.dsn)["password_encryption"] == "scram-sha-256"
     migrate.downgrade(as_owner, "base", **roles)
     assert diff(before, snapshot(pg_database.dsn)) == {}
+
+
+# What a superuser (or a managed service's admin) prepares so that a database owner with
+# CREATEROLE, not a superuser, can apply every step up to head: see docs/migrations.md.
+SETTABLE = (
+    "pgaudit.log",
+    "pgaudit.log_catalog",
+    "pgaudit.log_parameter",
+    "pgaudit.log_relation",
+    "pgaudit.log_statement_once",
+    "pgaudit.log_level",
+    "pgaudit.log_client",
+    "pgaudit.role",
+    "log_parameter_max_length",  # (log_parameter_max_length_on_error is for any user to SET)
+)
+
+
+def prepare_owner(database: PgDatabase, owner: str, *, leave_out: str = "") -> None:
+    """As a superuser: give ``owner`` the database and what it needs beyond CREATEROLE (less
+    ``leave_out``: "extension", a parameter name, or "admin option")."""
+    give_database(database, owner)
+    role = sql.Identifier(owner)
+    statements: list[str | sql.Composed] = []
+    if leave_out != "extension":
+        statements.append("CREATE EXTENSION pgaudit")
+    settable = [sql.SQL(name) for name in SETTABLE if name != leave_out]
+    statements.append(
+        sql.SQL("GRANT SET ON PARAMETER {} TO {}").format(sql.SQL(", ").join(settable), role)
+    )
+    admin = sql.SQL("" if leave_out == "admin option" else " WITH ADMIN OPTION")
+    statements.append(sql.SQL("GRANT pg_read_all_settings TO {}{}").format(role, admin))
+    execute(database.dsn, *statements)
+
+
+def test_a_prepared_non_superuser_owner_reaches_head_audits_writes_and_downgrades_exactly(
+    pg_database: PgDatabase, login_role: Callable[..., str], pg_log: LogCursor
+) -> None:
+    # The way of managed services (RDS, Cloud SQL, Azure), whose admin roles are no superusers:
+    # pgaudit created beforehand, SET granted on the superuser-only parameters.
+    owner = login_role("CREATEROLE")
+    prepare_owner(pg_database, owner)
+    as_owner = pg_database.url.set(username=owner, password=owner)
+    owner_dsn = libpq_dsn(as_owner)
+    execute(owner_dsn, "CREATE TABLE public.users (id int, email text)")
+    before = snapshot(pg_database.dsn)
+    roles = unique_roles()
+    migrate.upgrade(as_owner, "head", audit_tables="public.users:SELECT", **roles)
+    assert version_num(pg_database.dsn) == [(REVISIONS[-1],)]
+    settings = db_settings(pg_database.dsn)
+    assert settings["pgaudit.log"] == "ddl, role, write"
+    assert settings["pgaudit.role"] == roles["audit_role"]
+    assert settings["log_parameter_max_length"] == "0"
+    execute(
+        owner_dsn,
+        "CREATE TABLE public.audit_canary (id int)",
+        "INSERT INTO public.audit_canary VALUES (1)",
+        "SELECT * FROM public.users",
+    )
+    assert pg_log.wait_for(r"AUDIT: SESSION,\d+,\d+,WRITE,INSERT,TABLE,public\.audit_canary")
+    assert pg_log.wait_for(r"AUDIT: OBJECT,\d+,\d+,READ,SELECT,TABLE,public\.users")
+    execute(owner_dsn, "DROP TABLE public.audit_canary")
+    migrate.downgrade(as_owner, "base", **roles)
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+
+
+@pytest.mark.parametrize(
+    ("leave_out", "expected"),
+    [
+        (
+            "extension",
+            "step h005_pgaudit needs extension pgaudit, and role {owner} may not create it",
+        ),
+        (
+            "pgaudit.role",
+            "step h006_audit_roles needs SUPERUSER or the SET privilege on parameters "
+            "pgaudit.role, and role {owner} has neither",
+        ),
+        (
+            "log_parameter_max_length",
+            "step h007_log_hygiene needs SUPERUSER or the SET privilege on parameters "
+            "log_parameter_max_length, and role {owner} has neither",
+        ),
+        (
+            "admin option",
+            "step h006_audit_roles grants role pg_read_all_settings and needs SUPERUSER or "
+            "ADMIN OPTION on it",
+        ),
+        (
+            "table ownership",
+            "step h006_audit_roles could not grant SELECT on TABLE public.users to {auditor}: "
+            "role {owner} neither owns it nor holds SELECT on it WITH GRANT OPTION",
+        ),
+    ],
+)
+def test_each_missing_piece_of_a_non_superusers_preparation_is_named_before_anything_changes(
+    pg_database: PgDatabase, login_role: Callable[..., str], leave_out: str, expected: str
+) -> None:
+    if leave_out == "admin option" and pg_database.server.version < 16:
+        pytest.skip("on PostgreSQL 15, CREATEROLE may grant pg_read_all_settings without it")
+    owner = login_role("CREATEROLE")
+    prepare_owner(pg_database, owner, leave_out=leave_out)
+    as_owner = pg_database.url.set(username=owner, password=owner)
+    table_owner = pg_database.dsn if leave_out == "table ownership" else libpq_dsn(as_owner)
+    execute(table_owner, "CREATE TABLE public.users (id int)")
+    before = snapshot(pg_database.dsn)
+    roles = unique_roles()
+    with pytest.raises(SystemExit) as exc:
+        migrate.upgrade(as_owner, "head", audit_tables="public.users:SELECT", **roles)
+    message = exit_message(exc)
+    assert expected.format(owner=owner, auditor=roles["audit_role"]) in message
+    fix = {
+        "extension": "CREATE EXTENSION pgaudit SCHEMA public",
+        "pgaudit.role": f"GRANT SET ON PARAMETER pgaudit.role TO {owner}",
+        "log_parameter_max_length": f"GRANT SET ON PARAMETER log_parameter_max_length TO {owner}",
+        "admin option": f"GRANT pg_read_all_settings TO {owner} WITH ADMIN OPTION",
+        "table ownership": f"GRANT SELECT ON TABLE public.users TO {owner} WITH GRANT OPTION",
+    }[leave_out]
+    assert fix in message
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+    assert version_num(pg_database.dsn) is None
+    execute(pg_database.dsn, fix)  # the fix the message names is enough
+    fixed = snapshot(pg_database.dsn)
+    migrate.upgrade(as_owner, "head", audit_tables="public.users:SELECT", **roles)
+    migrate.downgrade(as_owner, "base", **roles)
+    assert diff(fixed, snapshot(pg_database.dsn)) == {}
 
 
 def test_an_owner_without_createrole_is_stopped_before_anything_changes(
@@ -747,6 +879,220 @@ def test_server_profile_sets_logging_and_tls_and_downgrade_restores_prior_values
         migrate.downgrade(url, "base", server_profile="on")
         assert diff(before, snapshot(dsn)) == {}
         assert ("log_statement", "mod") in before["system_settings"]
+
+
+def version_num(dsn: str) -> list[tuple[str]] | None:
+    """The rows of hardening_version, or None when the table does not exist."""
+    with psycopg.connect(dsn) as conn:
+        if conn.execute("SELECT to_regclass('hardening_version')").fetchone() == (None,):
+            return None
+        return [(str(r[0]),) for r in conn.execute("SELECT version_num FROM hardening_version")]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        (
+            "server_ssl_min_protocol_version",
+            "TLSv9",
+            "ssl_min_protocol_version expects one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3",
+        ),
+        ("server_log_statement", "verbose", "log_statement expects one of none, ddl, mod, all"),
+        (
+            "server_log_line_prefix",
+            "%m [%p] %%u ",
+            "missing: user (%u), database (%d), client address (%h or %r)",
+        ),
+        ("server_log_line_prefix", "%m [%p] %u@%d %h\nforged line ", "must be one line"),
+    ],
+)
+def test_an_invalid_server_profile_value_is_named_and_nothing_changes(
+    pg_server_factory: Callable[[dict[str, str]], PgServer], name: str, value: str, expected: str
+) -> None:
+    # ALTER SYSTEM runs one setting at a time outside the transaction: every value must be
+    # checked before the run commits, or a refused one leaves the others applied.
+    server = pg_server_factory({"cluster_name": "profile_refusals"})
+    with server.database() as url:
+        dsn = libpq_dsn(url)
+        before = snapshot(dsn)  # includes postgresql.auto.conf
+        proc = alembic_cli(
+            "-x", "server_profile=on", "-x", f"{name}={value}", "upgrade", "head", dsn=dsn
+        )
+        assert proc.returncode != 0
+        assert "Traceback" not in proc.stderr
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("alembic:")]
+        assert len(errors) == 1, proc.stderr
+        assert f"setting {name}" in errors[0]
+        assert expected in errors[0]
+        assert diff(before, snapshot(dsn)) == {}
+        assert version_num(dsn) is None
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "%m [%p] %q%u@%d app=%a client=%h ",  # the default
+        "%m [%p]: user=%u,db=%d,app=%a,client=%h ",  # verify's fix text
+        "%t %c %u %d %r ",
+        "%n-%-10p %10u %d %h ",
+        "%m [%p] ",
+        "%m [%p] %u@%d ",
+        "%u %d %h ",
+        "%m [%p] %%u@%d %h ",  # %% is a literal percent sign: no user
+        "100%% %m [%p] %u@%d %%%h ",
+        "",
+    ],
+)
+def test_the_profile_refuses_exactly_the_log_line_prefixes_verify_fails(
+    pg_database: PgDatabase, prefix: str
+) -> None:
+    # A prefix the server profile sets must pass `hardening verify`, and one it refuses must
+    # fail there: sql/checks/log_line_prefix.sql judges the server's own log_line_prefix, here
+    # it judges `prefix` instead.
+    with psycopg.connect(pg_database.dsn) as conn:
+        check = sqlfiles.load("checks/log_line_prefix.sql").replace(
+            "current_setting('log_line_prefix')", sql.Literal(prefix).as_string(conn)
+        )
+        row = conn.execute(check).fetchone()
+    assert row is not None
+    assert row[0] == (not ops.log_line_prefix_missing(prefix)), row[1]
+
+
+def test_server_profile_values_with_quotes_are_rendered_safely(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+) -> None:
+    server = pg_server_factory({"cluster_name": "profile_quotes"})
+    prior = "it's %m [%p] %u %d %h \\ "
+    execute(
+        server.dsn,
+        sql.SQL("ALTER SYSTEM SET log_line_prefix = {}").format(sql.Literal(prior)),
+        "SELECT pg_reload_conf()",
+    )
+    prefix = "%m [%p] %q%u@%d app=%a client=%h 'x'; SELECT 1; -- \"d\" \\ "
+    with server.database() as url:
+        dsn = libpq_dsn(url)
+        before = snapshot(dsn)
+        assert ("log_line_prefix", prior) in before["system_settings"]
+        migrate.upgrade(url, "head", server_profile="on", server_log_line_prefix=prefix)
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SHOW log_line_prefix").fetchone() == (prefix,)
+        assert ("log_line_prefix", prefix) in snapshot(dsn)["system_settings"]
+        migrate.downgrade(url, "base")
+        assert diff(before, snapshot(dsn)) == {}
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SHOW log_line_prefix").fetchone() == (prior,)
+
+
+def test_an_alter_system_failing_midway_leaves_nothing_of_the_profile(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+) -> None:
+    # Everything the kit can check passes; the server then fails to write postgresql.auto.conf
+    # (its temporary file's name is taken by a directory). The run was committed up to h007
+    # before ALTER SYSTEM: the profile's changes are put back and its records removed, so the
+    # database is at h007 exactly as before, and can go down, or up once the cause is gone.
+    server = pg_server_factory({"cluster_name": "profile_midway"})
+    with psycopg.connect(server.dsn) as conn:
+        row = conn.execute("SHOW data_directory").fetchone()
+    assert row is not None
+    blocker = f"{row[0]}/postgresql.auto.conf.tmp"
+    roles = unique_roles()
+    with server.database() as url:
+        dsn = libpq_dsn(url)
+        base = snapshot(dsn)
+        migrate.upgrade(url, "h007_log_hygiene", **roles)
+        at_h007 = snapshot(dsn)
+        copy = "COPY (SELECT 1) TO PROGRAM {}"
+        execute(dsn, sql.SQL(copy).format(sql.Literal(f"mkdir '{blocker}'")))
+        try:
+            with pytest.raises(SystemExit) as exc:
+                migrate.upgrade(url, "head", server_profile="on")
+        finally:
+            execute(dsn, sql.SQL(copy).format(sql.Literal(f"rmdir '{blocker}'")))
+        message = exit_message(exc)
+        assert "step h008_server_profile stopped at ALTER SYSTEM SET log_connections" in message
+        assert "postgresql.auto.conf.tmp" in message  # the server's reason
+        assert diff(at_h007, snapshot(dsn)) == {}
+        assert version_num(dsn) == [("h007_log_hygiene",)]
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute(
+                "SELECT count(*) FROM hardening.applied WHERE step = 'h008_server_profile'"
+            ).fetchone() == (0,)
+        migrate.upgrade(url, "head", server_profile="on")
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SHOW log_connections").fetchone() == ("on",)
+        migrate.downgrade(url, "base", **roles)
+        assert diff(base, snapshot(dsn)) == {}
+
+
+def test_server_profile_asked_for_at_head_is_not_ignored_and_the_documented_sequence_applies_it(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+) -> None:
+    # Alembic never runs an applied step again: at head, server_profile=on (or off) cannot be
+    # followed by `upgrade head` alone. The run says so, with the sequence docs/migrations.md
+    # gives, and that sequence sets (and removes) the profile.
+    server = pg_server_factory({"cluster_name": "profile_late"})
+
+    def shown(dsn: str) -> dict[str, str]:
+        values = {}
+        with psycopg.connect(dsn) as conn:
+            for name in ("log_connections", "log_statement", "ssl_min_protocol_version"):
+                row = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+                assert row is not None
+                values[name] = str(row[0])
+        return values
+
+    def refused(proc: subprocess.CompletedProcess[str]) -> str:
+        assert proc.returncode != 0
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("alembic:")]
+        assert len(errors) == 1, proc.stderr
+        return errors[0]
+
+    with server.database() as url:
+        dsn = libpq_dsn(url)
+        base = snapshot(dsn)
+        migrate.upgrade(url, "head", **unique_roles())
+        plain, plain_shown = snapshot(dsn), shown(dsn)
+        assert plain_shown["log_statement"] == "none"
+
+        error = refused(alembic_cli("-x", "server_profile=on", "upgrade", "head", dsn=dsn))
+        assert "server_profile=on, but step h008_server_profile was applied earlier" in error
+        assert (
+            "To set it: alembic downgrade h007_log_hygiene, then "
+            "alembic upgrade head -x server_profile=on"
+        ) in error
+        assert diff(plain, snapshot(dsn)) == {}
+
+        for args in (
+            ("downgrade", "h007_log_hygiene"),
+            ("-x", "server_profile=on", "upgrade", "head"),
+        ):
+            proc = alembic_cli(*args, dsn=dsn)
+            assert proc.returncode == 0, proc.stderr
+        assert shown(dsn) == {
+            "log_connections": "on",
+            "log_statement": "ddl",
+            "ssl_min_protocol_version": "TLSv1.3",
+        }
+        profiled = snapshot(dsn)
+        proc = alembic_cli("upgrade", "head", dsn=dsn)  # the default (off) is no request
+        assert proc.returncode == 0, proc.stderr
+
+        error = refused(alembic_cli("-x", "server_profile=off", "upgrade", "head", dsn=dsn))
+        assert (
+            "To remove it: alembic downgrade h007_log_hygiene, then "
+            "alembic upgrade head -x server_profile=off"
+        ) in error
+        assert diff(profiled, snapshot(dsn)) == {}
+        for args in (
+            ("downgrade", "h007_log_hygiene"),
+            ("-x", "server_profile=off", "upgrade", "head"),
+        ):
+            proc = alembic_cli(*args, dsn=dsn)
+            assert proc.returncode == 0, proc.stderr
+        assert diff(plain, snapshot(dsn)) == {}
+        assert shown(dsn) == plain_shown
+        migrate.downgrade(url, "base")
+        assert diff(base, snapshot(dsn)) == {}
 
 
 def test_server_profile_is_refused_without_superuser(

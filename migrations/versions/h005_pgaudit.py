@@ -1,5 +1,5 @@
-"""pg-hardening: pgaudit preflight (preloaded? superuser?), the extension, session-audit settings
-for the database.
+"""pg-hardening: pgaudit preflight (preloaded? may the role set its parameters?), the extension,
+session-audit settings for the database.
 
 Revision ID: h005_pgaudit
 Revises: h004_least_privilege

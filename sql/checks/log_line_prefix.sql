@@ -1,8 +1,14 @@
 -- CIS 3.1.24: every log line says when (%m or %t), which session (%p or %c), who (%u),
 -- in which database (%d) and from where (%h or %r).
+-- Escapes are read as the server expands them: %% is a literal percent sign (so %%u records
+-- no user), and a padded escape such as %-10u still records the user. The server profile of
+-- the migrations (hardening.ops.LOG_LINE_PREFIX_NEEDS) applies the same rule.
 -- One row: ok (boolean), observed (text, naming what is missing).
 WITH prefix AS (
     SELECT current_setting('log_line_prefix') AS value
+), expanded AS (
+    SELECT coalesce(array_agg('%' || m[1]), '{}') AS escapes
+    FROM prefix, regexp_matches(prefix.value, '%-?[0-9]*(.)', 'g') AS m
 ), wanted(escapes, meaning) AS (
     VALUES (ARRAY['%m', '%t', '%n'], 'time'),
            (ARRAY['%p', '%c'], 'process or session id'),
@@ -11,8 +17,8 @@ WITH prefix AS (
            (ARRAY['%h', '%r'], 'client address')
 ), missing AS (
     SELECT meaning
-    FROM wanted, prefix
-    WHERE NOT EXISTS (SELECT 1 FROM unnest(escapes) AS e WHERE strpos(prefix.value, e) > 0)
+    FROM wanted, expanded
+    WHERE NOT wanted.escapes && expanded.escapes
 )
 SELECT NOT EXISTS (SELECT 1 FROM missing) AS ok,
        format('log_line_prefix = %L', prefix.value)

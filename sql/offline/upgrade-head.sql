@@ -108,9 +108,7 @@ BEGIN
             RAISE EXCEPTION 'pg-hardening: step % needs SUPERUSER and role % is not a superuser',
                 p_step, quote_ident(current_user)
                 USING ERRCODE = 'insufficient_privilege',
-                      HINT = 'run this step as a superuser (on a managed service: its admin role '
-                             'where it may set pgaudit parameters), or stop before it: '
-                             'see docs/migrations.md';
+                      HINT = 'run this step as a superuser, or stop before it: see docs/migrations.md';
         ELSIF need = 'createrole' AND NOT me.rolcreaterole THEN
             RAISE EXCEPTION 'pg-hardening: step % needs CREATEROLE and role % lacks it',
                 p_step, quote_ident(current_user)
@@ -186,9 +184,6 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'install its package on the server (e.g. postgresql-NN-pgaudit, or contrib for pgcrypto)';
     END IF;
-    IF NOT is_trusted THEN
-        PERFORM hardening.require(p_step, 'superuser');
-    END IF;
     PERFORM hardening.require(p_step, 'create_on_database');
     IF NOT has_schema_privilege(p_schema, 'CREATE') THEN
         RAISE EXCEPTION 'pg-hardening: step % needs the CREATE privilege on schema % for extension %',
@@ -196,7 +191,22 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   HINT = format('GRANT CREATE ON SCHEMA %I TO %I', p_schema, current_user);
     END IF;
-    EXECUTE format('CREATE EXTENSION %I SCHEMA %I', p_extension, p_schema);
+    -- An untrusted extension needs a superuser, or a managed service's admin role where the
+    -- provider allows it: the server decides, its refusal becomes the message.
+    BEGIN
+        EXECUTE format('CREATE EXTENSION %I SCHEMA %I', p_extension, p_schema);
+    EXCEPTION WHEN insufficient_privilege THEN
+        IF is_trusted THEN
+            RAISE;
+        END IF;
+        RAISE EXCEPTION 'pg-hardening: step % needs extension %, and role % may not create it: % is not a trusted extension, so only a superuser can',
+            p_step, p_extension, quote_ident(current_user), p_extension
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('as a superuser (on a managed service: its admin role), in database %I: '
+                                'CREATE EXTENSION %I SCHEMA %I; then run the upgrade again: the step adopts '
+                                'it and downgrade keeps it. See docs/migrations.md for what else a '
+                                'non-superuser needs', current_database(), p_extension, p_schema);
+    END;
     PERFORM hardening.record(p_step, 'extension_created', jsonb_build_object('extension', p_extension));
 END
 $fn$;
@@ -250,6 +260,42 @@ LANGUAGE sql STABLE AS $fn$
     SELECT value FROM hardening.database_settings WHERE name = p_setting;
 $fn$;
 
+CREATE FUNCTION hardening.require_settable(p_step text, p_settings text[], p_values text[])
+RETURNS void LANGUAGE plpgsql AS $fn$
+-- Fail unless the current role may ALTER DATABASE <current> SET each p_settings[i] = p_values[i],
+-- naming every parameter it may not set and the GRANT that fixes it. The server answers: each
+-- ALTER DATABASE runs in a subtransaction that is rolled back. A superuser may set anything; a
+-- non-superuser needs SET on each superuser-only parameter (GRANT SET ON PARAMETER, PostgreSQL
+-- 15+), unless a managed service grants its admin role more.
+DECLARE
+    refused text[] := '{}';
+    i int;
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_settings, 1), 0) LOOP
+        BEGIN
+            EXECUTE format('ALTER DATABASE %I SET %s = %L', current_database(),
+                           hardening.setting_reference(p_settings[i]), p_values[i]);
+            RAISE EXCEPTION USING ERRCODE = 'PH000';  -- allowed: undo it with the block
+        EXCEPTION
+            WHEN SQLSTATE 'PH000' THEN
+                NULL;
+            WHEN insufficient_privilege THEN
+                refused := refused || p_settings[i];
+        END;
+    END LOOP;
+    IF refused <> '{}' THEN
+        RAISE EXCEPTION 'pg-hardening: step % needs SUPERUSER or the SET privilege on parameters %, and role % has neither',
+            p_step, array_to_string(refused, ', '), quote_ident(current_user)
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('as a superuser: GRANT SET ON PARAMETER %s TO %I (PostgreSQL 15+); '
+                                'or run the step as a superuser. See docs/migrations.md for what a '
+                                'non-superuser needs',
+                                (SELECT string_agg(hardening.setting_reference(r), ', ') FROM unnest(refused) AS r),
+                                current_user);
+    END IF;
+END
+$fn$;
+
 CREATE FUNCTION hardening.set_database_setting(p_step text, p_setting text, p_value text)
 RETURNS void LANGUAGE plpgsql AS $fn$
 -- ALTER DATABASE <current> SET p_setting = p_value, remembering the previous database-level value.
@@ -261,16 +307,13 @@ BEGIN
         RAISE EXCEPTION 'pg-hardening: the server has no parameter %', p_setting
             USING ERRCODE = 'undefined_object';
     END IF;
-    IF (SELECT context FROM pg_settings WHERE name = p_setting) <> 'user'
-       AND NOT has_parameter_privilege(p_setting, 'SET') THEN
-        RAISE EXCEPTION 'pg-hardening: step % needs SUPERUSER (or SET privilege on parameter %) and role % has neither',
-            p_step, p_setting, quote_ident(current_user)
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = format('as a superuser: GRANT SET ON PARAMETER %s TO %I, or run the step as a superuser',
-                                p_setting, current_user);
-    END IF;
-    EXECUTE format('ALTER DATABASE %I SET %s = %L', current_database(),
-                   hardening.setting_reference(p_setting), p_value);
+    BEGIN
+        EXECUTE format('ALTER DATABASE %I SET %s = %L', current_database(),
+                       hardening.setting_reference(p_setting), p_value);
+    EXCEPTION WHEN insufficient_privilege THEN
+        PERFORM hardening.require_settable(p_step, ARRAY[p_setting], ARRAY[p_value]);
+        RAISE;  -- not a missing SET privilege: the server's own reason
+    END;
     PERFORM hardening.record(p_step, 'database_setting', jsonb_build_object('setting', p_setting),
                              jsonb_build_object('value', prior));
 END
@@ -337,14 +380,14 @@ BEGIN
                   HINT = format('ALTER ROLE %I INHERIT; on PostgreSQL 16+ also GRANT %I TO %I WITH INHERIT TRUE; '
                                 'or choose another role name for the kit', p_member, p_role, p_member);
     END IF;
-    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-       AND NOT pg_has_role(current_user, p_role, 'USAGE WITH ADMIN OPTION') THEN
+    BEGIN
+        EXECUTE format('GRANT %I TO %I', p_role, p_member);
+    EXCEPTION WHEN insufficient_privilege THEN
         RAISE EXCEPTION 'pg-hardening: step % grants role % and needs SUPERUSER or ADMIN OPTION on it',
             p_step, quote_ident(p_role)
             USING ERRCODE = 'insufficient_privilege',
                   HINT = format('as a superuser: GRANT %I TO %I WITH ADMIN OPTION', p_role, current_user);
-    END IF;
-    EXECUTE format('GRANT %I TO %I', p_role, p_member);
+    END;
     PERFORM hardening.record(p_step, 'membership_granted',
                              jsonb_build_object('role', p_role, 'member', p_member));
 END
@@ -413,6 +456,27 @@ LANGUAGE sql IMMUTABLE AS $fn$
     SELECT CASE WHEN p_grantee = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(p_grantee) END;
 $fn$;
 
+CREATE FUNCTION hardening.object_owner(p_type text, p_schema text, p_name text) RETURNS name
+LANGUAGE sql STABLE AS $fn$
+    SELECT pg_get_userbyid(CASE p_type
+        WHEN 'database' THEN (SELECT datdba FROM pg_database WHERE datname = current_database())
+        WHEN 'schema' THEN (SELECT nspowner FROM pg_namespace WHERE nspname = p_schema)
+        WHEN 'table' THEN (SELECT c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                           WHERE n.nspname = p_schema AND c.relname = p_name)
+    END);
+$fn$;
+
+CREATE FUNCTION hardening.may_grant(p_type text, p_schema text, p_name text, p_privilege text)
+RETURNS boolean LANGUAGE sql STABLE AS $fn$
+    -- Whether the current role may grant p_privilege on the object: it is a superuser, owns the
+    -- object (or belongs to its owner), or holds the privilege WITH GRANT OPTION.
+    SELECT CASE p_type
+        WHEN 'database' THEN has_database_privilege(current_database(), p_privilege || ' WITH GRANT OPTION')
+        WHEN 'schema' THEN has_schema_privilege(p_schema, p_privilege || ' WITH GRANT OPTION')
+        WHEN 'table' THEN has_table_privilege(format('%I.%I', p_schema, p_name), p_privilege || ' WITH GRANT OPTION')
+    END;
+$fn$;
+
 CREATE FUNCTION hardening.grant_privilege(p_step text, p_type text, p_schema text, p_name text,
                                           p_privilege text, p_grantee text)
 RETURNS void LANGUAGE plpgsql AS $fn$
@@ -424,11 +488,17 @@ BEGIN
     IF hardening.holds(p_type, p_schema, p_name, priv, p_grantee) THEN
         RETURN;
     END IF;
-    EXECUTE format('GRANT %s ON %s TO %s', priv, ref, hardening.grantee_reference(p_grantee));
+    IF hardening.may_grant(p_type, p_schema, p_name, priv) THEN
+        EXECUTE format('GRANT %s ON %s TO %s', priv, ref, hardening.grantee_reference(p_grantee));
+    END IF;
     IF NOT hardening.holds(p_type, p_schema, p_name, priv, p_grantee) THEN
-        RAISE EXCEPTION 'pg-hardening: step % could not grant % on % to %: role % neither owns it nor holds % WITH GRANT OPTION',
+        RAISE EXCEPTION 'pg-hardening: step % could not grant % on % to %: role % neither owns it nor holds % on it WITH GRANT OPTION',
             p_step, priv, ref, p_grantee, quote_ident(current_user), priv
-            USING ERRCODE = 'insufficient_privilege', HINT = 'run the step as the owner or a superuser';
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('as its owner %I (or a superuser): GRANT %s ON %s TO %I WITH GRANT OPTION; '
+                                'or run the step as the owner or a superuser',
+                                hardening.object_owner(p_type, p_schema, p_name), priv, ref, current_user)
+                         || CASE WHEN p_type = 'table' THEN '; or leave the table out of the setting audit_tables' ELSE '' END;
     END IF;
     PERFORM hardening.record(p_step, 'privilege_granted',
         jsonb_build_object('type', p_type, 'schema', p_schema, 'name', p_name,
@@ -501,13 +571,74 @@ BEGIN
 END
 $fn$;
 
+CREATE FUNCTION hardening.check_system_setting(p_step text, p_setting text, p_value text,
+                                               p_from text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+-- Fail unless the server would take p_value for p_setting in ALTER SYSTEM, before anything is
+-- committed: ALTER SYSTEM runs outside the transaction, one setting at a time, so a value it
+-- refuses there would leave the others applied. p_from names the kit setting the value came
+-- from ('' for the profile's fixed values). Enum values are checked against pg_settings.enumvals
+-- and booleans parsed; a parameter this session may SET is also set (and rolled back) so the
+-- server parses it with its own checks.
+DECLARE
+    s pg_settings%ROWTYPE;
+    subject text := CASE WHEN p_from = '' THEN format('the value %L for %s', p_value, p_setting)
+                         ELSE format('setting %s is %L; %s', p_from, p_value, p_setting) END;
+    fix text := CASE WHEN p_from = '' THEN 'report this as a pg-hardening bug'
+                     ELSE format('pass -x %s=... with a value from the list', p_from) END;
+BEGIN
+    SELECT * INTO s FROM pg_settings WHERE name = p_setting;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'pg-hardening: step % sets parameter % and this server has no such parameter',
+            p_step, p_setting
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF p_value ~ '[\n\r]' THEN
+        RAISE EXCEPTION 'pg-hardening: step %: % must be one line (ALTER SYSTEM refuses line breaks)',
+            p_step, CASE WHEN p_from = '' THEN p_setting ELSE 'setting ' || p_from END
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'nothing was changed';
+    END IF;
+    IF s.vartype = 'enum'
+       AND NOT EXISTS (SELECT FROM unnest(s.enumvals) AS v WHERE lower(v) = lower(p_value)) THEN
+        RAISE EXCEPTION 'pg-hardening: step %: % expects one of %',
+            p_step, subject, array_to_string(s.enumvals, ', ')
+            USING ERRCODE = 'invalid_parameter_value', HINT = fix || '; nothing was changed';
+    ELSIF s.vartype = 'bool' THEN
+        BEGIN
+            PERFORM p_value::boolean;
+        EXCEPTION WHEN invalid_text_representation THEN
+            RAISE EXCEPTION 'pg-hardening: step %: % expects on or off', p_step, subject
+                USING ERRCODE = 'invalid_parameter_value', HINT = fix || '; nothing was changed';
+        END;
+    END IF;
+    IF s.context IN ('user', 'superuser') THEN
+        BEGIN
+            PERFORM set_config(p_setting, p_value, true);
+            RAISE EXCEPTION USING ERRCODE = 'PH000';  -- parsed: undo the SET with the block
+        EXCEPTION
+            WHEN SQLSTATE 'PH000' THEN
+                NULL;
+            WHEN insufficient_privilege THEN
+                RAISE;
+            WHEN OTHERS THEN
+                RAISE EXCEPTION 'pg-hardening: step %: % is refused by the server: %', p_step, subject, SQLERRM
+                    USING ERRCODE = 'invalid_parameter_value', HINT = fix || '; nothing was changed';
+        END;
+    END IF;
+END
+$fn$;
+
 CREATE FUNCTION hardening.record_system_setting(p_step text, p_setting text) RETURNS void
 LANGUAGE sql AS $fn$
     -- Remember p_setting's ALTER SYSTEM value (postgresql.auto.conf) before the profile sets it.
+    -- A record p_step kept from an interrupted earlier run already holds the value from before
+    -- that run: it is not recorded again.
     SELECT hardening.record(p_step, 'system_setting', jsonb_build_object('setting', p_setting),
         jsonb_build_object('value', (SELECT setting FROM pg_file_settings
                                      WHERE name = p_setting AND sourcefile LIKE '%postgresql.auto.conf'
-                                     ORDER BY seqno DESC LIMIT 1)));
+                                     ORDER BY seqno DESC LIMIT 1)))
+    WHERE NOT EXISTS (SELECT FROM hardening.applied
+                      WHERE step = p_step AND kind = 'system_setting' AND target->>'setting' = p_setting);
 $fn$;
 
 CREATE FUNCTION hardening.undo(p_step text) RETURNS void
@@ -580,6 +711,8 @@ LANGUAGE sql STABLE AS $fn$
         'hardening.holds_default(text, text, text, text, text)',
         'hardening.revoke_privilege(text, text, text, text, text, text)',
         'hardening.grant_privilege(text, text, text, text, text, text)',
+        'hardening.may_grant(text, text, text, text)',
+        'hardening.object_owner(text, text, text)',
         'hardening.grantee_reference(text)',
         'hardening.privilege_keyword(text)',
         'hardening.holds(text, text, text, text, text)',
@@ -588,6 +721,7 @@ LANGUAGE sql STABLE AS $fn$
         'hardening.role_in_use(text)',
         'hardening.ensure_role(text, text, text)',
         'hardening.set_database_setting(text, text, text)',
+        'hardening.require_settable(text, text[], text[])',
         'hardening.database_setting(text)',
         'hardening.setting_reference(text)',
         'hardening.set_extension_function_cost(text, text, text[], real)',
@@ -596,6 +730,7 @@ LANGUAGE sql STABLE AS $fn$
         'hardening.record(text, text, jsonb, jsonb)',
         'hardening.require(text, text)',
         'hardening.record_system_setting(text, text)',
+        'hardening.check_system_setting(text, text, text, text)',
         'hardening.owner_only(regclass)',
         'hardening.kit_functions()'
     ]::regprocedure[];
@@ -706,7 +841,9 @@ UPDATE hardening_version SET version_num='h004_least_privilege' WHERE hardening_
 
 SELECT hardening.require_pgaudit_loaded('h005_pgaudit') AS require_pgaudit_loaded_1;
 
-SELECT hardening.require('h005_pgaudit', 'superuser') AS require_1;
+SELECT hardening.require('h005_pgaudit', 'database_owner') AS require_1;
+
+SELECT hardening.require_settable('h005_pgaudit', ARRAY['pgaudit.log', 'pgaudit.log_catalog', 'pgaudit.log_parameter', 'pgaudit.log_relation', 'pgaudit.log_statement_once', 'pgaudit.log_level', 'pgaudit.log_client'], ARRAY['ddl, role, write', 'off', 'off', 'on', 'off', 'log', 'off']) AS require_settable_1;
 
 SELECT hardening.ensure_extension('h005_pgaudit', 'pgaudit', 'public') AS ensure_extension_1;
 
@@ -728,7 +865,9 @@ UPDATE hardening_version SET version_num='h005_pgaudit' WHERE hardening_version.
 
 -- Running upgrade h005_pgaudit -> h006_audit_roles
 
-SELECT hardening.require('h006_audit_roles', 'superuser') AS require_1;
+SELECT hardening.require('h006_audit_roles', 'database_owner') AS require_1;
+
+SELECT hardening.require_settable('h006_audit_roles', ARRAY['pgaudit.role'], ARRAY['hardening_auditor']) AS require_settable_1;
 
 SELECT hardening.ensure_role('h006_audit_roles', 'hardening_auditor', 'audit_role') AS ensure_role_1;
 
@@ -753,6 +892,8 @@ UPDATE hardening_version SET version_num='h006_audit_roles' WHERE hardening_vers
 -- Running upgrade h006_audit_roles -> h007_log_hygiene
 
 SELECT hardening.require('h007_log_hygiene', 'database_owner') AS require_1;
+
+SELECT hardening.require_settable('h007_log_hygiene', ARRAY['log_parameter_max_length', 'log_parameter_max_length_on_error'], ARRAY['0', '0']) AS require_settable_1;
 
 SELECT hardening.set_database_setting('h007_log_hygiene', 'log_parameter_max_length', '0') AS set_database_setting_1;
 

@@ -10,6 +10,8 @@ from alembic import context
 from app.models import Base
 from sqlalchemy import create_engine, pool
 
+from hardening import ops
+
 config = context.config
 if config.config_file_name:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -26,4 +28,5 @@ else:
         context.configure(connection=connection, target_metadata=Base.metadata)
         with context.begin_transaction():
             context.run_migrations()
+            ops.check_server_profile()  # server_profile=on at head is refused, not ignored
     engine.dispose()

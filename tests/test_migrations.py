@@ -21,19 +21,13 @@ from hardening.settings import libpq_dsn
 from hardening.testing import LogCursor, PgServer
 from hardening.testing.plugin import PgDatabase
 from tests.migrations.catalog import diff, snapshot
+from tests.roles import ROLE_SETTINGS, execute, login_roles, unique_roles
 
 ROOT = Path(__file__).resolve().parent.parent
-ROLE_SETTINGS = ("audit_role", "audit_reader_role", "readonly_role", "readwrite_role")
 REVISIONS = [
     rev.revision
     for rev in reversed(list(ScriptDirectory.from_config(migrate.config()).walk_revisions()))
 ]
-
-
-def unique_roles(tag: str = "t") -> dict[str, str]:
-    """Role settings of their own, so tests sharing one server never share kit roles."""
-    suffix = uuid.uuid4().hex[:8]
-    return {name: f"{tag}_{name}_{suffix}" for name in ROLE_SETTINGS}
 
 
 def alembic_cli(*args: str, dsn: str) -> subprocess.CompletedProcess[str]:
@@ -57,12 +51,6 @@ def db_settings(dsn: str) -> dict[str, str]:
     return dict(row[0].split("=", 1) for row in rows)
 
 
-def execute(dsn: str, *statements: str | sql.Composed) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
-
-
 def give_database(database: PgDatabase, owner: str) -> None:
     """ALTER DATABASE ... OWNER TO owner (the login_role fixture gives it back)."""
     execute(
@@ -79,42 +67,8 @@ def exit_message(exc: pytest.ExceptionInfo[SystemExit]) -> str:
 
 @pytest.fixture
 def login_role(pg_server: PgServer) -> Iterator[Callable[..., str]]:
-    """``make(*attributes)`` -> a LOGIN role (password = its name), dropped after the test."""
-    made: list[str] = []
-
-    def make(*attributes: str) -> str:
-        name = f"login_{uuid.uuid4().hex[:10]}"
-        extra = sql.SQL(" ").join(sql.SQL(a) for a in attributes)
-        execute(
-            pg_server.dsn,
-            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} {}").format(
-                sql.Identifier(name), sql.Literal(name), extra
-            ),
-        )
-        made.append(name)
-        return name
-
-    yield make
-    for name in made:
-        with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
-            owned = conn.execute(
-                "SELECT datname FROM pg_database WHERE datdba = "
-                "(SELECT oid FROM pg_roles WHERE rolname = %s)",
-                (name,),
-            ).fetchall()
-            for (db,) in owned:
-                conn.execute(
-                    sql.SQL("ALTER DATABASE {} OWNER TO CURRENT_USER").format(sql.Identifier(db))
-                )
-            databases = conn.execute(
-                "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
-            ).fetchall()
-        for (db,) in databases:
-            execute(
-                libpq_dsn(pg_server.url_for(db)),
-                sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)),
-            )
-        execute(pg_server.dsn, sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+    with login_roles(pg_server) as make:
+        yield make
 
 
 # --- what `upgrade head` does ----------------------------------------------------------------

@@ -17,6 +17,7 @@ ROLE_SETTINGS = (
     "audit_reader_role",
     "readonly_role",
     "readwrite_role",
+    "password_admin_role",
 )
 
 

@@ -295,7 +295,9 @@ def test_the_kits_own_tables_ignore_default_privileges_granted_before(
                 "FROM pg_namespace n, aclexplode(n.nspacl) a "
                 "WHERE n.nspname = 'hardening' AND a.grantee <> n.nspowner"
             ).fetchall()
-        assert grantees == [(roles["audit_reader_role"],)]
+        assert sorted(grantees) == sorted(
+            [(roles["audit_reader_role"],), (roles["password_admin_role"],)]
+        )
         migrate.downgrade(pg_database.url, "base", **roles)
         assert diff(before, snapshot(pg_database.dsn)) == {}
     finally:
@@ -454,18 +456,37 @@ def test_a_non_superuser_owner_with_createrole_applies_up_to_least_privilege(
     assert diff(before, snapshot(pg_database.dsn)) == {}
 
 
+@pytest.mark.parametrize(
+    ("password_admin_exists", "stopped_at"),
+    [(False, "h003_password_policy"), (True, "h004_least_privilege")],
+)
 def test_an_owner_without_createrole_is_stopped_before_anything_changes(
-    pg_database: PgDatabase, login_role: Callable[..., str]
+    pg_database: PgDatabase,
+    login_role: Callable[..., str],
+    password_admin_exists: bool,
+    stopped_at: str,
 ) -> None:
+    # h003 creates the password-admin role (adopted if it exists), h004 the group roles
     owner = login_role()
     give_database(pg_database, owner)
-    before = snapshot(pg_database.dsn)
-    with pytest.raises(SystemExit) as exc:
-        migrate.upgrade(pg_database.url.set(username=owner, password=owner), "h004_least_privilege")
-    assert f"step h004_least_privilege needs CREATEROLE and role {owner} lacks it" in (
-        exit_message(exc)
-    )
-    assert diff(before, snapshot(pg_database.dsn)) == {}
+    roles = unique_roles()
+    admin = sql.Identifier(roles["password_admin_role"])
+    if password_admin_exists:
+        execute(pg_database.dsn, sql.SQL("CREATE ROLE {} NOLOGIN").format(admin))
+    try:
+        before = snapshot(pg_database.dsn)
+        with pytest.raises(SystemExit) as exc:
+            migrate.upgrade(
+                pg_database.url.set(username=owner, password=owner),
+                "h004_least_privilege",
+                **roles,
+            )
+        assert f"step {stopped_at} needs CREATEROLE and role {owner} lacks it" in (
+            exit_message(exc)
+        )
+        assert diff(before, snapshot(pg_database.dsn)) == {}
+    finally:
+        execute(pg_database.dsn, sql.SQL("DROP ROLE IF EXISTS {}").format(admin))
 
 
 def test_an_invalid_setting_is_named_before_anything_changes(pg_database: PgDatabase) -> None:
@@ -597,7 +618,7 @@ def test_hostile_role_and_schema_names_are_quoted(pg_database: PgDatabase) -> No
     # (schema and table; `;`, `.` and `:` are its separators) and pgcrypto_schema (below).
     suffix = uuid.uuid4().hex[:6]
     roles = {name: f"{HOSTILE} {name} {suffix}" for name in ROLE_SETTINGS}
-    assert len(set(roles.values())) == len(ROLE_SETTINGS)  # four roles, not one under two names
+    assert len(set(roles.values())) == len(ROLE_SETTINGS)  # five roles, not one under two names
     owner = f"{HOSTILE} owner{suffix}"
     schema = f'app "{suffix}"; DROP SCHEMA public; x'
     audited = f'au\'dit "{suffix}" --'

@@ -20,6 +20,7 @@ import pytest
 from psycopg import sql
 
 from hardening import migrate
+from hardening.ops import HardeningError
 from hardening.passwords import (
     PasswordPolicyError,
     history_digest,
@@ -30,8 +31,27 @@ from hardening.passwords import (
 from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
+from tests.roles import login_roles
 
 GOOD = "correct horse battery staple violin"
+
+
+@pytest.fixture
+def login_role(pg_server: PgServer) -> Iterator[Callable[..., str]]:
+    with login_roles(pg_server) as make:
+        yield make
+
+
+@pytest.fixture
+def admin_db(pg_database: PgDatabase) -> Iterator[tuple[PgDatabase, str]]:
+    """The policy installed with a password-admin role of its own name (not the default)."""
+    admin = f"pwadmin_{uuid.uuid4().hex[:8]}"
+    migrate.upgrade(pg_database.url, "h003_password_policy", password_admin_role=admin)
+    yield pg_database, admin
+    migrate.downgrade(pg_database.url, "base", password_admin_role=admin)
+    with psycopg.connect(pg_database.dsn) as conn:
+        gone = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s", (admin,))
+        assert gone.fetchone() == (0,)
 
 
 @pytest.fixture
@@ -168,6 +188,90 @@ def passwd(*args: str, stdin: str, url: str) -> subprocess.CompletedProcess[str]
         text=True,
         check=False,
     )
+
+
+# -- who may set passwords: CREATEROLE plus the password-admin role ------------------------------
+
+
+def as_login(db: PgDatabase, user: str) -> str:
+    return libpq_dsn(db.url.set(username=user, password=user))
+
+
+def stored_password(db: PgDatabase, role: str) -> str | None:
+    with connect(db) as conn:
+        row = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,))
+        found = row.fetchone()
+    assert found is not None
+    return found[0]  # type: ignore[no-any-return]
+
+
+def test_a_createrole_login_without_the_password_admin_role_is_told_the_grant(
+    admin_db: tuple[PgDatabase, str], login_role: Callable[..., str]
+) -> None:
+    db, admin = admin_db
+    user, target = login_role("CREATEROLE"), login_role()
+    before = stored_password(db, target)
+    with psycopg.connect(as_login(db, user)) as conn, pytest.raises(HardeningError) as exc:
+        set_password(conn, target, GOOD)
+    message = str(exc.value)
+    assert f"GRANT {admin} TO {user}" in message  # the role the database really uses
+    assert "\n" not in message
+    assert GOOD not in message
+    proc = passwd(target, "--password-stdin", stdin=GOOD + "\n", url=as_login(db, user))
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"hardening passwd: role {user} may not read the password")
+    assert f"GRANT {admin} TO {user}" in proc.stderr
+    assert stored_password(db, target) == before
+
+
+def test_a_member_that_does_not_inherit_the_password_admin_role_is_told_so(
+    admin_db: tuple[PgDatabase, str], login_role: Callable[..., str]
+) -> None:
+    db, admin = admin_db
+    user, target = login_role("CREATEROLE", "NOINHERIT"), login_role()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(admin), sql.Identifier(user)))
+    with psycopg.connect(as_login(db, user)) as conn, pytest.raises(HardeningError) as exc:
+        set_password(conn, target, GOOD)
+    assert f"role {user} is a member of {admin} but does not inherit" in str(exc.value)
+    assert f"ALTER ROLE {user} INHERIT" in str(exc.value)
+
+
+def test_a_createrole_member_of_the_password_admin_role_sets_passwords_and_nothing_more(
+    admin_db: tuple[PgDatabase, str], login_role: Callable[..., str]
+) -> None:
+    db, admin = admin_db
+    user = login_role("CREATEROLE")
+    target = f"pw_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(admin), sql.Identifier(user)))
+    with psycopg.connect(as_login(db, user), autocommit=True) as conn:
+        # its own role: from PostgreSQL 16 CREATEROLE alters only roles it has ADMIN OPTION on
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(target)))
+        try:
+            set_password(conn, target, GOOD)
+            with pytest.raises(PasswordPolicyError, match="used before"):
+                set_password(conn, target, GOOD)
+            other = "quartz mango elevator thunder"
+            proc = passwd(target, "--password-stdin", stdin=other + "\n", url=as_login(db, user))
+            assert proc.returncode == 0, proc.stderr
+            with psycopg.connect(db.dsn, user=target, password=other) as as_target:
+                assert as_target.execute("SELECT current_user").fetchone() == (target,)
+            history = conn.execute(
+                "SELECT set_by FROM hardening.password_history WHERE rolname = %s", (target,)
+            ).fetchall()
+            assert history == [(user,), (user,)]
+            for statement in (
+                "SELECT * FROM hardening.applied",
+                "UPDATE hardening.password_history SET rolname = rolname",
+                "UPDATE hardening.password_policy SET min_length = 8",
+                "DELETE FROM hardening.password_policy",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(statement)
+        finally:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(target)))
 
 
 def test_hardening_passwd_sets_the_password_from_stdin(policy_db: PgDatabase, role: str) -> None:

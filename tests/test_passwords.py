@@ -31,7 +31,7 @@ from hardening.passwords import (
 from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
-from tests.roles import login_roles
+from tests.roles import login_roles, unique_roles
 
 GOOD = "correct horse battery staple violin"
 
@@ -161,22 +161,48 @@ def test_history_is_trimmed_to_the_policy_depth(pg_database: PgDatabase, role: s
 def test_the_server_never_receives_the_plaintext(
     pg_server_factory: Callable[[dict[str, str]], PgServer],
 ) -> None:
+    """A CREATEROLE non-superuser cannot quiet log_statement: whatever set_password sends is
+    in the log, and it is the SCRAM verifier, never the password. pgaudit redacts it."""
     server = pg_server_factory({"log_statement": "all"})
-    name = f"pw_{uuid.uuid4().hex[:10]}"
+    suffix = uuid.uuid4().hex[:8]
+    roles = unique_roles("np")
+    admin, name = f"np_admin_{suffix}", f"pw_{suffix}"
     canary = f"canary-{uuid.uuid4().hex}"
-    with server.database() as url:
-        migrate.upgrade(url, "h003_password_policy")
+    with server.database() as url, psycopg.connect(server.dsn, autocommit=True) as su:
+        migrate.upgrade(url, "head", **roles)
+        su.execute(
+            sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
+                sql.Identifier(admin), sql.Literal(admin)
+            )
+        )
+        su.execute(
+            sql.SQL("GRANT {} TO {}").format(
+                sql.Identifier(roles["password_admin_role"]), sql.Identifier(admin)
+            )
+        )
         log = server.log_cursor()
-        with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
+        with psycopg.connect(
+            libpq_dsn(url.set(username=admin, password=admin)), autocommit=True
+        ) as conn:
+            assert conn.execute("SELECT current_setting('is_superuser')").fetchone() == ("off",)
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
             conn.execute(sql.SQL("SELECT {}").format(sql.Literal(canary)))
             set_password(conn, name, GOOD)
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
         text = log.settle()
+        su.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(admin)))
+        migrate.downgrade(url, "base", **roles)
     assert canary in text  # log_statement=all really logs what this session sends
     assert f'DROP ROLE "{name}"' in text  # and goes on logging after the password change
+    lines = text.splitlines()
+    sent = [x for x in lines if f'ALTER ROLE "{name}" PASSWORD' in x and "AUDIT:" not in x]
+    assert sent, "log_statement=all logged no ALTER ROLE ... PASSWORD"
+    assert all("PASSWORD 'SCRAM-SHA-256$4096:" in x for x in sent), sent
     assert GOOD not in text
-    assert "SCRAM-SHA-256$" not in text  # nor the verifier, which can be attacked offline
+    audit = [x for x in lines if "AUDIT: SESSION," in x and ",ROLE,ALTER ROLE," in x]
+    assert audit, "pgaudit logged no ROLE line for the ALTER ROLE"
+    assert all(f'ALTER ROLE ""{name}"" PASSWORD <REDACTED>' in x for x in audit), audit
+    assert not any("SCRAM-SHA-256$" in x for x in audit), audit
 
 
 def passwd(*args: str, stdin: str, url: str) -> subprocess.CompletedProcess[str]:

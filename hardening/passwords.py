@@ -5,13 +5,14 @@ triggers do not fire for ALTER ROLE, and server-side check modules cannot read a
 hashed by the client. So ``set_password`` reads the policy from ``hardening.password_policy``
 (installed by step h003_password_policy), refuses a password that is too short, contains the
 role name, is weak or common (zxcvbn) or was used before (``hardening.password_history``:
-salted scrypt digests, keyed with the optional HARDENING_PASSWORD_PEPPER), then hashes it
-with SCRAM-SHA-256 here and sends only the verifier, with VALID UNTIL from the policy.
+salted scrypt digests, keyed with HARDENING_PASSWORD_PEPPER), then hashes it with
+SCRAM-SHA-256 here and sends only the verifier, with VALID UNTIL from the policy.
 Messages name the role and the rule, never the password.
 
 The caller needs CREATEROLE (to ALTER ROLE) and the privileges of the NOLOGIN role of setting
 ``password_admin_role`` (``hardening_password_admin``) on those tables; without them
-``set_password`` stops with the GRANT to run.
+``set_password`` stops with the GRANT to run. Without a pepper the history digests are not
+keyed: ``set_password`` still works and issues a ``PepperWarning`` each time it stores one.
 
 SCRAM hashes the SASLprep form of a password (``saslprep``), so strings that differ only in
 what SASLprep maps away (a no-break space for a space, a soft hyphen, the ligature "ﬁ" for
@@ -26,6 +27,7 @@ import hmac
 import os
 import stringprep
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,6 +47,10 @@ STRENGTH_WORDS = ("very weak", "weak", "fair", "strong", "very strong")
 
 class PasswordPolicyError(HardeningError):
     """The password breaks the policy; the message lists the rules, never the password."""
+
+
+class PepperWarning(UserWarning):
+    """No HARDENING_PASSWORD_PEPPER: a reuse-history digest was stored without a secret key."""
 
 
 NOT_INSTALLED = (
@@ -270,6 +276,15 @@ def set_password(conn: psycopg.Connection[Any], role: str, password: str) -> dat
             )
         )
         _remember(conn, policy, role, password)
+    if policy.history_depth and not settings.get("password_pepper"):
+        warnings.warn(
+            "HARDENING_PASSWORD_PEPPER is not set: the reuse-history digest just stored for "
+            f"role {role!r} is salted scrypt without a secret key, open to offline guessing by "
+            "whoever can read hardening.password_history; set HARDENING_PASSWORD_PEPPER to a "
+            "secret kept outside the database",
+            PepperWarning,
+            stacklevel=2,
+        )
     return valid_until
 
 

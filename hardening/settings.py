@@ -97,7 +97,8 @@ define(
 define(
     "password_pepper",
     "",
-    "secret key mixed into the reuse-history digests; environment only, never -x",
+    "secret key mixed into the reuse-history digests; environment only, never -x "
+    "(empty: unkeyed digests, with a warning)",
 )
 define(
     "password_admin_role",

@@ -11,6 +11,7 @@ import select
 import subprocess
 import sys
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -23,6 +24,7 @@ from hardening import migrate
 from hardening.ops import HardeningError
 from hardening.passwords import (
     PasswordPolicyError,
+    PepperWarning,
     history_digest,
     load_policy,
     saslprep,
@@ -34,6 +36,13 @@ from hardening.testing.plugin import PgDatabase
 from tests.roles import login_roles, unique_roles
 
 GOOD = "correct horse battery staple violin"
+PEPPER = "test-pepper-4f1c"
+
+
+@pytest.fixture(autouse=True)
+def pepper(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pepper, as production should have one; the tests of its absence delete it."""
+    monkeypatch.setenv("HARDENING_PASSWORD_PEPPER", PEPPER)
 
 
 @pytest.fixture
@@ -144,6 +153,56 @@ def test_a_reused_password_is_refused_and_history_keeps_no_plaintext(
     for salt, digest in rows:
         for secret in (GOOD, other):
             assert secret.encode() not in bytes(salt) + bytes(digest)
+
+
+def test_history_digests_are_keyed_with_the_pepper_and_nothing_is_warned(
+    policy_db: PgDatabase, role: str
+) -> None:
+    with connect(policy_db) as conn, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        set_password(conn, role, GOOD)
+        row = conn.execute(
+            "SELECT salt, digest FROM hardening.password_history WHERE rolname = %s", (role,)
+        ).fetchone()
+    assert row is not None
+    salt, digest = bytes(row[0]), bytes(row[1])
+    assert digest == history_digest(GOOD, salt, pepper=PEPPER)
+    assert digest != history_digest(GOOD, salt, pepper="")
+    assert [w for w in caught if issubclass(w.category, PepperWarning)] == []
+
+
+def test_without_a_pepper_the_history_is_unkeyed_and_each_stored_digest_is_warned_about(
+    policy_db: PgDatabase, role: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HARDENING_PASSWORD_PEPPER")
+    with connect(policy_db) as conn:
+        with pytest.warns(PepperWarning) as caught:
+            set_password(conn, role, GOOD)
+        row = conn.execute(
+            "SELECT salt, digest FROM hardening.password_history WHERE rolname = %s", (role,)
+        ).fetchone()
+        with pytest.raises(PasswordPolicyError, match="used before"):  # reuse still caught
+            set_password(conn, role, GOOD)
+    assert row is not None
+    assert bytes(row[1]) == history_digest(GOOD, bytes(row[0]), pepper="")
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "HARDENING_PASSWORD_PEPPER is not set" in message
+    assert role in message
+    assert GOOD not in message
+
+
+def test_without_a_history_nothing_is_stored_and_nothing_is_warned(
+    pg_database: PgDatabase, role: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HARDENING_PASSWORD_PEPPER")
+    migrate.upgrade(pg_database.url, "h003_password_policy", password_history_depth="0")
+    with connect(pg_database) as conn, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        set_password(conn, role, GOOD)
+        count = conn.execute("SELECT count(*) FROM hardening.password_history").fetchone()
+    assert count == (0,)
+    assert [w for w in caught if issubclass(w.category, PepperWarning)] == []
 
 
 def test_history_is_trimmed_to_the_policy_depth(pg_database: PgDatabase, role: str) -> None:
@@ -307,6 +366,22 @@ def test_hardening_passwd_sets_the_password_from_stdin(policy_db: PgDatabase, ro
     assert "valid until" in proc.stdout
     with psycopg.connect(policy_db.dsn, user=role, password=GOOD) as conn:
         assert conn.execute("SELECT current_user").fetchone() == (role,)
+
+
+def test_hardening_passwd_warns_in_one_line_without_a_pepper(
+    policy_db: PgDatabase, role: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keyed = passwd(role, "--password-stdin", stdin=GOOD + "\n", url=policy_db.dsn)
+    assert keyed.returncode == 0
+    assert keyed.stderr == ""
+    monkeypatch.delenv("HARDENING_PASSWORD_PEPPER")
+    other = "quartz mango elevator thunder"
+    proc = passwd(role, "--password-stdin", stdin=other + "\n", url=policy_db.dsn)
+    assert proc.returncode == 0, proc.stderr
+    assert f"password of role {role} set" in proc.stdout
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("hardening passwd: warning: HARDENING_PASSWORD_PEPPER is not set")
+    assert other not in proc.stderr
 
 
 def test_hardening_passwd_refuses_a_weak_password_in_one_line(

@@ -236,14 +236,17 @@ def enable_pgcrypto(step: str) -> None:
 
 
 def install_password_policy(step: str) -> None:
-    """SCRAM for new passwords in this database, and the policy + history tables."""
+    """SCRAM for new passwords in this database, the policy + history tables, and the NOLOGIN
+    password-admin role (CREATEROLE unless it exists) whose members may use them."""
     values = {
         "min_length": int_setting("password_min_length", 8, 1024),
         "max_age_days": int_setting("password_max_age_days", 0, 36500),
         "history_depth": int_setting("password_history_depth", 0, 100),
         "min_strength": int_setting("password_min_strength", 0, 4),
     }
+    admin = role_setting("password_admin_role")
     require(step, "database_owner")
+    ensure_role(step, admin, "password_admin_role")
     set_database_setting(step, "password_encryption", "scram-sha-256")
     op.execute(sa.text(sqlfiles.load("migrations/password_policy.sql")))
     columns = ", ".join(values)
@@ -253,11 +256,16 @@ def install_password_policy(step: str) -> None:
             **values
         )
     )
+    grant(step, "CONNECT", "database", "", "", admin)  # h004 takes CONNECT from PUBLIC
+    grant(step, "USAGE", "schema", "hardening", "", admin)
+    grant(step, "SELECT", "table", "hardening", "password_policy", admin)
+    for privilege in ("SELECT", "INSERT", "DELETE"):  # the identity column needs no sequence
+        grant(step, privilege, "table", "hardening", "password_history", admin)
 
 
 def remove_password_policy(step: str) -> None:
+    undo(step)  # first: its grants name the tables the SQL below drops
     op.execute(sa.text(sqlfiles.load("migrations/password_policy_down.sql")))
-    undo(step)
 
 
 def apply_least_privilege(step: str) -> None:

@@ -5,9 +5,14 @@ triggers do not fire for ALTER ROLE, and server-side check modules cannot read a
 hashed by the client. So ``set_password`` reads the policy from ``hardening.password_policy``
 (installed by step h003_password_policy), refuses a password that is too short, contains the
 role name, is weak or common (zxcvbn) or was used before (``hardening.password_history``:
-salted scrypt digests, keyed with the optional HARDENING_PASSWORD_PEPPER), then hashes it
-with SCRAM-SHA-256 here and sends only the verifier, with VALID UNTIL from the policy.
+salted scrypt digests, keyed with HARDENING_PASSWORD_PEPPER), then hashes it with
+SCRAM-SHA-256 here and sends only the verifier, with VALID UNTIL from the policy.
 Messages name the role and the rule, never the password.
+
+The caller needs CREATEROLE (to ALTER ROLE) and the privileges of the NOLOGIN role of setting
+``password_admin_role`` (``hardening_password_admin``) on those tables; without them
+``set_password`` stops with the GRANT to run. Without a pepper the history digests are not
+keyed: ``set_password`` still works and issues a ``PepperWarning`` each time it stores one.
 
 SCRAM hashes the SASLprep form of a password (``saslprep``), so strings that differ only in
 what SASLprep maps away (a no-break space for a space, a soft hyphen, the ligature "ﬁ" for
@@ -22,6 +27,7 @@ import hmac
 import os
 import stringprep
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +49,41 @@ class PasswordPolicyError(HardeningError):
     """The password breaks the policy; the message lists the rules, never the password."""
 
 
+class PepperWarning(UserWarning):
+    """No HARDENING_PASSWORD_PEPPER: a reuse-history digest was stored without a secret key."""
+
+
+NOT_INSTALLED = (
+    "this database has no hardening.password_policy: run `alembic upgrade head` "
+    "(step h003_password_policy) first"
+)
+
+# Whether the current role may use each of the two tables (found by name in the catalog:
+# a cast to regclass would already fail without USAGE on schema hardening).
+ACCESS_SQL = """
+SELECT c.relname,
+       has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')
+       AND (c.relname = 'password_policy'
+            OR has_table_privilege(c.oid, 'INSERT') AND has_table_privilege(c.oid, 'DELETE'))
+FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid
+WHERE n.nspname = 'hardening' AND c.relname IN ('password_policy', 'password_history')
+"""
+
+# The role holding INSERT on the history (the one step h003 made; the configured name first),
+# whether the current role belongs to it, and both names quoted for a GRANT statement.
+ADMIN_SQL = """
+SELECT quote_ident(r.rolname), pg_has_role(current_user, r.oid, 'MEMBER'),
+       quote_ident(current_user)
+FROM pg_namespace n
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'password_history'
+CROSS JOIN LATERAL aclexplode(c.relacl) a
+JOIN pg_roles r ON r.oid = a.grantee
+WHERE n.nspname = 'hardening' AND a.privilege_type = 'INSERT' AND a.grantee <> c.relowner
+ORDER BY r.rolname = %s DESC, r.rolname
+LIMIT 1
+"""
+
+
 @dataclass(frozen=True)
 class Policy:
     min_length: int
@@ -60,10 +101,7 @@ def load_policy(conn: psycopg.Connection[Any]) -> Policy:
             "FROM hardening.password_policy"
         ).fetchone()
     except psycopg.errors.UndefinedTable:
-        raise HardeningError(
-            "this database has no hardening.password_policy: run `alembic upgrade head` "
-            "(step h003_password_policy) first"
-        ) from None
+        raise HardeningError(NOT_INSTALLED) from None
     if row is None:
         raise HardeningError("hardening.password_policy is empty: downgrade and upgrade h003")
     return Policy(*row)
@@ -154,6 +192,36 @@ def history_digest(password: str, salt: bytes, pepper: str | None = None) -> byt
     return hmac.new(key, stretched, hashlib.sha256).digest()
 
 
+def require_access(conn: psycopg.Connection[Any]) -> None:
+    """Fail with the GRANT to run unless the current role may read the policy and keep the
+    reuse history (USAGE on schema hardening, SELECT on the policy, SELECT, INSERT, DELETE on
+    the history): the privileges of setting ``password_admin_role``, or of the tables' owner."""
+    allowed = dict(conn.execute(ACCESS_SQL).fetchall())
+    if len(allowed) < 2:
+        raise HardeningError(NOT_INSTALLED)
+    if all(allowed.values()):
+        return
+    configured = settings.get("password_admin_role")
+    row = conn.execute(ADMIN_SQL, (configured,)).fetchone()
+    if row is None:  # nobody holds them (revoked since): name the role step h003 grants them
+        row = conn.execute(
+            "SELECT quote_ident(%s), false, quote_ident(current_user)", (configured,)
+        ).fetchone()
+        assert row is not None
+    admin, member, me = row
+    if member:
+        raise HardeningError(
+            f"role {me} is a member of {admin} but does not inherit its privileges on the "
+            f"password policy: ALTER ROLE {me} INHERIT (PostgreSQL 16+: GRANT {admin} TO {me} "
+            "WITH INHERIT TRUE)"
+        )
+    raise HardeningError(
+        f"role {me} may not read the password policy or keep the password history "
+        f"(hardening.password_policy, hardening.password_history): as a superuser or a role "
+        f"with ADMIN OPTION on {admin}, run GRANT {admin} TO {me}"
+    )
+
+
 def _reused(conn: psycopg.Connection[Any], policy: Policy, role: str, password: str) -> bool:
     if policy.history_depth == 0:
         return False
@@ -182,6 +250,7 @@ def set_password(conn: psycopg.Connection[Any], role: str, password: str) -> dat
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         if exists is None:
             raise HardeningError(f"role {role!r} does not exist")
+        require_access(conn)
         policy = load_policy(conn)
         found = problems(policy, role, password)
         if _reused(conn, policy, role, password):
@@ -207,6 +276,15 @@ def set_password(conn: psycopg.Connection[Any], role: str, password: str) -> dat
             )
         )
         _remember(conn, policy, role, password)
+    if policy.history_depth and not settings.get("password_pepper"):
+        warnings.warn(
+            "HARDENING_PASSWORD_PEPPER is not set: the reuse-history digest just stored for "
+            f"role {role!r} is salted scrypt without a secret key, open to offline guessing by "
+            "whoever can read hardening.password_history; set HARDENING_PASSWORD_PEPPER to a "
+            "secret kept outside the database",
+            PepperWarning,
+            stacklevel=2,
+        )
     return valid_until
 
 

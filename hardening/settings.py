@@ -97,7 +97,14 @@ define(
 define(
     "password_pepper",
     "",
-    "secret key mixed into the reuse-history digests; environment only, never -x",
+    "secret key mixed into the reuse-history digests; environment only, never -x "
+    "(empty: unkeyed digests, with a warning)",
+)
+define(
+    "password_admin_role",
+    "hardening_password_admin",
+    "NOLOGIN role whose members may read the password policy and keep the reuse history "
+    "(grant it to the CREATEROLE logins that set passwords)",
 )
 # Least privilege (step h004_least_privilege).
 define(

@@ -21,19 +21,13 @@ from hardening.settings import libpq_dsn
 from hardening.testing import LogCursor, PgServer
 from hardening.testing.plugin import PgDatabase
 from tests.migrations.catalog import diff, snapshot
+from tests.roles import ROLE_SETTINGS, execute, login_roles, unique_roles
 
 ROOT = Path(__file__).resolve().parent.parent
-ROLE_SETTINGS = ("audit_role", "audit_reader_role", "readonly_role", "readwrite_role")
 REVISIONS = [
     rev.revision
     for rev in reversed(list(ScriptDirectory.from_config(migrate.config()).walk_revisions()))
 ]
-
-
-def unique_roles(tag: str = "t") -> dict[str, str]:
-    """Role settings of their own, so tests sharing one server never share kit roles."""
-    suffix = uuid.uuid4().hex[:8]
-    return {name: f"{tag}_{name}_{suffix}" for name in ROLE_SETTINGS}
 
 
 def alembic_cli(*args: str, dsn: str) -> subprocess.CompletedProcess[str]:
@@ -57,12 +51,6 @@ def db_settings(dsn: str) -> dict[str, str]:
     return dict(row[0].split("=", 1) for row in rows)
 
 
-def execute(dsn: str, *statements: str | sql.Composed) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
-
-
 def give_database(database: PgDatabase, owner: str) -> None:
     """ALTER DATABASE ... OWNER TO owner (the login_role fixture gives it back)."""
     execute(
@@ -79,42 +67,8 @@ def exit_message(exc: pytest.ExceptionInfo[SystemExit]) -> str:
 
 @pytest.fixture
 def login_role(pg_server: PgServer) -> Iterator[Callable[..., str]]:
-    """``make(*attributes)`` -> a LOGIN role (password = its name), dropped after the test."""
-    made: list[str] = []
-
-    def make(*attributes: str) -> str:
-        name = f"login_{uuid.uuid4().hex[:10]}"
-        extra = sql.SQL(" ").join(sql.SQL(a) for a in attributes)
-        execute(
-            pg_server.dsn,
-            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} {}").format(
-                sql.Identifier(name), sql.Literal(name), extra
-            ),
-        )
-        made.append(name)
-        return name
-
-    yield make
-    for name in made:
-        with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
-            owned = conn.execute(
-                "SELECT datname FROM pg_database WHERE datdba = "
-                "(SELECT oid FROM pg_roles WHERE rolname = %s)",
-                (name,),
-            ).fetchall()
-            for (db,) in owned:
-                conn.execute(
-                    sql.SQL("ALTER DATABASE {} OWNER TO CURRENT_USER").format(sql.Identifier(db))
-                )
-            databases = conn.execute(
-                "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
-            ).fetchall()
-        for (db,) in databases:
-            execute(
-                libpq_dsn(pg_server.url_for(db)),
-                sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)),
-            )
-        execute(pg_server.dsn, sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+    with login_roles(pg_server) as make:
+        yield make
 
 
 # --- what `upgrade head` does ----------------------------------------------------------------
@@ -341,7 +295,9 @@ def test_the_kits_own_tables_ignore_default_privileges_granted_before(
                 "FROM pg_namespace n, aclexplode(n.nspacl) a "
                 "WHERE n.nspname = 'hardening' AND a.grantee <> n.nspowner"
             ).fetchall()
-        assert grantees == [(roles["audit_reader_role"],)]
+        assert sorted(grantees) == sorted(
+            [(roles["audit_reader_role"],), (roles["password_admin_role"],)]
+        )
         migrate.downgrade(pg_database.url, "base", **roles)
         assert diff(before, snapshot(pg_database.dsn)) == {}
     finally:
@@ -632,18 +588,37 @@ def test_each_missing_piece_of_a_non_superusers_preparation_is_named_before_anyt
     assert diff(fixed, snapshot(pg_database.dsn)) == {}
 
 
+@pytest.mark.parametrize(
+    ("password_admin_exists", "stopped_at"),
+    [(False, "h003_password_policy"), (True, "h004_least_privilege")],
+)
 def test_an_owner_without_createrole_is_stopped_before_anything_changes(
-    pg_database: PgDatabase, login_role: Callable[..., str]
+    pg_database: PgDatabase,
+    login_role: Callable[..., str],
+    password_admin_exists: bool,
+    stopped_at: str,
 ) -> None:
+    # h003 creates the password-admin role (adopted if it exists), h004 the group roles
     owner = login_role()
     give_database(pg_database, owner)
-    before = snapshot(pg_database.dsn)
-    with pytest.raises(SystemExit) as exc:
-        migrate.upgrade(pg_database.url.set(username=owner, password=owner), "h004_least_privilege")
-    assert f"step h004_least_privilege needs CREATEROLE and role {owner} lacks it" in (
-        exit_message(exc)
-    )
-    assert diff(before, snapshot(pg_database.dsn)) == {}
+    roles = unique_roles()
+    admin = sql.Identifier(roles["password_admin_role"])
+    if password_admin_exists:
+        execute(pg_database.dsn, sql.SQL("CREATE ROLE {} NOLOGIN").format(admin))
+    try:
+        before = snapshot(pg_database.dsn)
+        with pytest.raises(SystemExit) as exc:
+            migrate.upgrade(
+                pg_database.url.set(username=owner, password=owner),
+                "h004_least_privilege",
+                **roles,
+            )
+        assert f"step {stopped_at} needs CREATEROLE and role {owner} lacks it" in (
+            exit_message(exc)
+        )
+        assert diff(before, snapshot(pg_database.dsn)) == {}
+    finally:
+        execute(pg_database.dsn, sql.SQL("DROP ROLE IF EXISTS {}").format(admin))
 
 
 def test_an_invalid_setting_is_named_before_anything_changes(pg_database: PgDatabase) -> None:
@@ -775,7 +750,7 @@ def test_hostile_role_and_schema_names_are_quoted(pg_database: PgDatabase) -> No
     # (schema and table; `;`, `.` and `:` are its separators) and pgcrypto_schema (below).
     suffix = uuid.uuid4().hex[:6]
     roles = {name: f"{HOSTILE} {name} {suffix}" for name in ROLE_SETTINGS}
-    assert len(set(roles.values())) == len(ROLE_SETTINGS)  # four roles, not one under two names
+    assert len(set(roles.values())) == len(ROLE_SETTINGS)  # five roles, not one under two names
     owner = f"{HOSTILE} owner{suffix}"
     schema = f'app "{suffix}"; DROP SCHEMA public; x'
     audited = f'au\'dit "{suffix}" --'

@@ -11,6 +11,7 @@ import select
 import subprocess
 import sys
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,8 +21,10 @@ import pytest
 from psycopg import sql
 
 from hardening import migrate
+from hardening.ops import HardeningError
 from hardening.passwords import (
     PasswordPolicyError,
+    PepperWarning,
     history_digest,
     load_policy,
     saslprep,
@@ -30,8 +33,34 @@ from hardening.passwords import (
 from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
+from tests.roles import login_roles, unique_roles
 
 GOOD = "correct horse battery staple violin"
+PEPPER = "test-pepper-4f1c"
+
+
+@pytest.fixture(autouse=True)
+def pepper(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pepper, as production should have one; the tests of its absence delete it."""
+    monkeypatch.setenv("HARDENING_PASSWORD_PEPPER", PEPPER)
+
+
+@pytest.fixture
+def login_role(pg_server: PgServer) -> Iterator[Callable[..., str]]:
+    with login_roles(pg_server) as make:
+        yield make
+
+
+@pytest.fixture
+def admin_db(pg_database: PgDatabase) -> Iterator[tuple[PgDatabase, str]]:
+    """The policy installed with a password-admin role of its own name (not the default)."""
+    admin = f"pwadmin_{uuid.uuid4().hex[:8]}"
+    migrate.upgrade(pg_database.url, "h003_password_policy", password_admin_role=admin)
+    yield pg_database, admin
+    migrate.downgrade(pg_database.url, "base", password_admin_role=admin)
+    with psycopg.connect(pg_database.dsn) as conn:
+        gone = conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = %s", (admin,))
+        assert gone.fetchone() == (0,)
 
 
 @pytest.fixture
@@ -126,6 +155,56 @@ def test_a_reused_password_is_refused_and_history_keeps_no_plaintext(
             assert secret.encode() not in bytes(salt) + bytes(digest)
 
 
+def test_history_digests_are_keyed_with_the_pepper_and_nothing_is_warned(
+    policy_db: PgDatabase, role: str
+) -> None:
+    with connect(policy_db) as conn, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        set_password(conn, role, GOOD)
+        row = conn.execute(
+            "SELECT salt, digest FROM hardening.password_history WHERE rolname = %s", (role,)
+        ).fetchone()
+    assert row is not None
+    salt, digest = bytes(row[0]), bytes(row[1])
+    assert digest == history_digest(GOOD, salt, pepper=PEPPER)
+    assert digest != history_digest(GOOD, salt, pepper="")
+    assert [w for w in caught if issubclass(w.category, PepperWarning)] == []
+
+
+def test_without_a_pepper_the_history_is_unkeyed_and_each_stored_digest_is_warned_about(
+    policy_db: PgDatabase, role: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HARDENING_PASSWORD_PEPPER")
+    with connect(policy_db) as conn:
+        with pytest.warns(PepperWarning) as caught:
+            set_password(conn, role, GOOD)
+        row = conn.execute(
+            "SELECT salt, digest FROM hardening.password_history WHERE rolname = %s", (role,)
+        ).fetchone()
+        with pytest.raises(PasswordPolicyError, match="used before"):  # reuse still caught
+            set_password(conn, role, GOOD)
+    assert row is not None
+    assert bytes(row[1]) == history_digest(GOOD, bytes(row[0]), pepper="")
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "HARDENING_PASSWORD_PEPPER is not set" in message
+    assert role in message
+    assert GOOD not in message
+
+
+def test_without_a_history_nothing_is_stored_and_nothing_is_warned(
+    pg_database: PgDatabase, role: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HARDENING_PASSWORD_PEPPER")
+    migrate.upgrade(pg_database.url, "h003_password_policy", password_history_depth="0")
+    with connect(pg_database) as conn, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        set_password(conn, role, GOOD)
+        count = conn.execute("SELECT count(*) FROM hardening.password_history").fetchone()
+    assert count == (0,)
+    assert [w for w in caught if issubclass(w.category, PepperWarning)] == []
+
+
 def test_history_is_trimmed_to_the_policy_depth(pg_database: PgDatabase, role: str) -> None:
     migrate.upgrade(pg_database.url, "h003_password_policy", password_history_depth="1")
     with connect(pg_database) as conn:
@@ -141,22 +220,48 @@ def test_history_is_trimmed_to_the_policy_depth(pg_database: PgDatabase, role: s
 def test_the_server_never_receives_the_plaintext(
     pg_server_factory: Callable[[dict[str, str]], PgServer],
 ) -> None:
+    """A CREATEROLE non-superuser cannot quiet log_statement: whatever set_password sends is
+    in the log, and it is the SCRAM verifier, never the password. pgaudit redacts it."""
     server = pg_server_factory({"log_statement": "all"})
-    name = f"pw_{uuid.uuid4().hex[:10]}"
+    suffix = uuid.uuid4().hex[:8]
+    roles = unique_roles("np")
+    admin, name = f"np_admin_{suffix}", f"pw_{suffix}"
     canary = f"canary-{uuid.uuid4().hex}"
-    with server.database() as url:
-        migrate.upgrade(url, "h003_password_policy")
+    with server.database() as url, psycopg.connect(server.dsn, autocommit=True) as su:
+        migrate.upgrade(url, "head", **roles)
+        su.execute(
+            sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
+                sql.Identifier(admin), sql.Literal(admin)
+            )
+        )
+        su.execute(
+            sql.SQL("GRANT {} TO {}").format(
+                sql.Identifier(roles["password_admin_role"]), sql.Identifier(admin)
+            )
+        )
         log = server.log_cursor()
-        with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
+        with psycopg.connect(
+            libpq_dsn(url.set(username=admin, password=admin)), autocommit=True
+        ) as conn:
+            assert conn.execute("SELECT current_setting('is_superuser')").fetchone() == ("off",)
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
             conn.execute(sql.SQL("SELECT {}").format(sql.Literal(canary)))
             set_password(conn, name, GOOD)
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
         text = log.settle()
+        su.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(admin)))
+        migrate.downgrade(url, "base", **roles)
     assert canary in text  # log_statement=all really logs what this session sends
     assert f'DROP ROLE "{name}"' in text  # and goes on logging after the password change
+    lines = text.splitlines()
+    sent = [x for x in lines if f'ALTER ROLE "{name}" PASSWORD' in x and "AUDIT:" not in x]
+    assert sent, "log_statement=all logged no ALTER ROLE ... PASSWORD"
+    assert all("PASSWORD 'SCRAM-SHA-256$4096:" in x for x in sent), sent
     assert GOOD not in text
-    assert "SCRAM-SHA-256$" not in text  # nor the verifier, which can be attacked offline
+    audit = [x for x in lines if "AUDIT: SESSION," in x and ",ROLE,ALTER ROLE," in x]
+    assert audit, "pgaudit logged no ROLE line for the ALTER ROLE"
+    assert all(f'ALTER ROLE ""{name}"" PASSWORD <REDACTED>' in x for x in audit), audit
+    assert not any("SCRAM-SHA-256$" in x for x in audit), audit
 
 
 def passwd(*args: str, stdin: str, url: str) -> subprocess.CompletedProcess[str]:
@@ -170,6 +275,90 @@ def passwd(*args: str, stdin: str, url: str) -> subprocess.CompletedProcess[str]
     )
 
 
+# -- who may set passwords: CREATEROLE plus the password-admin role ------------------------------
+
+
+def as_login(db: PgDatabase, user: str) -> str:
+    return libpq_dsn(db.url.set(username=user, password=user))
+
+
+def stored_password(db: PgDatabase, role: str) -> str | None:
+    with connect(db) as conn:
+        row = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,))
+        found = row.fetchone()
+    assert found is not None
+    return found[0]  # type: ignore[no-any-return]
+
+
+def test_a_createrole_login_without_the_password_admin_role_is_told_the_grant(
+    admin_db: tuple[PgDatabase, str], login_role: Callable[..., str]
+) -> None:
+    db, admin = admin_db
+    user, target = login_role("CREATEROLE"), login_role()
+    before = stored_password(db, target)
+    with psycopg.connect(as_login(db, user)) as conn, pytest.raises(HardeningError) as exc:
+        set_password(conn, target, GOOD)
+    message = str(exc.value)
+    assert f"GRANT {admin} TO {user}" in message  # the role the database really uses
+    assert "\n" not in message
+    assert GOOD not in message
+    proc = passwd(target, "--password-stdin", stdin=GOOD + "\n", url=as_login(db, user))
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"hardening passwd: role {user} may not read the password")
+    assert f"GRANT {admin} TO {user}" in proc.stderr
+    assert stored_password(db, target) == before
+
+
+def test_a_member_that_does_not_inherit_the_password_admin_role_is_told_so(
+    admin_db: tuple[PgDatabase, str], login_role: Callable[..., str]
+) -> None:
+    db, admin = admin_db
+    user, target = login_role("CREATEROLE", "NOINHERIT"), login_role()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(admin), sql.Identifier(user)))
+    with psycopg.connect(as_login(db, user)) as conn, pytest.raises(HardeningError) as exc:
+        set_password(conn, target, GOOD)
+    assert f"role {user} is a member of {admin} but does not inherit" in str(exc.value)
+    assert f"ALTER ROLE {user} INHERIT" in str(exc.value)
+
+
+def test_a_createrole_member_of_the_password_admin_role_sets_passwords_and_nothing_more(
+    admin_db: tuple[PgDatabase, str], login_role: Callable[..., str]
+) -> None:
+    db, admin = admin_db
+    user = login_role("CREATEROLE")
+    target = f"pw_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(admin), sql.Identifier(user)))
+    with psycopg.connect(as_login(db, user), autocommit=True) as conn:
+        # its own role: from PostgreSQL 16 CREATEROLE alters only roles it has ADMIN OPTION on
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(target)))
+        try:
+            set_password(conn, target, GOOD)
+            with pytest.raises(PasswordPolicyError, match="used before"):
+                set_password(conn, target, GOOD)
+            other = "quartz mango elevator thunder"
+            proc = passwd(target, "--password-stdin", stdin=other + "\n", url=as_login(db, user))
+            assert proc.returncode == 0, proc.stderr
+            with psycopg.connect(db.dsn, user=target, password=other) as as_target:
+                assert as_target.execute("SELECT current_user").fetchone() == (target,)
+            history = conn.execute(
+                "SELECT set_by FROM hardening.password_history WHERE rolname = %s", (target,)
+            ).fetchall()
+            assert history == [(user,), (user,)]
+            for statement in (
+                "SELECT * FROM hardening.applied",
+                "UPDATE hardening.password_history SET rolname = rolname",
+                "UPDATE hardening.password_policy SET min_length = 8",
+                "DELETE FROM hardening.password_policy",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(statement)
+        finally:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(target)))
+
+
 def test_hardening_passwd_sets_the_password_from_stdin(policy_db: PgDatabase, role: str) -> None:
     proc = passwd(role, "--password-stdin", stdin=GOOD + "\n", url=policy_db.dsn)
     assert proc.returncode == 0, proc.stderr
@@ -177,6 +366,22 @@ def test_hardening_passwd_sets_the_password_from_stdin(policy_db: PgDatabase, ro
     assert "valid until" in proc.stdout
     with psycopg.connect(policy_db.dsn, user=role, password=GOOD) as conn:
         assert conn.execute("SELECT current_user").fetchone() == (role,)
+
+
+def test_hardening_passwd_warns_in_one_line_without_a_pepper(
+    policy_db: PgDatabase, role: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keyed = passwd(role, "--password-stdin", stdin=GOOD + "\n", url=policy_db.dsn)
+    assert keyed.returncode == 0
+    assert keyed.stderr == ""
+    monkeypatch.delenv("HARDENING_PASSWORD_PEPPER")
+    other = "quartz mango elevator thunder"
+    proc = passwd(role, "--password-stdin", stdin=other + "\n", url=policy_db.dsn)
+    assert proc.returncode == 0, proc.stderr
+    assert f"password of role {role} set" in proc.stdout
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("hardening passwd: warning: HARDENING_PASSWORD_PEPPER is not set")
+    assert other not in proc.stderr
 
 
 def test_hardening_passwd_refuses_a_weak_password_in_one_line(

@@ -3,6 +3,7 @@
 The password is read without echo (twice), checked against ``hardening.password_policy``,
 hashed with SCRAM-SHA-256 on this machine and sent as a verifier: the server, its logs and
 pgaudit never see the plaintext. ``--password-stdin`` reads one line instead, for scripts.
+Warnings (no HARDENING_PASSWORD_PEPPER to key the reuse history) print as one line on stderr.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import warnings
 from typing import Any
 
 import psycopg
@@ -46,8 +48,14 @@ def run(args: argparse.Namespace) -> int:
         if url is None:
             raise HardeningError("no target database: set DATABASE_URL or pass --url")
         password = _read_password(args.role, args.password_stdin)
-        with psycopg.connect(settings.libpq_dsn(url)) as conn:
+        with (
+            psycopg.connect(settings.libpq_dsn(url)) as conn,
+            warnings.catch_warnings(record=True) as caught,
+        ):
+            warnings.simplefilter("always")
             valid_until = set_password(conn, args.role, password)
+        for warning in caught:
+            print(f"hardening passwd: warning: {warning.message}", file=sys.stderr)
     except (HardeningError, settings.SettingsError) as exc:
         print(f"hardening passwd: {exc}", file=sys.stderr)
         return 1

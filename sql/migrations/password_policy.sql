@@ -27,6 +27,7 @@ COMMENT ON TABLE hardening.password_history IS
     'pg-hardening: keyed scrypt digests of previous passwords (for the reuse check), never plaintext';
 
 -- Only the owner: default privileges of the migrating role must not expose the history.
+-- The step then grants password_admin_role exactly what hardening.passwords needs.
 SELECT hardening.owner_only(r)
 FROM unnest(ARRAY['hardening.password_policy', 'hardening.password_history',
                   'hardening.password_history_id_seq']::regclass[]) AS r;

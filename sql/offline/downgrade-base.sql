@@ -36,11 +36,11 @@ UPDATE hardening_version SET version_num='h003_password_policy' WHERE hardening_
 
 -- Running downgrade h003_password_policy -> h002_pgcrypto
 
+SELECT hardening.undo('h003_password_policy') AS undo_1;
+
 -- pg-hardening: remove the password policy and its reuse history (downgrade).
 DROP TABLE hardening.password_history;
 DROP TABLE hardening.password_policy;;
-
-SELECT hardening.undo('h003_password_policy') AS undo_1;
 
 UPDATE hardening_version SET version_num='h002_pgcrypto' WHERE hardening_version.version_num = 'h003_password_policy';
 

@@ -760,6 +760,8 @@ UPDATE hardening_version SET version_num='h002_pgcrypto' WHERE hardening_version
 
 SELECT hardening.require('h003_password_policy', 'database_owner') AS require_1;
 
+SELECT hardening.ensure_role('h003_password_policy', 'hardening_password_admin', 'password_admin_role') AS ensure_role_1;
+
 SELECT hardening.set_database_setting('h003_password_policy', 'password_encryption', 'scram-sha-256') AS set_database_setting_1;
 
 -- pg-hardening: the password policy that hardening.passwords (Python) enforces before it
@@ -791,11 +793,24 @@ COMMENT ON TABLE hardening.password_history IS
     'pg-hardening: keyed scrypt digests of previous passwords (for the reuse check), never plaintext';
 
 -- Only the owner: default privileges of the migrating role must not expose the history.
+-- The step then grants password_admin_role exactly what hardening.passwords needs.
 SELECT hardening.owner_only(r)
 FROM unnest(ARRAY['hardening.password_policy', 'hardening.password_history',
                   'hardening.password_history_id_seq']::regclass[]) AS r;;
 
 INSERT INTO hardening.password_policy (min_length, max_age_days, history_depth, min_strength) VALUES (14, 365, 5, 3);
+
+SELECT hardening.grant_privilege('h003_password_policy', 'database', '', '', 'CONNECT', 'hardening_password_admin') AS grant_privilege_1;
+
+SELECT hardening.grant_privilege('h003_password_policy', 'schema', 'hardening', '', 'USAGE', 'hardening_password_admin') AS grant_privilege_1;
+
+SELECT hardening.grant_privilege('h003_password_policy', 'table', 'hardening', 'password_policy', 'SELECT', 'hardening_password_admin') AS grant_privilege_1;
+
+SELECT hardening.grant_privilege('h003_password_policy', 'table', 'hardening', 'password_history', 'SELECT', 'hardening_password_admin') AS grant_privilege_1;
+
+SELECT hardening.grant_privilege('h003_password_policy', 'table', 'hardening', 'password_history', 'INSERT', 'hardening_password_admin') AS grant_privilege_1;
+
+SELECT hardening.grant_privilege('h003_password_policy', 'table', 'hardening', 'password_history', 'DELETE', 'hardening_password_admin') AS grant_privilege_1;
 
 UPDATE hardening_version SET version_num='h003_password_policy' WHERE hardening_version.version_num = 'h002_pgcrypto';
 

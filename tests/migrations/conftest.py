@@ -4,7 +4,6 @@ database of the session's PostgreSQL server (never pytest-alembic's default SQLi
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -14,16 +13,12 @@ from sqlalchemy.engine import Engine
 
 from hardening import migrate
 from hardening.testing.plugin import PgDatabase
+from tests.roles import unique_roles
 
 
 @pytest.fixture
 def alembic_config() -> Config:
-    suffix = uuid.uuid4().hex[:8]
-    roles = {
-        name: f"pa_{name}_{suffix}"
-        for name in ("audit_role", "audit_reader_role", "readonly_role", "readwrite_role")
-    }
-    return Config(alembic_config=migrate.config(**roles))
+    return Config(alembic_config=migrate.config(**unique_roles("pa")))
 
 
 @pytest.fixture

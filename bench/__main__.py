@@ -1,12 +1,16 @@
 """``python -m bench``: encrypted-column insert/select timings as ratios to plaintext.
 
 One run, one server, pgcrypto installed by the kit's pgcrypto revision (which gives its PGP
-functions their planner cost, so reads of tables past min_parallel_table_scan_size decrypt in
-parallel; every pgcrypto contender gets that). For each row count, each contender gets a fresh
-table ``(id, v)``; the insert is one Core executemany in one transaction, the select reads every
-row (``SELECT id, v``, Core, every value decrypted). Each timing is the best of ``--repeat``
-runs (5 selects per run, round-robin over the contenders; a contender slower than 2 s runs
-once), with garbage collection paused while timing.
+functions their planner cost; every pgcrypto contender gets that). For each row count, each
+contender gets a fresh table ``(id, v)``, every table set up alike: ``parallel_workers = 2``
+(``--parallel-workers``; the setting docs/encryption.md recommends for tables with pgcrypto
+columns that are read whole: the planner then decrypts in parallel workers where that pays,
+and keeps plaintext and AEAD reads serial) and ``autovacuum_enabled = false`` (no background
+vacuum of one contender's fresh table while the next is timed). The insert is one Core
+executemany in one transaction, the select reads every row (``SELECT id, v``, Core, every
+value decrypted). Each timing is the best of ``--repeat`` runs (5 selects per run,
+round-robin over the contenders; a contender slower than 2 s runs once), with garbage
+collection paused while timing. The run ends with the issue's targets, each met or missed.
 """
 
 from __future__ import annotations
@@ -46,7 +50,11 @@ class Result:
 
 
 def measure(
-    engine: Engine, contenders: dict[str, TypeEngine[Any]], rows: int, repeat: int
+    engine: Engine,
+    contenders: dict[str, TypeEngine[Any]],
+    rows: int,
+    repeat: int,
+    storage: str,
 ) -> list[Result]:
     """``repeat`` runs; in each, every contender inserts into a fresh table, then the selects
     go round-robin over the contenders, so a slow spell of a shared machine hits them all
@@ -69,6 +77,8 @@ def measure(
         try:
             for name, table in tables.items():
                 table.create(engine)
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"ALTER TABLE {table.name} SET ({storage})")
                 with engine.begin() as conn, _no_gc():
                     start = time.perf_counter()
                     conn.execute(insert(table), payload)
@@ -107,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default="10000,100000", help="comma-separated row counts")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default="", help="comma-separated contender names")
+    parser.add_argument(
+        "--parallel-workers",
+        type=int,
+        default=2,
+        help="parallel_workers of every bench table (0: the server's default sizing)",
+    )
     args = parser.parse_args(argv)
 
     console = Console()
@@ -124,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                 engine.dispose()
     finally:
         prov.stop_all()
-    report(console, results, server.version)
+    report(console, results, server.version, storage(args))
     return 0
 
 
@@ -134,11 +150,20 @@ def run(engine: Engine, args: argparse.Namespace, console: Console) -> list[Resu
     results: list[Result] = []
     for rows in (int(r) for r in args.rows.split(",")):
         console.log(f"{rows:>7} rows: {', '.join(names)} (x{args.repeat}, round-robin)")
-        results.extend(measure(engine, {n: CONTENDERS[n]() for n in names}, rows, args.repeat))
+        contenders = {n: CONTENDERS[n]() for n in names}
+        results.extend(measure(engine, contenders, rows, args.repeat, storage(args)))
     return results
 
 
-def report(console: Console, results: list[Result], version: int) -> None:
+def storage(args: argparse.Namespace) -> str:
+    """The storage parameters of every bench table (the same for all contenders)."""
+    params = ["autovacuum_enabled = false"]
+    if args.parallel_workers:
+        params.append(f"parallel_workers = {int(args.parallel_workers)}")
+    return ", ".join(params)
+
+
+def report(console: Console, results: list[Result], version: int, params: str) -> None:
     table = RichTable(title=f"encrypted columns vs plaintext (PostgreSQL {version})")
     for col in ("rows", "type", "insert ms", "insert x", "select ms", "select x"):
         table.add_column(col, justify="right" if col != "type" else "left")
@@ -154,10 +179,51 @@ def report(console: Console, results: list[Result], version: int) -> None:
             f"{r.select_s / b.select_s:.2f}x",
         )
     console.print(table)
+    checks = RichTable(title="targets (issue: encrypted column types)")
+    for col in ("rows", "measure", "target", "measured", ""):
+        checks.add_column(col, justify="left" if col in ("measure", "") else "right")
+    for rows, measure_, target, value, met in targets(results):
+        verdict = "[green]met[/]" if met else "[red]missed[/]"
+        checks.add_row(f"{rows:,}", measure_, target, f"{value:.2f}x", verdict)
+    console.print(checks)
     console.print(
         f"{dt.date.today().isoformat()}  {platform.node()}  {os.cpu_count()} cores  "
-        f"{_cpu()}  Python {platform.python_version()}"
+        f"{_cpu()}  Python {platform.python_version()}  tables SET ({params})"
     )
+
+
+# (contender, measure, bound, "max" or "min"): the issue's targets, as ratios of this run.
+TARGETS: tuple[tuple[str, str, float, str], ...] = (
+    ("EncryptedText", "insert", 1.2, "max"),
+    ("EncryptedText", "select", 2.5, "max"),
+    ("sqlalchemy-utils", "select", 6.0, "min"),  # its select time / EncryptedText's
+    ("PGPText", "select", 5.0, "max"),
+)
+
+
+def targets(results: list[Result]) -> list[tuple[int, str, str, float, bool]]:
+    """``(rows, measure, target, ratio, met)`` for each target the run has the contenders of."""
+    by = {(r.name, r.rows): r for r in results}
+    out: list[tuple[int, str, str, float, bool]] = []
+    for rows in sorted({r.rows for r in results}):
+        base = by.get(("plaintext", rows))
+        aead = by.get(("EncryptedText", rows))
+        for name, what, bound, kind in TARGETS:
+            r = by.get((name, rows))
+            if r is None or base is None:
+                continue
+            if kind == "min":
+                if aead is None:
+                    continue
+                ratio = r.select_s / aead.select_s
+                label = f"EncryptedText select vs {name}"
+                out.append((rows, label, f">= {bound:g}x faster", ratio, ratio >= bound))
+                continue
+            mine = r.insert_s if what == "insert" else r.select_s
+            ours = base.insert_s if what == "insert" else base.select_s
+            ratio = mine / ours
+            out.append((rows, f"{name} {what}", f"<= {bound:g}x", ratio, ratio <= bound))
+    return out
 
 
 def _cpu() -> str:

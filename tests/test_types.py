@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column
 
-from hardening import keys
+from hardening import keys, migrate
 from hardening.blind_index import mapped_blind_index
 from hardening.keys import Keyring
 from hardening.settings import libpq_dsn
@@ -775,3 +775,51 @@ def test_a_pgcrypto_wrong_key_names_the_candidate_key_ids(engine: Engine) -> Non
         "cannot decrypt a value of secrets.a (key id one of 'k2', 'k1'): pgcrypto could not "
         "decrypt it: wrong key, or the value was altered, truncated or copied from another column"
     )
+
+
+def _plan(engine: Engine, statement: Any) -> str:
+    """EXPLAIN (VERBOSE) of the kit's own SQL for ``statement``, with its bind parameters."""
+    compiled = statement.compile(engine)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "EXPLAIN (VERBOSE, COSTS OFF) " + compiled.string, compiled.params
+        ).all()
+    return "\n".join(row[0] for row in rows)
+
+
+def test_a_pgcrypto_table_with_parallel_workers_decrypts_in_parallel_workers(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    """docs/encryption.md: after the kit's pgcrypto step, ``ALTER TABLE t SET
+    (parallel_workers = 2)`` lets a whole-table read of a small PGPText table (far below
+    min_parallel_table_scan_size) decrypt in parallel workers; the kit's SELECT expression is
+    parallel safe. The same table without the setting reads serially, and so does a table of
+    AEAD values with it (nothing there is worth a worker)."""
+    migrate.upgrade(pg_database.url, "h002_pgcrypto")
+    values = [f"user-{i:05d}@example.org" for i in range(3000)]
+    tables = {
+        name: Table(
+            name,
+            MetaData(),
+            Column("id", Integer, primary_key=True),
+            Column("v", type_()),
+        )
+        for name, type_ in (("serial", PGPText), ("parallel", PGPText), ("aead", EncryptedText))
+    }
+    for name, table in tables.items():
+        table.create(engine)
+        with engine.begin() as conn:
+            conn.execute(insert(table), [{"v": v} for v in values])
+            if name != "serial":
+                conn.exec_driver_sql(f"ALTER TABLE {name} SET (parallel_workers = 2)")
+            conn.exec_driver_sql(f"ANALYZE {name}")
+    plans = {name: _plan(engine, select(table)) for name, table in tables.items()}
+    assert "Gather" not in plans["serial"], plans["serial"]
+    assert "Gather" not in plans["aead"], plans["aead"]
+    parallel = plans["parallel"]
+    assert "Parallel Seq Scan on public.parallel" in parallel, parallel
+    # The workers decrypt: the call is in the parallel scan's output, below the Gather.
+    assert parallel.index("Parallel Seq Scan") < parallel.rindex("pgp_sym_decrypt"), parallel
+    with engine.connect() as conn:
+        read = conn.execute(select(tables["parallel"].c.v).order_by(tables["parallel"].c.id))
+        assert read.scalars().all() == values

@@ -78,7 +78,8 @@ def measure(
             for name, table in tables.items():
                 table.create(engine)
                 with engine.begin() as conn:
-                    conn.exec_driver_sql(f"ALTER TABLE {table.name} SET ({storage})")
+                    name_sql = engine.dialect.identifier_preparer.format_table(table)
+                    conn.exec_driver_sql(f"ALTER TABLE {name_sql} SET ({storage})")
                 with engine.begin() as conn, _no_gc():
                     start = time.perf_counter()
                     conn.execute(insert(table), payload)
@@ -109,7 +110,7 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--backend", default="docker", choices=("docker", "local", "url"))
     parser.add_argument("--version", default="15")
@@ -123,8 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         default=2,
         help="parallel_workers of every bench table (0: the server's default sizing)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     console = Console()
     keys.configure_keys(keys.generate_entry("bench"))
     prov = Provisioner.create(args.backend, args.version, args.url)

@@ -1,0 +1,86 @@
+"""The benchmark (``make bench``) runs end to end on a small table and judges the targets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from rich.console import Console
+from sqlalchemy import create_engine
+
+from bench.__main__ import Result, parse_args, report, run, storage, targets
+from bench.contenders import CONTENDERS
+from hardening import keys, migrate
+from hardening.testing.plugin import PgDatabase
+
+
+@pytest.fixture
+def bench_keys() -> Iterator[None]:
+    keys.configure_keys(keys.generate_entry("bench"))
+    yield
+    keys.configure_keys(None)
+
+
+def test_a_small_run_times_every_contender_and_prints_the_targets(
+    pg_database: PgDatabase, bench_keys: None
+) -> None:
+    migrate.upgrade(pg_database.url, "h002_pgcrypto")
+    args = parse_args(["--rows", "200", "--repeat", "1"])
+    console = Console(record=True, width=200, color_system=None)
+    engine = create_engine(pg_database.url)
+    try:
+        results = run(engine, args, console)
+    finally:
+        engine.dispose()
+    assert {(r.name, r.rows) for r in results} == {(name, 200) for name in CONTENDERS}
+    assert all(0 < r.insert_s < float("inf") and 0 < r.select_s < float("inf") for r in results)
+    report(console, results, 15, storage(args))
+    text = console.export_text()
+    for name in CONTENDERS:
+        assert f"│ {name}" in text, text
+    for line in (
+        "EncryptedText insert",
+        "EncryptedText select",
+        "EncryptedText select vs",
+        "PGPText select",
+    ):
+        assert line in text, text
+    assert "tables SET (autovacuum_enabled = false, parallel_workers = 2)" in text, text
+    with psycopg.connect(pg_database.dsn) as conn:  # every table it made is gone
+        left = conn.execute("SELECT relname FROM pg_class WHERE relname LIKE 'bench%'").fetchall()
+    assert left == []
+
+
+def test_targets_are_judged_as_the_issue_states_them() -> None:
+    def result(name: str, insert_s: float, select_s: float) -> Result:
+        return Result(name, 10, insert_s, select_s)
+
+    met = targets(
+        [
+            result("plaintext", 1.0, 1.0),
+            result("EncryptedText", 1.2, 2.5),  # the bounds themselves are met
+            result("PGPText", 9.0, 5.0),
+            result("sqlalchemy-utils", 9.0, 15.0),  # 6.0x the AEAD select
+        ]
+    )
+    assert [(m[1], m[4]) for m in met] == [
+        ("EncryptedText insert", True),
+        ("EncryptedText select", True),
+        ("EncryptedText select vs sqlalchemy-utils", True),
+        ("PGPText select", True),
+    ]
+    missed = targets(
+        [
+            result("plaintext", 1.0, 1.0),
+            result("EncryptedText", 1.25, 2.6),
+            result("PGPText", 1.0, 5.1),
+            result("sqlalchemy-utils", 1.0, 15.0),  # 5.8x
+        ]
+    )
+    assert [m[4] for m in missed] == [False, False, False, False]
+    assert [round(m[3], 2) for m in missed] == [1.25, 2.6, 5.77, 5.1]
+    # contenders left out of a run (--only) are not judged
+    assert targets([result("plaintext", 1.0, 1.0), result("PGPText", 1.0, 4.0)]) == [
+        (10, "PGPText select", "<= 5x", 4.0, True)
+    ]

@@ -205,7 +205,7 @@ def test_values_are_stored_and_indexed_as_the_type_writes_them(
         Column("at", EncryptedDateTime()),
         blind_index_column("at", "at_bidx"),
     )
-    at = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
     with engine.connect() as conn:
         assert conn.execute(select(docs.c.doc, docs.c.at)).one() == ({"a": "x", "b": [1, 2]}, at)
         found = conn.execute(select(docs.c.id).where(docs.c.doc.blind_eq({"a": "x", "b": [1, 2]})))

@@ -13,7 +13,7 @@ import sys
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -131,7 +131,7 @@ def test_set_password_stores_a_scram_verifier_valid_until_the_policy_age(
     assert row[0].startswith("SCRAM-SHA-256$4096:")
     assert until is not None
     assert row[1] == until
-    expected = datetime.now(timezone.utc) + timedelta(days=365)
+    expected = datetime.now(UTC) + timedelta(days=365)
     assert abs(row[1] - expected) < timedelta(hours=1)
     with psycopg.connect(policy_db.dsn, user=role, password=GOOD) as conn:
         assert conn.execute("SELECT current_user").fetchone() == (role,)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 Severity = Literal["critical", "high", "medium", "low"]
@@ -17,7 +17,7 @@ SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 SCOPES: tuple[Scope, ...] = ("kit", "server")
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PASS = "pass"  # noqa: S105 - a status, not a password
     FAIL = "fail"
     SKIP = "skip"

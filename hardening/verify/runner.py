@@ -96,7 +96,7 @@ def run(
     chosen = select(only, skip, scope, probe)
     target = parse_url(url)
     clock = Stopwatch()
-    started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with connect(target) as conn:
         info = conn.execute(
             "SELECT current_database(), current_user, "

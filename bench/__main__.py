@@ -9,7 +9,7 @@ and keeps plaintext and AEAD reads serial) and ``autovacuum_enabled = false`` (n
 vacuum of one contender's fresh table while the next is timed). The insert is one Core
 executemany in one transaction, the select reads every row (``SELECT id, v``, Core, every
 value decrypted). Each timing is the best of ``--repeat`` runs (5 selects per run,
-round-robin over the contenders; a contender slower than 2 s runs once), with garbage
+round-robin over the contenders; a contender whose run takes over 30 s runs once), with garbage
 collection paused while timing. The run ends with the issue's targets, each met or missed.
 """
 
@@ -36,7 +36,10 @@ from bench.contenders import CONTENDERS
 from hardening import keys, migrate
 from hardening.testing import Provisioner
 
-SLOW_SECONDS = 2.0
+# A contender whose run (its insert and its selects) takes longer than this runs once: only
+# the default-options pgcrypto peer does, and its ratios are tens of times plaintext anyway.
+# Every contender the targets judge is timed in every run, at 100,000 rows too.
+SLOW_SECONDS = 30.0
 SELECTS_PER_RUN = 5  # selects are cheap: more tries filter out the noise of a shared VM
 PGCRYPTO_REVISION = "h002_pgcrypto"
 
@@ -72,7 +75,7 @@ def measure(
                 Column("v", type_),
             )
             for name, type_ in contenders.items()
-            if not attempt or sum(best[name]) <= SLOW_SECONDS
+            if not attempt or best[name][0] + SELECTS_PER_RUN * best[name][1] <= SLOW_SECONDS
         }
         try:
             for name, table in tables.items():

@@ -213,6 +213,29 @@ def test_a_nologin_createdb_role_nobody_can_log_in_as_is_not_a_finding(
     assert all(row["role"] != role for row in result.evidence)
 
 
+def test_a_createdb_role_granted_without_the_set_option_is_not_a_finding(
+    pg_database: PgDatabase, pg_server: PgServer, role: str
+) -> None:
+    """PostgreSQL 16+: a member granted WITH SET FALSE cannot SET ROLE to the CREATEDB role,
+    so it cannot create databases through it; WITH SET TRUE makes it a finding again."""
+    if pg_server.version < 16:
+        pytest.skip("GRANT ... WITH SET FALSE exists from PostgreSQL 16")
+    member = f"a_member_{uuid.uuid4().hex[:8]}"
+    names = {"r": sql.Identifier(role), "m": sql.Identifier(member)}
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {r} CREATEDB").format(**names))
+        conn.execute(sql.SQL("CREATE ROLE {m} LOGIN").format(**names))
+        try:
+            conn.execute(sql.SQL("GRANT {r} TO {m} WITH SET FALSE").format(**names))
+            without_set = _one(pg_database.url, "approle_createdb")
+            conn.execute(sql.SQL("GRANT {r} TO {m} WITH SET TRUE").format(**names))
+            with_set = _one(pg_database.url, "approle_createdb")
+        finally:
+            conn.execute(sql.SQL("DROP ROLE {m}").format(**names))
+    assert all(row["role"] != role for row in without_set.evidence), without_set.evidence
+    assert {"role": role, "can_login": False, "login_members": member} in with_set.evidence
+
+
 # --- SECURITY DEFINER search_path ----------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ vacuum of one contender's fresh table while the next is timed). The insert is on
 executemany in one transaction, the select reads every row (``SELECT id, v``, Core, every
 value decrypted). Each timing is the best of ``--repeat`` runs (5 selects per run,
 round-robin over the contenders; a contender whose run takes over 30 s runs once), with garbage
-collection paused while timing. The run ends with the issue's targets, each met or missed.
+collection paused while timing. The run ends with the kit's targets, each met or missed.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def report(console: Console, results: list[Result], version: int, params: str) -
             f"{r.select_s / b.select_s:.2f}x",
         )
     console.print(table)
-    checks = RichTable(title="targets (issue: encrypted column types)")
+    checks = RichTable(title="targets (docs/encryption.md)")
     for col in ("rows", "measure", "target", "measured", ""):
         checks.add_column(col, justify="left" if col in ("measure", "") else "right")
     for rows, measure_, target, value, met in targets(results):
@@ -199,7 +199,7 @@ def report(console: Console, results: list[Result], version: int, params: str) -
     )
 
 
-# (contender, measure, bound, "max" or "min"): the issue's targets, as ratios of this run.
+# (contender, measure, bound, "max" or "min"): the kit's targets, as ratios of this run.
 TARGETS: tuple[tuple[str, str, float, str], ...] = (
     ("EncryptedText", "insert", 1.2, "max"),
     ("EncryptedText", "select", 2.5, "max"),

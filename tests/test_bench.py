@@ -52,7 +52,7 @@ def test_a_small_run_times_every_contender_and_prints_the_targets(
     assert left == []
 
 
-def test_targets_are_judged_as_the_issue_states_them() -> None:
+def test_targets_are_judged_as_docs_encryption_states_them() -> None:
     def result(name: str, insert_s: float, select_s: float) -> Result:
         return Result(name, 10, insert_s, select_s)
 

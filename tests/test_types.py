@@ -823,3 +823,17 @@ def test_a_pgcrypto_table_with_parallel_workers_decrypts_in_parallel_workers(
     with engine.connect() as conn:
         read = conn.execute(select(tables["parallel"].c.v).order_by(tables["parallel"].c.id))
         assert read.scalars().all() == values
+    # pgcrypto's failures raised in a worker still become the kit's errors.
+    keys.configure_keys(ring("k1"))  # the same key id, another key
+    with pytest.raises(DecryptionError, match="pgcrypto could not decrypt it"):
+        _read_all(engine, tables["parallel"])
+    keys.configure_keys(ring("k2"))
+    with pytest.raises(KeyNotFoundError) as caught:
+        _read_all(engine, tables["parallel"])
+    assert caught.value.key_id == "k1"
+
+
+def _read_all(engine: Engine, table: Table) -> list[Any]:
+    with engine.connect() as conn:
+        assert "Gather" in _plan(engine, select(table))
+        return list(conn.execute(select(table)).all())

@@ -823,17 +823,22 @@ def test_a_pgcrypto_table_with_parallel_workers_decrypts_in_parallel_workers(
     with engine.connect() as conn:
         read = conn.execute(select(tables["parallel"].c.v).order_by(tables["parallel"].c.id))
         assert read.scalars().all() == values
-    # pgcrypto's failures raised in a worker still become the kit's errors.
+    # pgcrypto's failures raised in a worker still become the kit's errors. With the leader
+    # not taking part, only workers decrypt; the server's error context says so.
     keys.configure_keys(ring("k1"))  # the same key id, another key
-    with pytest.raises(DecryptionError, match="pgcrypto could not decrypt it"):
-        _read_all(engine, tables["parallel"])
+    with pytest.raises(DecryptionError, match="pgcrypto could not decrypt it") as wrong:
+        _read_in_workers(engine, tables["parallel"])
     keys.configure_keys(ring("k2"))
-    with pytest.raises(KeyNotFoundError) as caught:
-        _read_all(engine, tables["parallel"])
-    assert caught.value.key_id == "k1"
+    with pytest.raises(KeyNotFoundError) as unknown:
+        _read_in_workers(engine, tables["parallel"])
+    assert unknown.value.key_id == "k1"
+    for caught in (wrong, unknown):
+        cause = caught.value.__cause__
+        assert isinstance(cause, psycopg.Error), repr(cause)
+        assert "parallel worker" in (cause.diag.context or ""), cause.diag.context
 
 
-def _read_all(engine: Engine, table: Table) -> list[Any]:
+def _read_in_workers(engine: Engine, table: Table) -> list[Any]:
     with engine.connect() as conn:
-        assert "Gather" in _plan(engine, select(table))
+        conn.exec_driver_sql("SET parallel_leader_participation = off")
         return list(conn.execute(select(table)).all())

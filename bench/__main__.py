@@ -12,11 +12,10 @@ value decrypted). ``--repeat`` runs (default 5); in each, every contender insert
 selects 5 times, round-robin over the contenders, and its best select counts; garbage
 collection is paused while timing. A contender no target judges whose first run took over
 30 s (insert + 5 x its best select) is not timed again; its row says "run 1 only" and its
-ratios pair it with plaintext's first run. Times
-shown are medians over the runs; each ratio is the median of the run-by-run ratios (the
-contender and plaintext timed in the same run, so a slow spell of the shared machine that
-spans a run moves both). The run ends with the kit's targets, each met or missed by its
-median, with the ratio of every run.
+ratios pair it with plaintext's first run. Times shown are medians over the runs; each
+ratio is the median of the run-by-run ratios (the contender and plaintext timed in the same
+run, so a slow spell of the shared machine that spans a run moves both). The run ends with
+the kit's targets, each met or missed by its median, with the ratio of every run.
 """
 
 from __future__ import annotations
@@ -132,15 +131,10 @@ def measure(
 
 def create(engine: Engine, table: Table, storage: str) -> None:
     """Create a bench table with the storage parameters every bench table gets."""
-    table.create(engine)
-    with engine.begin() as conn:
-        name_sql = engine.dialect.identifier_preparer.format_table(table)
+    with engine.begin() as conn:  # one transaction: the table never exists without them
+        table.create(conn)
+        name_sql = conn.dialect.identifier_preparer.format_table(table)
         conn.exec_driver_sql(f"ALTER TABLE {name_sql} SET ({storage})")
-
-
-def judged() -> set[str]:
-    """Plaintext and the contenders the targets compare: timed in every run."""
-    return {"plaintext", "EncryptedText"} | {t[0] for t in TARGETS}
 
 
 @contextmanager
@@ -259,6 +253,10 @@ TARGETS: tuple[tuple[str, str, float, str], ...] = (
     ("sqlalchemy-utils", "select", 6.0, "min"),  # its select time / EncryptedText's
     ("PGPText", "select", 5.0, "max"),
 )
+
+
+# Plaintext and the contenders the targets compare: timed in every run.
+JUDGED = frozenset({"plaintext", "EncryptedText", *(t[0] for t in TARGETS)})
 
 
 def targets(results: list[Result]) -> list[tuple[int, str, str, list[float], bool]]:

@@ -22,7 +22,7 @@ import re
 import secrets
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol, TypeAlias
@@ -30,6 +30,7 @@ from typing import Protocol, TypeAlias
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.exc import DontWrapMixin
 
 from hardening import settings
 
@@ -51,8 +52,12 @@ settings.define(
 )
 
 
-class EncryptionError(Exception):
-    """Base class of the kit's encryption errors; messages never hold a key or a plaintext."""
+class EncryptionError(DontWrapMixin, Exception):
+    """Base class of the kit's encryption errors; messages never hold a key or a plaintext.
+
+    Raised while SQLAlchemy runs a statement (a bind or result processor), they reach the
+    application as they are, not wrapped in ``StatementError``: ``except KeyConfigError``
+    catches a missing key whether it is met on import, on insert or on select."""
 
 
 class KeyConfigError(EncryptionError, ValueError):
@@ -210,9 +215,13 @@ class Keyring:
         path = env.get(ENV_KEYS_FILE, "")
         if path.strip():
             return cls.from_file(path.strip())
-        raise KeyConfigError(
-            f"no encryption keys: {ENV_KEYS} and {ENV_KEYS_FILE} are unset; {_FIX}"
+        empty = [name for name in (ENV_KEYS, ENV_KEYS_FILE) if name in env]
+        state = (
+            f"{' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} set but empty"
+            if empty
+            else f"{ENV_KEYS} and {ENV_KEYS_FILE} are unset"
         )
+        raise KeyConfigError(f"no encryption keys: {state}; {_FIX}")
 
 
 _FIX = (
@@ -220,17 +229,50 @@ _FIX = (
     f"point {ENV_KEYS_FILE} at a file holding it, or call hardening.keys.configure_keys(hook)"
 )
 
-KeySource: TypeAlias = "Keyring | str | Iterable[tuple[str, bytes]]"
+KeySource: TypeAlias = "Keyring | str | Mapping[str, bytes] | Iterable[tuple[str, bytes]]"
 KeyHook: TypeAlias = "Callable[[], KeySource]"
+_SOURCES = (
+    "a Keyring, a 'key_id:base64,...' string, a {key_id: bytes} mapping (first = active) or "
+    "(key_id, bytes) pairs"
+)
 
 
 def as_keyring(source: KeySource, origin: str = "application") -> Keyring:
-    """A ``Keyring`` from a keyring, a spec string, or ``(key_id, bytes)`` pairs."""
+    """A ``Keyring`` from a keyring, a spec string, a ``{key_id: bytes}`` mapping (in order,
+    the first active) or ``(key_id, bytes)`` pairs."""
     if isinstance(source, Keyring):
         return source
     if isinstance(source, str):
         return Keyring.parse(source, source=origin)
-    return Keyring.from_pairs(source, source=origin)
+    if isinstance(source, Mapping):
+        return Keyring.from_pairs(source.items(), source=origin)
+    if isinstance(source, bytes | bytearray) or not isinstance(source, Iterable):
+        raise KeyConfigError(f"{origin} gave a {type(source).__name__}; expected {_SOURCES}")
+    pairs: list[tuple[str, bytes]] = []
+    for item in source:
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            # the item is not shown: it may be key material
+            raise KeyConfigError(
+                f"{origin} gave an entry that is not a (key_id, bytes) pair "
+                f"(a {type(item).__name__}); expected {_SOURCES}"
+            )
+        pairs.append((item[0], item[1]))
+    return Keyring.from_pairs(pairs, source=origin)
+
+
+def from_hook(hook: KeyHook, origin: str) -> Keyring:
+    """Call an application's key hook; its failure becomes a ``KeyConfigError`` naming the
+    hook, with the hook's own exception kept as the cause (not quoted in the message)."""
+    try:
+        source = hook()
+    except EncryptionError:
+        raise
+    except Exception as exc:
+        raise KeyConfigError(
+            f"{origin} raised {type(exc).__name__} (its error is the cause of this one); "
+            "the keys in use, if any, are unchanged"
+        ) from exc
+    return as_keyring(source, origin=origin)
 
 
 class _Default:
@@ -260,30 +302,41 @@ class _Default:
                 ring = self.keyring
         return ring
 
-    def _load(self) -> Keyring:
-        if self.hook is None:
+    def _load(self, hook: KeyHook | None = None) -> Keyring:
+        hook = hook or self.hook
+        if hook is None:
             return Keyring.from_env()
-        return as_keyring(self.hook(), origin="the configure_keys() hook")
+        return from_hook(hook, "the configure_keys() hook")
+
+    def replace(self, hook: KeyHook | None, ring: Keyring) -> None:
+        """Switch to ``hook`` and its freshly read ``ring``, and tell every watcher."""
+        with self.lock:
+            self.hook = hook
+            self.keyring = ring
+            self.generation += 1
+            for watcher in list(self.watchers):
+                watcher.keys_changed()
 
 
 _DEFAULT = _Default()
 
 
 def configure_keys(hook: KeyHook | KeySource | None) -> None:
-    """Use ``hook`` (a callable, a ``Keyring``, a spec string or pairs) instead of the
-    environment for every encrypted column without its own ``keys=``; None goes back to
-    the environment. The keys are read (and checked) now, so a bad hook fails here."""
-    with _DEFAULT.lock:
-        if hook is None:
+    """Use ``hook`` (a callable, a ``Keyring``, a spec string, a mapping or pairs) instead of
+    the environment for every encrypted column without its own ``keys=``; None goes back to
+    the environment (read on first use). A hook's keys are read and checked now: a bad hook
+    raises ``KeyConfigError`` here and leaves the keys in use as they were."""
+    if hook is None:
+        with _DEFAULT.lock:
             _DEFAULT.hook = None
-        elif callable(hook):
-            _DEFAULT.hook = hook
-        else:
-            ring = as_keyring(hook)
-            _DEFAULT.hook = lambda: ring
-        _DEFAULT.reset()
-    if hook is not None:
-        default_keyring()
+            _DEFAULT.reset()
+        return
+    new_hook = hook if callable(hook) else _fixed(as_keyring(hook, origin="configure_keys()"))
+    _DEFAULT.replace(new_hook, _DEFAULT._load(new_hook))
+
+
+def _fixed(ring: Keyring) -> KeyHook:
+    return lambda: ring
 
 
 def default_keyring() -> Keyring:
@@ -292,10 +345,11 @@ def default_keyring() -> Keyring:
 
 
 def reload() -> Keyring:
-    """Read the keys again (after a rotation changed the environment, file or vault)."""
-    with _DEFAULT.lock:
-        _DEFAULT.reset()
-    return _DEFAULT.get()
+    """Read the keys again (after a rotation changed the environment, file or vault). When
+    they cannot be read, ``KeyConfigError`` is raised and the keys in use stay as they were."""
+    ring = _DEFAULT._load()
+    _DEFAULT.replace(_DEFAULT.hook, ring)
+    return ring
 
 
 class KeyWatcher(Protocol):
@@ -315,9 +369,12 @@ def generate_entry(key_id: str | None = None) -> str:
 
 
 def _b64(key_id: str, encoded: str) -> bytes:
+    """Standard or URL-safe base64, strictly: a stray character is an error, not skipped."""
+    if "=" not in encoded:
+        encoded += "=" * (-len(encoded) % 4)
     try:
         if "-" in encoded or "_" in encoded:
-            return base64.urlsafe_b64decode(encoded)
+            return base64.b64decode(encoded, altchars=b"-_", validate=True)
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         pass  # raised below, outside the block: binascii's error describes the key text

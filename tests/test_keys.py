@@ -46,7 +46,7 @@ SIZE_FIX = "keys are 32 random bytes, base64-encoded (`hardening keygen` prints 
     [
         (
             "",
-            "no encryption keys: HARDENING_KEYS and HARDENING_KEYS_FILE are unset; set "
+            "no encryption keys: HARDENING_KEYS is set but empty; set "
             "HARDENING_KEYS=key_id:base64key (run `hardening keygen` for one), point "
             "HARDENING_KEYS_FILE at a file holding it, or call "
             "hardening.keys.configure_keys(hook)",
@@ -170,3 +170,78 @@ def test_a_key_given_in_place_of_its_id_is_refused_without_quoting_it() -> None:
     with pytest.raises(KeyConfigError, match="looks like key material") as info:
         Keyring.from_pairs([(URLSAFE, base64.b64decode(KEY)[:16])])
     assert URLSAFE[:40] not in str(info.value)
+
+
+def test_unset_and_empty_variables_are_told_apart() -> None:
+    with pytest.raises(KeyConfigError, match="HARDENING_KEYS and HARDENING_KEYS_FILE are unset"):
+        Keyring.from_env({})
+    both = {"HARDENING_KEYS": " ", "HARDENING_KEYS_FILE": ""}
+    with pytest.raises(KeyConfigError, match="HARDENING_KEYS and HARDENING_KEYS_FILE are set but"):
+        Keyring.from_env(both)
+
+
+def test_url_safe_keys_are_decoded_strictly() -> None:
+    raw = bytes(range(200, 232))
+    url_safe = base64.urlsafe_b64encode(raw).decode()
+    assert "-" in url_safe or "_" in url_safe
+    assert Keyring.parse(f"k1:{url_safe}").active._material == raw
+    assert Keyring.parse(f"k1:{url_safe.rstrip('=')}").active._material == raw  # unpadded
+    for stray in (url_safe[:10] + "!!" + url_safe[10:], url_safe[:10] + " . " + url_safe[10:]):
+        with pytest.raises(KeyConfigError, match="is not valid base64"):
+            Keyring.parse(f"k1:{stray}")
+
+
+@pytest.mark.parametrize(
+    ("result", "message"),
+    [
+        (None, "the configure_keys() hook gave a NoneType; expected a Keyring, a 'key_id:"),
+        (("k1",), "the configure_keys() hook gave an entry that is not a (key_id, bytes) pair"),
+        ([("k1", b"x" * 32, "extra")], "the configure_keys() hook gave an entry that is not"),
+        (b"k1:" + KEY.encode(), "the configure_keys() hook gave a bytes; expected"),
+    ],
+)
+def test_a_hook_returning_something_else_is_a_clear_error(result: object, message: str) -> None:
+    try:
+        with pytest.raises(KeyConfigError) as info:
+            keys.configure_keys(lambda: result)  # type: ignore[arg-type,return-value]
+        assert str(info.value).startswith(message)
+        assert KEY not in str(info.value)
+    finally:
+        keys.configure_keys(None)
+
+
+def test_a_hook_may_return_a_mapping_in_order() -> None:
+    material = {"new": os.urandom(32), "old": os.urandom(32)}
+    try:
+        keys.configure_keys(lambda: material)
+        assert keys.default_keyring().ids == ("new", "old")
+    finally:
+        keys.configure_keys(None)
+
+
+def test_a_failing_hook_or_reload_leaves_the_keys_in_use() -> None:
+    working = [("k1", os.urandom(32))]
+    state = {"fail": False}
+
+    def vault() -> list[tuple[str, bytes]]:
+        if state["fail"]:
+            raise ConnectionError("vault unreachable")
+        return working
+
+    try:
+        keys.configure_keys(vault)
+        before = keys.default_keyring()
+        state["fail"] = True
+        with pytest.raises(KeyConfigError) as info:
+            keys.reload()
+        assert str(info.value) == (
+            "the configure_keys() hook raised ConnectionError (its error is the cause of this "
+            "one); the keys in use, if any, are unchanged"
+        )
+        assert isinstance(info.value.__cause__, ConnectionError)
+        assert keys.default_keyring() is before
+        with pytest.raises(KeyConfigError, match="raised ValueError"):
+            keys.configure_keys(lambda: (_ for _ in ()).throw(ValueError("no")))
+        assert keys.default_keyring() is before
+    finally:
+        keys.configure_keys(None)

@@ -68,7 +68,12 @@ def split_header(data: bytes | memoryview) -> tuple[int, str, int]:
         raise EnvelopeError("the value is too short to be an envelope (truncated?)")
     version, n = data[0], data[1]
     if version not in (AEAD_V1, PGP_V1):
-        raise EnvelopeError(f"unknown envelope format version {version}")
+        # the byte is not quoted: in a column that still holds plaintext, it is the first
+        # character of that plaintext
+        raise EnvelopeError(
+            f"the value does not start with a known envelope format version ({AEAD_V1} or "
+            f"{PGP_V1}): plaintext, or written by something else"
+        )
     if not 1 <= n <= MAX_KEY_ID or len(data) < 2 + n:
         raise EnvelopeError("the envelope's key id is cut off or has an invalid length")
     raw = bytes(data[2 : 2 + n])

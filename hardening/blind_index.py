@@ -48,7 +48,9 @@ INFO_KEY = "hardening_blind_index_of"
 
 
 class BlindIndexError(EncryptionError, ValueError):
-    """A statement sets an encrypted column in a way its blind index cannot follow."""
+    """A blind index that cannot work: declared for a column the table lacks, asked of a
+    column that has none, or an UPDATE that sets the encrypted column in a way its blind
+    index cannot follow."""
 
 
 class Indexable(Protocol):
@@ -71,7 +73,8 @@ def _default_for(source: str) -> Callable[[DefaultExecutionContext], bytes | Non
         column = ctx.current_column
         table = column.table if column is not None else None
         if table is None or source not in table.c:
-            raise LookupError(f"blind index: the table has no column {source!r}")
+            name = column.key if column is not None else "a blind index"
+            raise _no_source(name, source, table)
         src_type = cast(Indexable, table.c[source].type)
         return src_type.blind_hash(params.get(source))
 
@@ -104,9 +107,18 @@ def index_column_of(column: Any) -> Any:
         for candidate in table.c:
             if candidate.info.get(INFO_KEY) == key:
                 return candidate
-    raise LookupError(
+    raise BlindIndexError(
         f"column {key!r} has no blind index: declare one with "
         f"mapped_blind_index({key!r}) or blind_index_column({key!r})"
+    )
+
+
+def _no_source(index: str, source: str, table: Any) -> BlindIndexError:
+    where = f"table {table.name!r}" if table is not None else "its table"
+    encrypted = [c.key for c in getattr(table, "c", ()) if hasattr(c.type, "blind_hash")]
+    return BlindIndexError(
+        f"blind index {index!r} is declared for column {source!r}, which {where} does not "
+        f"have; its encrypted columns: {', '.join(map(repr, encrypted)) or 'none'}"
     )
 
 
@@ -122,6 +134,10 @@ def _wire_orm_updates(mapper: Mapper[Any], class_: type) -> None:
                 p for p in mapper.column_attrs if any(c.key == source_key for c in p.columns)
             ]
             if not source_props:
+                table = getattr(col, "table", None)
+                if table is None or source_key not in table.c:
+                    # a misspelt source: said when the mapper is configured, not at an INSERT
+                    raise _no_source(col.key, source_key, table)
                 continue
             source_col = next(c for c in source_props[0].columns if c.key == source_key)
             src_type = source_col.type

@@ -47,7 +47,7 @@ from sqlalchemy import Integer, LargeBinary, Text, event, func, literal_column, 
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect, Engine, ExceptionContext
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql import operators, sqltypes, visitors
+from sqlalchemy.sql import elements, operators, sqltypes, visitors
 from sqlalchemy.sql.base import SchemaEventTarget
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, Null
@@ -216,7 +216,7 @@ class _ColumnKeys:
         if src is None:
             return default_keyring()
         if callable(src):
-            return as_keyring(src(), origin=f"the keys= hook of {self.name}")
+            return keys.from_hook(src, origin=f"the keys= hook of {self.name}")
         return as_keyring(src, origin=f"keys= of {self.name}")
 
     @property
@@ -314,12 +314,11 @@ class _ColumnKeys:
 
 
 class _Guarded(TypeDecorator.Comparator[Any]):
-    """Lets through what works on ciphertext (IS NULL, == None, DISTINCT) and ``blind_eq``;
-    every other operator raises ``EncryptedComparisonError`` when the query is built."""
+    """Lets through what works on ciphertext (IS NULL, == None) and ``blind_eq``; every other
+    operator raises ``EncryptedComparisonError`` when the query is built. ``.distinct()``
+    too: ``count(DISTINCT col)`` would count ciphertexts, one per row."""
 
-    _ALLOWED: ClassVar[frozenset[Any]] = frozenset(
-        {operators.is_, operators.is_not, operators.distinct_op}
-    )
+    _ALLOWED: ClassVar[frozenset[Any]] = frozenset({operators.is_, operators.is_not})
 
     def operate(self, op: Any, *other: Any, **kwargs: Any) -> ColumnElement[Any]:
         self._check(op, other)
@@ -339,7 +338,7 @@ class _Guarded(TypeDecorator.Comparator[Any]):
             # SQLAlchemy does this when it looks a column up in a dict (the ORM's UPDATE
             # synchronisation), and in SQL it compares each row's bytes with themselves.
             return
-        name = getattr(op, "__name__", str(op)).rstrip("_")
+        name = getattr(op, "__name__", str(op)).rstrip("_").removesuffix("_op")
         col = getattr(self.expr, "key", "column")
         hint = (
             f"use {col}.blind_eq(value) with a blind index"
@@ -354,6 +353,12 @@ class _Guarded(TypeDecorator.Comparator[Any]):
     def blind_eq(self, value: Any) -> ColumnElement[bool]:
         """``bidx IN (hmac_k1(value), hmac_k2(value), ...)``: equality through the blind index."""
         index_col = blind_index.index_column_of(self.expr)
+        if _is_null(value):
+            col = getattr(self.expr, "key", "column")
+            raise EncryptedComparisonError(
+                f"blind_eq(None) cannot find NULLs of {col!r} (a NULL has no blind index); "
+                f"use {col}.is_(None)"
+            )
         hashes = cast(_EncryptedBase[Any], self.type).blind_hashes(value)
         if len(hashes) == 1:
             result: ColumnElement[bool] = index_col == hashes[0]
@@ -449,6 +454,17 @@ class _EncryptedBase(TypeDecorator[T], Generic[T]):
             return self.python_type.__name__
         except NotImplementedError:
             return "a value of the column's type"
+
+    # -- never a literal ---------------------------------------------------------------------
+    def literal_processor(self, dialect: Dialect) -> Callable[[Any], str]:
+        """Refused before any value is looked at: SQLAlchemy's own error for a failing literal
+        quotes the value (a plaintext), and a literal would put it in the SQL text."""
+        where = self._state.context or "an encrypted column"
+        raise InlineKeyError(
+            f"{type(self).__name__} values of {where} cannot be rendered as SQL literals "
+            "(literal_binds, Alembic --sql): the value would be written into the SQL text; "
+            "run the statement with bind parameters, online"
+        )
 
     # -- blind index -------------------------------------------------------------------------
     def blind_hashes(self, value: Any) -> list[bytes]:
@@ -575,11 +591,6 @@ class EncryptedType(_EncryptedBase[T]):
             f"the stored value is not {self._python_type_name()} as "
             f"{type(self).__name__} (written by another type, or legacy plaintext in another "
             "format)",
-        )
-
-    def process_literal_param(self, value: Any, dialect: Dialect) -> str:
-        raise InlineKeyError(
-            f"{type(self).__name__} values cannot be rendered as SQL literals; use bind parameters"
         )
 
     def _lenient(self, decrypt: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
@@ -897,11 +908,6 @@ class PGPType(_EncryptedBase[T]):
     def result_processor(self, dialect: Dialect, coltype: object) -> None:
         return None
 
-    def process_literal_param(self, value: Any, dialect: Dialect) -> str:
-        raise InlineKeyError(
-            f"{type(self).__name__} values cannot be rendered as SQL literals; use bind parameters"
-        )
-
 
 class _Subscript(ColumnElement[Any]):
     """``(array)[index]``."""
@@ -947,16 +953,15 @@ _BINARY = psycopg.pq.Format.BINARY
 
 
 # Result types whose PostgreSQL values psycopg loads the same in binary as in text (builtin
-# OIDs only: no String, which may be an enum, citext or another extension type in the table).
+# OIDs only: no String, which may be an enum, citext or another extension type in the table;
+# no Float, Double or Numeric, which may stand for a `real` column: its binary value is the
+# float4 itself, 1.100000023841858 where the text form reads back as 1.1).
 _BINARY_SAFE: frozenset[type] = frozenset(
     {
         sqltypes.Integer,
         sqltypes.BigInteger,
         sqltypes.SmallInteger,
         sqltypes.Boolean,
-        sqltypes.Float,
-        sqltypes.Double,
-        sqltypes.Numeric,
         sqltypes.Date,
         sqltypes.DateTime,
         sqltypes.Time,
@@ -984,7 +989,8 @@ def _before_cursor_execute(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
     """Refuse a pgcrypto statement on a cursor that inlines parameters (the key would be in
-    the SQL text and the server log) and ``ORDER BY`` an encrypted column; ask for binary
+    the SQL text and the server log) and SQL that would work on ciphertext
+    (``_refuse_on_ciphertext``); ask for binary
     results when ``_binary_results`` says so."""
     target: Any = getattr(cursor, "_cursor", cursor)
     if "pgp_sym_" in statement and isinstance(target, _CLIENT_SIDE_CURSORS):
@@ -995,11 +1001,11 @@ def _before_cursor_execute(
     compiled = getattr(context, "compiled", None)
     # Walking a statement costs ~0.1 ms: do it once per compiled form (SQLAlchemy caches
     # those per statement shape), not on every execution.
-    if compiled is not None and "_hardening_order_ok" not in compiled.__dict__:
+    if compiled is not None and "_hardening_checked" not in compiled.__dict__:
         statement_element = getattr(compiled, "statement", None)
         if isinstance(statement_element, sa.ClauseElement):
-            _refuse_order_by(statement_element)
-        compiled.__dict__["_hardening_order_ok"] = True
+            _refuse_on_ciphertext(statement_element)
+        compiled.__dict__["_hardening_checked"] = True
     if (
         compiled is not None
         and not executemany
@@ -1021,26 +1027,90 @@ def _before_execute(
     return clauseelement, multiparams, params
 
 
-def _refuse_order_by(statement: sa.ClauseElement) -> None:
-    """``ORDER BY encrypted_col`` would sort ciphertext: refuse it before it runs, at any depth
-    (subqueries, CTEs, UNION's ORDER BY, ``OVER (ORDER BY ..)``, ``WITHIN GROUP``).
-    ``.asc()`` and ``.desc()`` already raise when the query is built; a bare column is only
-    seen here."""
+def _refuse_on_ciphertext(statement: sa.ClauseElement) -> None:
+    """Refuse, before it runs, SQL that would silently work on ciphertext and return wrong
+    rows, at any depth (subqueries, CTEs, UNION): ``ORDER BY`` an encrypted column (also
+    ``OVER (ORDER BY ..)``, ``WITHIN GROUP``, a column named by a string), ``GROUP BY`` or
+    ``PARTITION BY`` one, a tuple comparison holding one (``tuple_(a, col).in_(...)``), and
+    ``SELECT DISTINCT`` of an AEAD column without its table's primary key (equal values are
+    different ciphertexts; with the key, a row's ciphertext is as distinct as the row).
+    Operators on the column itself (``<``, ``LIKE``, ``==`` a value, ``.distinct()``) already
+    raise when the query is built; these constructs are only seen here. SQL written as text
+    (``text()``, ``literal_column()``) is not looked into."""
     for element in visitors.iterate(statement):
         clauses = list(getattr(element, "_order_by_clauses", None) or ())
         order_by = getattr(element, "order_by", None)
         if isinstance(order_by, sa.ClauseElement):  # Over, WithinGroup, aggregate_order_by
             clauses.extend(getattr(order_by, "clauses", None) or (order_by,))
         for clause in clauses:
-            target = clause
-            while isinstance(target, sa.UnaryExpression | sa.Label):
-                target = target.element
-            if isinstance(getattr(target, "type", None), _EncryptedBase):
-                name = getattr(target, "key", "column")
-                raise EncryptedComparisonError(
-                    f"ORDER BY the encrypted column {name!r} would sort ciphertext, not values; "
-                    "sort in the application instead"
-                )
+            _refuse_if_encrypted(element, clause, "ORDER BY", "would sort ciphertext, not values")
+        for clause in getattr(element, "_group_by_clauses", None) or ():
+            _refuse_if_encrypted(element, clause, "GROUP BY", _GROUPS)
+        partition_by = getattr(element, "partition_by", None)
+        for clause in getattr(partition_by, "clauses", None) or ():
+            _refuse_if_encrypted(element, clause, "PARTITION BY", _GROUPS)
+        if isinstance(element, sa.BinaryExpression) and element.operator not in _NULL_TESTS:
+            for side in (element.left, element.right):
+                for item in side.clauses if isinstance(side, sa.Tuple) else ():
+                    _refuse_if_encrypted(
+                        element, item, "a tuple comparison", "would compare ciphertext"
+                    )
+        if isinstance(element, sa.Select) and element._distinct and not element._distinct_on:
+            _refuse_distinct(element)
+
+
+_GROUPS = "would group ciphertext (equal values are different ciphertexts)"
+_NULL_TESTS = frozenset({operators.is_, operators.is_not})
+
+
+def _refuse_if_encrypted(owner: Any, clause: Any, what: str, why: str) -> None:
+    target = clause
+    while True:
+        if isinstance(target, elements._textual_label_reference):  # order_by("ssn")
+            target = _selected(owner, target.element)
+        elif isinstance(target, sa.UnaryExpression | sa.Label | elements._label_reference):
+            target = target.element
+        else:
+            break
+    col_type = getattr(target, "type", None)
+    if isinstance(col_type, _EncryptedBase):
+        raise EncryptedComparisonError(
+            f"{what} the encrypted column {_column_name(target, col_type)} {why}; "
+            f"{'sort' if what == 'ORDER BY' else 'do it'} in the application instead"
+        )
+
+
+def _selected(owner: Any, name: str) -> Any:
+    """The column a string in ``order_by("name")`` / ``group_by("name")`` names, if any."""
+    columns = getattr(owner, "selected_columns", None)
+    return columns[name] if columns is not None and name in columns else None
+
+
+def _column_name(target: Any, col_type: _EncryptedBase[Any]) -> str:
+    context = col_type._state.context
+    return repr(context or getattr(target, "key", None) or "column")
+
+
+def _refuse_distinct(select_: sa.Select[Any]) -> None:
+    selected = list(select_.selected_columns)
+    present = {id(_plain(c)) for c in selected}
+    for column in selected:
+        col_type = getattr(column, "type", None)
+        if not isinstance(col_type, EncryptedType):
+            continue  # a pgcrypto column is decrypted in the select list: DISTINCT sees values
+        key = list(getattr(getattr(column, "table", None), "primary_key", None) or ())
+        if not key or any(id(_plain(k)) not in present for k in key):
+            raise EncryptedComparisonError(
+                f"SELECT DISTINCT the encrypted column {_column_name(column, col_type)} "
+                "without its table's primary key would not merge equal values (each is a "
+                "different ciphertext); select the primary key too, or de-duplicate in the "
+                "application"
+            )
+
+
+def _plain(column: Any) -> Any:
+    deannotate = getattr(column, "_deannotate", None)
+    return deannotate() if deannotate is not None else column
 
 
 @event.listens_for(Engine, "handle_error")

@@ -114,7 +114,7 @@ def test_blind_eq_without_a_blind_index_names_the_fix() -> None:
     table = Table(
         "t", MetaData(), Column("id", Integer, primary_key=True), Column("s", EncryptedText())
     )
-    with pytest.raises(LookupError, match=r"blind_index_column\('s'\)"):
+    with pytest.raises(BlindIndexError, match=r"blind_index_column\('s'\)"):
         table.c.s.blind_eq("x")
 
 

@@ -315,7 +315,12 @@ class _Walk:
             )
             fix = "use the keyring that encrypted the column, or repair or clear that row"
         intact = "it is not encrypted a second time" if self.encrypt else "it stays as it is"
-        raise self.stop(key, f"{problem}; {intact}", fix) from error
+        lookalike = (
+            " (if it is plaintext that only begins like an envelope, set it yourself to the "
+            f"bytes {type(self.crypto).__name__}(context={self.crypto._state.name!r})"
+            ".encrypt(value))"
+        )
+        raise self.stop(key, f"{problem}; {intact}", fix + lookalike) from error
 
     def canonical(self, key: Any, raw: bytes) -> bytes:
         """``raw`` (the column's text form, as UTF-8) in the bytes the type itself writes: the

@@ -415,6 +415,62 @@ def test_a_stopped_batch_writes_nothing_and_the_error_says_what_earlier_batches_
     assert read_blobs(engine) == {i: None if i == 50 else v for i, v in enumerate(plaintexts, 1)}
 
 
+LOOKALIKES = {
+    "aead header, the keyring's key id": (
+        b"\x01\x02k1SECRET-BODY-SECRET-BODY-SECRET-BODY",
+        "holds an envelope under key id 'k1' that the keyring's key 'k1' does not decrypt",
+    ),
+    "aead header, too short for nonce and tag": (
+        b"\x01\x02k1SECRET",
+        "holds an envelope under key id 'k1' that the keyring's key 'k1' does not decrypt",
+    ),
+    "aead header, a key id the keyring lacks": (
+        b"\x01\x03zz9SECRET-BODY-SECRET-BODY-SECRET-BODY",
+        "holds an envelope under key id 'zz9', which the keyring lacks",
+    ),
+    "pgcrypto header": (
+        b"\x02\x02k1SECRET-BODY",
+        "holds a pgcrypto envelope (key id 'k1'), which the AEAD types do not read",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LOOKALIKES)
+def test_plaintext_with_an_envelope_header_stops_the_step_and_the_documented_fix_converts_it(
+    engine: Engine, pg_database: PgDatabase, case: str
+) -> None:
+    """A value is plaintext when it does not begin with a whole envelope header; one that does
+    but does not decrypt is never encrypted as plaintext, even if it really is plaintext. The
+    error's fix (store the type's envelope of the value yourself) lets the step finish."""
+    lookalike, problem = LOOKALIKES[case]
+    values: list[bytes | None] = [
+        b"\x01\xffstarts with the version byte",  # key-id length 255: no header
+        b"\x01\x02k!not a key id",  # '!' cannot be in a key id: no header
+        lookalike,
+        b"PLAIN-4",
+    ]
+    make_blobs(pg_database, values)
+    with pytest.raises(EncryptColumnError) as caught:
+        upgrade_one(engine, "blobs", "data", EncryptedBytes)
+    assert str(caught.value).startswith(f"blobs.data, row id 3: {problem}")
+    assert "; it is not encrypted a second time. Fix: " in str(caught.value)
+    assert (
+        "(if it is plaintext that only begins like an envelope, set it yourself to the bytes "
+        "EncryptedBytes(context='blobs.data').encrypt(value))"
+    ) in str(caught.value)
+    assert stored(pg_database) == dict(enumerate(values, 1))
+    assert "SECRET" not in chain(caught.value)
+
+    envelope = EncryptedBytes(context="blobs.data").encrypt(lookalike)  # the error's fix
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("UPDATE blobs SET data = %s WHERE id = 3", (envelope,))
+    upgrade_one(engine, "blobs", "data", EncryptedBytes)
+    assert read_blobs(engine) == dict(enumerate(values, 1))
+    # each is one envelope: header (4 bytes), nonce (12), ciphertext, tag (16)
+    lengths = {i: (bytes(v[:4]), len(v)) for i, v in stored(pg_database).items()}
+    assert lengths == {i: (b"\x01\x02k1", len(v) + 32) for i, v in enumerate(values, 1) if v}
+
+
 def test_a_downgrade_stops_at_an_envelope_that_does_not_decrypt_and_keeps_the_column_bytea(
     engine: Engine, pg_database: PgDatabase
 ) -> None:

@@ -14,7 +14,10 @@ rewrite under an ACCESS EXCLUSIVE lock, like any type change; the values are sti
 as UTF-8 bytes of their text form, which is what the kit's types serialise to), plus the
 blind-index column if asked; (2) commit, then encrypt in primary-key order, ``batch_size`` rows
 per short transaction, each row written with a compare-and-set on its old bytes. A row that
-already decrypts is skipped, so an interrupted upgrade is simply run again.
+already decrypts is skipped, so an interrupted upgrade is simply run again. A value with the
+header of one of the kit's envelopes (``envelope.split_header`` reads it) that does not decrypt
+stops the step with ``EncryptColumnError`` naming the row, its key id and the fix, before its
+batch is written: it is never taken for plaintext, in either direction.
 
 Reads during the transition: some rows are envelopes, some plaintext bytes. Declare the column
 with ``EncryptedText(legacy_plaintext=True)`` while the conversion runs: a value that is an AEAD
@@ -49,6 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from hardening import blind_index
+from hardening.envelope import AEAD_V1, EnvelopeError, split_header
 from hardening.keys import EncryptionError
 from hardening.types import DecryptionError, EncryptedType, KeyNotFoundError, Secret
 
@@ -194,7 +198,7 @@ def _decrypt(operations: Operations, op: DecryptColumnOp) -> None:
 def _columns(conn: Connection, op: EncryptColumnOp) -> dict[str, Any]:
     """The table's columns by name; ``EncryptColumnError`` naming the fix if the table or the
     column is missing."""
-    where = f"{op.schema}.{op.table_name}" if op.schema else op.table_name
+    where = _table_name(op)
     insp = inspect(conn)
     if not insp.has_table(op.table_name, op.schema):
         raise EncryptColumnError(
@@ -208,6 +212,10 @@ def _columns(conn: Connection, op: EncryptColumnOp) -> dict[str, Any]:
             f"(it has {', '.join(sorted(columns))})"
         )
     return columns
+
+
+def _table_name(op: EncryptColumnOp) -> str:
+    return f"{op.schema}.{op.table_name}" if op.schema else op.table_name
 
 
 def _quote(conn: Connection, name: str) -> str:
@@ -227,7 +235,7 @@ def _convert(
     table = Table(op.table_name, MetaData(), *cols, schema=op.schema)
     pk, col = table.c[pk_cols[0]], table.c[op.column_name]
     state = crypto._state
-    where = state.name
+    walk = _Walk(op, pk.name, crypto, encrypt=encrypt)
     values: dict[Any, Any] = {col: bindparam("b_new")}
     if op.blind_index and encrypt:
         values[table.c[op.blind_index]] = bindparam("b_bidx")
@@ -236,21 +244,21 @@ def _convert(
         .where(pk == bindparam("b_pk"), col == bindparam("b_old", type_=LargeBinary))
         .values(values)
     )
-    last: Any = None
-    changed = 0
     while True:
         query = select(pk, col).where(col.is_not(None)).order_by(pk).limit(op.batch_size)
-        if last is not None:
-            query = query.where(pk > last)
+        if walk.last is not None:
+            query = query.where(pk > walk.last)
         rows = conn.execute(query).all()
         if not rows:
-            return changed
+            return walk.changed
+        # Every row of the batch is checked before its one UPDATE is sent: a row that stops
+        # the step leaves the whole batch unwritten (the UPDATE itself is atomic too).
         params = []
         for key, raw in rows:
-            plain = _plaintext_or_none(state, raw, f"{where} (row {pk.name} {key})")
+            plain = walk.open(key, raw)
             # Secret: a failed UPDATE's error lists its parameters, and these are plaintexts
             if encrypt and plain is None:
-                data = _canonical(crypto, raw, f"{where} (row {pk.name} {key})")
+                data = walk.canonical(key, raw)
                 p = {"b_pk": key, "b_old": Secret(raw), "b_new": state.encrypt(data)}
                 if op.blind_index:
                     p["b_bidx"] = blind_index.digest(state.mac_keys()[0], data)
@@ -258,38 +266,94 @@ def _convert(
             elif not encrypt and plain is not None:
                 params.append({"b_pk": key, "b_old": raw, "b_new": Secret(plain)})
         if params:
-            changed += conn.execute(stmt, params).rowcount
-        last = rows[-1][0]
+            walk.changed += conn.execute(stmt, params).rowcount
+        walk.last = rows[-1][0]
 
 
-def _plaintext_or_none(state: Any, raw: bytes, row: str) -> bytes | None:
-    """The plaintext of an envelope of this column, or None when ``raw`` is not one.
+class _Walk:
+    """One run over a column: reads each row's bytes the one way both directions share, and
+    makes the error that stops the run at a row, saying what the run has done so far."""
 
-    An envelope under a key id the keyring lacks stops the conversion: encrypting it again
-    would store the old ciphertext as the value, and decrypting cannot proceed without it."""
-    try:
-        plain: bytes = state.decrypt(raw)
-    except KeyNotFoundError as exc:
-        raise EncryptColumnError(
-            f"{row} is already encrypted under key id {exc.key_id!r}, which the keyring lacks; "
-            "add that key to the keyring (after the active one) and run the step again"
-        ) from None
-    except DecryptionError:
-        return None
-    return plain
+    def __init__(
+        self, op: EncryptColumnOp, pk: str, crypto: EncryptedType[Any], *, encrypt: bool
+    ) -> None:
+        self.column = f"{_table_name(op)}.{op.column_name}"
+        self.pk = pk
+        self.crypto = crypto
+        self.encrypt = encrypt
+        self.last: Any = None  # the primary key that ends the batches already written
+        self.changed = 0  # the rows those batches converted
 
+    def open(self, key: Any, raw: bytes) -> bytes | None:
+        """The plaintext of ``raw`` when it is an envelope of this column; None when it has no
+        envelope header at all (a plaintext row). A value with the header of one of the kit's
+        envelopes that does not decrypt stops the run: encrypting it would store ciphertext as
+        the value, and leaving it in a downgrade would turn ciphertext into the column's data.
+        """
+        try:
+            plain: bytes = self.crypto._state.decrypt(raw)
+            return plain
+        except (DecryptionError, KeyNotFoundError) as exc:
+            error = exc
+        try:
+            version, kid, _ = split_header(raw)
+        except EnvelopeError:
+            return None
+        if version != AEAD_V1:
+            problem = (
+                f"holds a pgcrypto envelope (key id {kid!r}), which the AEAD types do not read"
+            )
+            fix = "decrypt that row with the pgcrypto type that wrote it, or repair or clear it"
+        elif isinstance(error, KeyNotFoundError):
+            problem = f"holds an envelope under key id {kid!r}, which the keyring lacks"
+            fix = "add that key to the keyring (after the active one)"
+        else:
+            problem = (
+                f"holds an envelope under key id {kid!r} that the keyring's key {kid!r} does "
+                "not decrypt (another key under that id, or the row was altered, truncated "
+                "or copied from another column)"
+            )
+            fix = "use the keyring that encrypted the column, or repair or clear that row"
+        intact = "it is not encrypted a second time" if self.encrypt else "it stays as it is"
+        lookalike = (
+            " (if it is plaintext that only begins like an envelope, set it yourself to the "
+            f"bytes {type(self.crypto).__name__}(context={self.crypto._state.name!r})"
+            ".encrypt(value))"
+        )
+        raise self.stop(key, f"{problem}; {intact}", fix + lookalike) from error
 
-def _canonical(crypto: EncryptedType[Any], raw: bytes, row: str) -> bytes:
-    """``raw`` (the column's text form, as UTF-8) in the bytes the type itself writes: the
-    blind index must match ``blind_eq`` (jsonb and timestamptz print otherwise), and a value
-    the type cannot read stops the conversion here instead of failing every later read."""
-    try:
-        return crypto.to_bytes(crypto.from_bytes(raw))
-    except Exception:
-        raise EncryptColumnError(
-            f"{row} does not hold a value {type(crypto).__name__} can read (the value is not "
-            "shown); fix or clear that row, or choose the type matching the column"
-        ) from None
+    def canonical(self, key: Any, raw: bytes) -> bytes:
+        """``raw`` (the column's text form, as UTF-8) in the bytes the type itself writes: the
+        blind index must match ``blind_eq`` (jsonb and timestamptz print otherwise), and a
+        value the type cannot read stops the run here instead of failing every later read."""
+        crypto = self.crypto
+        try:
+            return crypto.to_bytes(crypto.from_bytes(raw))
+        except Exception:  # noqa: S110 - raised below, outside it: the parser's error quotes
+            pass
+        raise self.stop(
+            key,
+            f"does not hold a value {type(crypto).__name__} can read",
+            "fix or clear that row, or choose the type matching the column",
+        )
+
+    def stop(self, key: Any, problem: str, fix: str) -> EncryptColumnError:
+        """The error for the row ``key``: what is wrong, the fix, and what this run wrote."""
+        if self.encrypt:
+            done, again = "encrypted", "a new run skips them"
+        else:
+            done, again = "decrypted", "the column stays bytea until every row decrypts"
+        if self.last is None:
+            batches = "nothing was written (the run stopped in its first batch)"
+        else:
+            batches = (
+                f"nothing of this batch ({self.pk} > {self.last}) was written; this run's "
+                f"earlier batches {done} {self.changed} rows and committed them ({again})"
+            )
+        return EncryptColumnError(
+            f"{self.column}, row {self.pk} {key}: {problem}. Fix: {fix}, then run "
+            f"the step again. So far {batches}. The value is not shown."
+        )
 
 
 __all__ = ["DecryptColumnOp", "EncryptColumnError", "EncryptColumnOp"]

@@ -24,6 +24,7 @@ from hardening.keys import Keyring
 from hardening.testing.plugin import PgDatabase
 from hardening.types import (
     DecryptionError,
+    EncryptedBytes,
     EncryptedDateTime,
     EncryptedInteger,
     EncryptedJSON,
@@ -178,10 +179,18 @@ def test_a_failed_batch_does_not_print_the_plaintexts(
 
 
 def upgrade_one(engine: Engine, *args: Any, **kw: Any) -> None:
+    step_one(engine, "encrypt_column", *args, **kw)
+
+
+def downgrade_one(engine: Engine, *args: Any, **kw: Any) -> None:
+    step_one(engine, "decrypt_column", *args, **kw)
+
+
+def step_one(engine: Engine, operation: str, *args: Any, **kw: Any) -> None:
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn)
         with ctx.begin_transaction():
-            Operations(ctx).encrypt_column(*args, **kw)  # type: ignore[attr-defined]
+            getattr(Operations(ctx), operation)(*args, **kw)
 
 
 def test_values_are_stored_and_indexed_as_the_type_writes_them(
@@ -259,3 +268,255 @@ def test_legacy_plaintext_does_not_read_an_envelope_whose_key_was_removed_as_pla
     assert "ssn-4" not in text
     assert base64.b64encode(old_key).decode() not in text
     assert repr(old_key)[2:-1] not in text
+
+
+# -- values that have an envelope's header but do not decrypt ---------------------------------
+# Re-running the upgrade (as after an interruption) or running the downgrade must never take
+# such a value for plaintext: encrypting it again stores ciphertext as the value, and leaving
+# it to the downgrade's ALTER turns ciphertext into the column's data.
+
+
+def make_blobs(pg_database: PgDatabase, values: list[bytes | None]) -> None:
+    """Table ``blobs (id int PRIMARY KEY, data bytea)`` holding ``values`` as ids 1, 2, ..."""
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE blobs (id int PRIMARY KEY, data bytea)")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO blobs VALUES (%s, %s)", list(enumerate(values, start=1)))
+
+
+def stored(pg_database: PgDatabase, table: str = "blobs", column: str = "data") -> dict[int, Any]:
+    """Each row's stored value, as the database holds it (bytes for bytea)."""
+    rows = raw(pg_database, f"SELECT id, {column} FROM {table} ORDER BY id")
+    return {k: bytes(v) if isinstance(v, memoryview) else v for k, v in rows}
+
+
+def blobs_model() -> Table:
+    return Table(
+        "blobs",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("data", EncryptedBytes()),
+    )
+
+
+def read_blobs(engine: Engine) -> dict[int, bytes | None]:
+    t = blobs_model()
+    with engine.connect() as conn:
+        return {k: v for k, v in conn.execute(select(t.c.id, t.c.data).order_by(t.c.id))}
+
+
+def chain(exc: BaseException) -> str:
+    """The text of an error and of every error it chains, as a traceback would show them."""
+    parts: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None:
+        parts += [str(seen), repr(seen.args)]
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join(parts)
+
+
+def assert_not_shown(text: str, *secrets: bytes) -> None:
+    """No run of 5 bytes of any secret (a stored value's body, a plaintext, a key) appears in
+    ``text`` as characters, as a bytes repr, as hex, nor the whole secret as base64."""
+    for secret in secrets:
+        assert base64.b64encode(secret).decode() not in text
+        for i in range(max(1, len(secret) - 4)):
+            run = secret[i : i + 5]
+            for form in (run.decode("latin-1"), repr(run)[2:-1], run.hex()):
+                assert form not in text, f"{form!r} of a secret is in the error"
+
+
+def body(value: bytes) -> bytes:
+    """An envelope without its header (version, key-id length, key id)."""
+    return value[2 + value[1] :]
+
+
+def test_a_rerun_stops_at_a_tampered_row_instead_of_encrypting_it_again(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    make_blobs(pg_database, [b"PLAIN-%d" % i for i in range(1, 6)])
+    upgrade_one(engine, "blobs", "data", EncryptedBytes)
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE blobs SET data = set_byte(data, 20, get_byte(data, 20) # 1) WHERE id = 3"
+        )
+    before = stored(pg_database)
+    with pytest.raises(EncryptColumnError) as caught:
+        upgrade_one(engine, "blobs", "data", EncryptedBytes)
+    assert stored(pg_database) == before  # 39 bytes each: nothing encrypted a second time
+    message = str(caught.value)
+    assert message.startswith(
+        "blobs.data, row id 3: holds an envelope under key id 'k1' that the keyring's key 'k1' "
+        "does not decrypt (another key under that id, or the row was altered, truncated or "
+        "copied from another column); it is not encrypted a second time. Fix: use the keyring "
+        "that encrypted the column, or repair or clear that row"
+    )
+    assert "So far nothing was written (the run stopped in its first batch)." in message
+    assert isinstance(caught.value.__cause__, DecryptionError)
+    assert caught.value.__cause__.key_id == "k1"
+    assert_not_shown(chain(caught.value), *map(body, before.values()), b"PLAIN-3")
+
+
+def test_other_key_material_under_the_same_id_changes_no_row_in_either_direction(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    right, wrong = os.urandom(32), os.urandom(32)
+    keys.configure_keys(Keyring.from_pairs([("k1", right)]))
+    plaintexts = [b"PLAIN-%d" % i for i in range(1, 6)]
+    make_blobs(pg_database, [*plaintexts])
+    upgrade_one(engine, "blobs", "data", EncryptedBytes)
+    before = stored(pg_database)
+    keys.configure_keys(Keyring.from_pairs([("k1", wrong)]))
+    with pytest.raises(
+        EncryptColumnError, match=r"^blobs\.data, row id 1: .* key id 'k1' .*does not decrypt"
+    ) as up:
+        upgrade_one(engine, "blobs", "data", EncryptedBytes)
+    with pytest.raises(
+        EncryptColumnError, match=r"^blobs\.data, row id 1: .* key id 'k1' .*it stays as it is"
+    ) as down:
+        downgrade_one(engine, "blobs", "data", EncryptedBytes, plaintext_type="bytea")
+    assert stored(pg_database) == before
+    assert raw(pg_database, "SELECT pg_typeof(data)::text FROM blobs LIMIT 1") == [("bytea",)]
+    keys.configure_keys(Keyring.from_pairs([("k1", right)]))
+    assert list(read_blobs(engine).values()) == plaintexts  # the right key still reads them all
+    for caught in (up, down):
+        assert_not_shown(
+            chain(caught.value), *map(body, before.values()), *plaintexts, right, wrong
+        )
+
+
+def test_a_stopped_batch_writes_nothing_and_the_error_says_what_earlier_batches_did(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    """A first run over plaintext meets, in its second batch, an envelope copied from another
+    column: the first batch stays encrypted, nothing of the second is written."""
+    plaintexts: list[bytes | None] = [b"PLAIN-%d" % i for i in range(1, 101)]
+    foreign = EncryptedBytes(context="other.data").encrypt(b"PLAIN-50")
+    make_blobs(pg_database, [*plaintexts[:49], foreign, *plaintexts[50:]])
+    with pytest.raises(EncryptColumnError) as caught:
+        upgrade_one(engine, "blobs", "data", EncryptedBytes, batch_size=40)
+    assert str(caught.value).startswith("blobs.data, row id 50: holds an envelope under key id")
+    assert str(caught.value).endswith(
+        "So far nothing of this batch (id > 40) was written; this run's earlier batches "
+        "encrypted 40 rows and committed them (a new run skips them). The value is not shown."
+    )
+    after = stored(pg_database)
+    assert after[50] == foreign
+    assert [after[i] for i in range(41, 101) if i != 50] == plaintexts[40:49] + plaintexts[50:]
+    t = EncryptedBytes(context="blobs.data")
+    assert [t.decrypt(after[i]) for i in range(1, 41)] == plaintexts[:40]
+    assert_not_shown(chain(caught.value), body(foreign), b"PLAIN-50")
+
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:  # the row is cleared
+        conn.execute("UPDATE blobs SET data = NULL WHERE id = 50")
+    upgrade_one(engine, "blobs", "data", EncryptedBytes, batch_size=40)
+    done = stored(pg_database)
+    assert [done[i] for i in range(1, 41)] == [after[i] for i in range(1, 41)]  # skipped
+    assert read_blobs(engine) == {i: None if i == 50 else v for i, v in enumerate(plaintexts, 1)}
+
+
+LOOKALIKES = {
+    "aead header, the keyring's key id": (
+        b"\x01\x02k1SECRET-BODY-SECRET-BODY-SECRET-BODY",
+        "holds an envelope under key id 'k1' that the keyring's key 'k1' does not decrypt",
+    ),
+    "aead header, too short for nonce and tag": (
+        b"\x01\x02k1SECRET",
+        "holds an envelope under key id 'k1' that the keyring's key 'k1' does not decrypt",
+    ),
+    "aead header, a key id the keyring lacks": (
+        b"\x01\x03zz9SECRET-BODY-SECRET-BODY-SECRET-BODY",
+        "holds an envelope under key id 'zz9', which the keyring lacks",
+    ),
+    "pgcrypto header": (
+        b"\x02\x02k1SECRET-BODY",
+        "holds a pgcrypto envelope (key id 'k1'), which the AEAD types do not read",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LOOKALIKES)
+def test_plaintext_with_an_envelope_header_stops_the_step_and_the_documented_fix_converts_it(
+    engine: Engine, pg_database: PgDatabase, case: str
+) -> None:
+    """A value is plaintext when it does not begin with a whole envelope header; one that does
+    but does not decrypt is never encrypted as plaintext, even if it really is plaintext. The
+    error's fix (store the type's envelope of the value yourself) lets the step finish."""
+    lookalike, problem = LOOKALIKES[case]
+    values: list[bytes | None] = [
+        b"\x01\xffstarts with the version byte",  # key-id length 255: no header
+        b"\x01\x02k!not a key id",  # '!' cannot be in a key id: no header
+        lookalike,
+        b"PLAIN-4",
+    ]
+    make_blobs(pg_database, values)
+    with pytest.raises(EncryptColumnError) as caught:
+        upgrade_one(engine, "blobs", "data", EncryptedBytes)
+    assert str(caught.value).startswith(f"blobs.data, row id 3: {problem}")
+    assert "; it is not encrypted a second time. Fix: " in str(caught.value)
+    assert (
+        "(if it is plaintext that only begins like an envelope, set it yourself to the bytes "
+        "EncryptedBytes(context='blobs.data').encrypt(value))"
+    ) in str(caught.value)
+    assert stored(pg_database) == dict(enumerate(values, 1))
+    assert "SECRET" not in chain(caught.value)
+
+    envelope = EncryptedBytes(context="blobs.data").encrypt(lookalike)  # the error's fix
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("UPDATE blobs SET data = %s WHERE id = 3", (envelope,))
+    upgrade_one(engine, "blobs", "data", EncryptedBytes)
+    assert read_blobs(engine) == dict(enumerate(values, 1))
+    # each is one envelope: header (4 bytes), nonce (12), ciphertext, tag (16)
+    lengths = {i: (bytes(v[:4]), len(v)) for i, v in stored(pg_database).items()}
+    assert lengths == {i: (b"\x01\x02k1", len(v) + 32) for i, v in enumerate(values, 1) if v}
+
+
+def test_a_downgrade_stops_at_an_envelope_that_does_not_decrypt_and_keeps_the_column_bytea(
+    engine: Engine, pg_database: PgDatabase
+) -> None:
+    """The mirror: a value that does not decrypt is neither left for the ALTER to turn into
+    text nor written back; rows of earlier batches stay decrypted, and a run after the repair
+    finishes the downgrade."""
+    before = raw(pg_database, "SELECT id, ssn FROM users ORDER BY id")
+    upgrade_one(engine, "users", "ssn", EncryptedText, blind_index="ssn_bidx")
+    good = stored(pg_database, "users", "ssn")
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE users SET ssn = set_byte(ssn, 20, get_byte(ssn, 20) # 1) WHERE id = 100"
+        )
+    tampered = stored(pg_database, "users", "ssn")
+    args = ("users", "ssn", EncryptedText)
+    kw: dict[str, Any] = {"plaintext_type": "text", "blind_index": "ssn_bidx", "batch_size": 40}
+    with pytest.raises(EncryptColumnError) as caught:
+        downgrade_one(engine, *args, **kw)
+    message = str(caught.value)
+    assert message.startswith(
+        "users.ssn, row id 100: holds an envelope under key id 'k1' that the keyring's key "
+        "'k1' does not decrypt"
+    )
+    assert "; it stays as it is. Fix: use the keyring that encrypted the column" in message
+    assert message.endswith(
+        "So far nothing of this batch (id > 80) was written; this run's earlier batches "
+        "decrypted 80 rows and committed them (the column stays bytea until every row "
+        "decrypts). The value is not shown."
+    )
+    half = stored(pg_database, "users", "ssn")
+    assert [half[i] for i in range(1, 81)] == [b"ssn-%d" % i for i in range(1, 81)]
+    assert {i: half[i] for i in half if i > 80} == {i: tampered[i] for i in tampered if i > 80}
+    columns = raw(
+        pg_database,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'users' ORDER BY column_name",
+    )
+    assert columns == [
+        ("age", "integer"),
+        ("id", "integer"),
+        ("ssn", "bytea"),
+        ("ssn_bidx", "bytea"),
+    ]
+    assert_not_shown(chain(caught.value), body(tampered[100]), b"ssn-100")
+
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:  # the row repaired
+        conn.execute("UPDATE users SET ssn = %s WHERE id = 100", (good[100],))
+    downgrade_one(engine, *args, **kw)
+    assert raw(pg_database, "SELECT id, ssn FROM users ORDER BY id") == before

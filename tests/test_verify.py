@@ -9,6 +9,7 @@ import pty
 import re
 import subprocess
 import sys
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -18,9 +19,11 @@ import jsonschema  # type: ignore[import-untyped]
 import psycopg
 import pytest
 from psycopg import sql
+from sqlalchemy.engine import URL
 
 from hardening import cli, sqlfiles
 from hardening.migrate import upgrade
+from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
 from hardening.verify import CONTROLS, PROBES, Report, Status, VerifyError, run, to_dict
@@ -166,6 +169,114 @@ def test_any_failing_control_makes_the_exit_status_1_even_after_upgrade(
         "logging_collector",
     )
     assert code == 0
+
+
+# --- pgaudit no longer loaded ---------------------------------------------------------------------
+
+PGAUDIT_SETTING_CONTROLS = (
+    "pgaudit_log_classes",
+    "pgaudit_not_silenced",
+    "pgaudit_log_parameter_off",
+    "pgaudit_role_nologin",
+    "pgaudit_log_relation",
+    "pgaudit_log_catalog_off",
+)
+
+
+def _restart_without_pgaudit(server: PgServer) -> URL:
+    """Take pgaudit out of ``server``'s shared_preload_libraries and restart it (docker
+    backend: the harness has no restart); the URL of its maintenance database afterwards."""
+    container = getattr(server.stop, "__self__", None)
+    if server.backend != "docker" or container is None:
+        pytest.skip("restarting the server needs the docker backend")
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        # Not '': ALTER SYSTEM writes that as '""', a library the server cannot load.
+        conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'plpgsql'")
+    container.get_wrapped_container().restart(timeout=30)
+    url = server.url.set(port=int(container.get_exposed_port(5432)))
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with psycopg.connect(libpq_dsn(url), autocommit=True, connect_timeout=2) as conn:
+                row = conn.execute("SHOW shared_preload_libraries").fetchone()
+            assert row == ("plpgsql",)
+            return url
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_a_hardened_database_whose_server_no_longer_preloads_pgaudit_fails_verify(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The kit's ALTER DATABASE ... SET pgaudit.* stay behind as placeholders, so
+    # current_setting('pgaudit.log') still answers 'ddl, role, write': no control that judges
+    # a pgaudit setting may pass on that, for a superuser or an ordinary role.
+    server = pg_server_factory({"application_name": "verify-pgaudit-unloaded"})
+    name = f"unloaded_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    upgrade(server.url_for(name))
+    assert run(server.url_for(name), scope="kit").exit_code == 0
+    url = _restart_without_pgaudit(server).set(database=name)
+    with psycopg.connect(libpq_dsn(url)) as conn:
+        row = conn.execute("SELECT current_setting('pgaudit.log', true)").fetchone()
+    assert row == ("ddl, role, write",)  # the placeholder
+
+    report = run(url, scope="kit", probe=True)
+    got = statuses(report)
+    for control_id in PGAUDIT_SETTING_CONTROLS:
+        assert got[control_id] == "fail", control_id
+        assert "pgaudit is not loaded" in report.result(control_id).detail, control_id
+    assert report.result("pgaudit_log_classes").detail == (
+        "pgaudit is not loaded (not in shared_preload_libraries): "
+        "pgaudit.log = 'ddl, role, write' has no effect"
+    )
+    # --probe: the real cause, and no scratch schema that was never created.
+    for probe_id in ("probe_ddl_audited", "probe_role_audited", "probe_write_audited"):
+        assert got[probe_id] == "fail", probe_id
+    for probe in PROBES:
+        detail = report.result(probe.id).detail
+        assert "pgaudit is not loaded" in detail, detail
+        assert "was not removed" not in detail, detail
+    assert _scratch_left(libpq_dsn(url)) == (0, 0)
+
+    code, out, _ = verify_cli(
+        capsys, "--url", url.render_as_string(hide_password=False), "--scope", "kit"
+    )
+    assert code == 1
+    assert "0 failed" not in out
+
+    user, password = f"verify_user_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(user), sql.Literal(password)
+            )
+        )
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(name), sql.Identifier(user)
+            )
+        )
+    try:
+        ordinary = run(url.set(username=user, password=password), scope="kit")
+    finally:
+        with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
+            # Not DROP OWNED: pgaudit's event triggers refuse every DDL statement now.
+            conn.execute(
+                sql.SQL("REVOKE CONNECT ON DATABASE {} FROM {}").format(
+                    sql.Identifier(name), sql.Identifier(user)
+                )
+            )
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(user)))
+    assert not ordinary.superuser
+    for control_id in PGAUDIT_SETTING_CONTROLS:
+        result = ordinary.result(control_id)
+        assert result.status is Status.FAIL, (control_id, result.detail)
+        assert "pgaudit is not loaded" in result.detail, control_id
 
 
 # --- findings name the object --------------------------------------------------------------------
@@ -615,3 +726,22 @@ def test_probe_says_so_when_it_cannot_remove_its_scratch_schema(
     for result in report.results:
         assert f"scratch schema {left[0]} was not removed" in result.detail, result.detail
         assert "blocked by test" in result.detail
+
+
+def test_probe_does_not_report_a_scratch_schema_it_never_created(
+    pg_database: PgDatabase,
+) -> None:
+    upgrade(pg_database.url)
+    # CREATE SCHEMA fails, and so does the cleanup's DROP SCHEMA IF EXISTS: nothing is left.
+    _event_trigger(
+        pg_database.dsn,
+        "block_probe_schema",
+        "ddl_command_start WHEN TAG IN ('CREATE SCHEMA', 'DROP SCHEMA')",
+        "true",
+    )
+    report = run(pg_database.url, only=[p.id for p in PROBES])
+    assert report.result("probe_ddl_audited").detail == "cannot run the canary: blocked by test"
+    assert report.result("probe_role_audited").status is Status.PASS
+    for result in report.results:
+        assert "was not removed" not in result.detail, result.detail
+    assert _scratch_left(pg_database.dsn) == (0, 0)

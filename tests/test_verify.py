@@ -600,6 +600,26 @@ def test_a_wrong_password_exits_2_naming_the_reason(pg_database: PgDatabase) -> 
     assert "wrong-password-xyz" not in proc.stderr
 
 
+def test_an_output_file_that_cannot_be_written_exits_2_before_anything_runs(
+    pg_database: PgDatabase, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-dir" / "r.json"
+    for target, problem in (
+        (missing, f"no such directory {missing.parent}"),
+        (tmp_path, "it is a directory"),
+    ):
+        code, out, err = verify_cli(
+            capsys, "--url", pg_database.dsn, "--format", "json", "-o", str(target)
+        )
+        assert code == 2
+        assert out == ""
+        assert err == f"hardening verify: cannot write the report to {target}: {problem}\n"
+    # Checked before connecting: an unreachable server is not what it reports.
+    code, _, err = verify_cli(capsys, "--url", "postgresql://a@127.0.0.1:1/db", "-o", str(missing))
+    assert code == 2
+    assert err.startswith("hardening verify: cannot write the report to")
+
+
 def test_no_url_and_bad_input_exit_2() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     proc = subprocess.run(

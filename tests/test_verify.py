@@ -620,6 +620,36 @@ def test_an_output_file_that_cannot_be_written_exits_2_before_anything_runs(
     assert err.startswith("hardening verify: cannot write the report to")
 
 
+def test_a_selection_of_no_control_is_a_usage_error(
+    pg_database: PgDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    every = ",".join(c.id for c in CONTROLS + PROBES)
+    for args, message in (
+        (
+            ("--only", "pgaudit_preloaded", "--scope", "kit"),
+            "no controls selected: --only pgaudit_preloaded leaves none in --scope kit "
+            "(pgaudit_preloaded is server-scope)",
+        ),
+        (
+            ("--only", "ssl_on", "--skip", "ssl_on"),
+            "no controls selected: --only ssl_on --skip ssl_on leaves none in --scope all",
+        ),
+        (
+            ("--skip", every),
+            f"no controls selected: --skip <{len(CONTROLS) + len(PROBES)} ids> leaves none "
+            "in --scope all",
+        ),
+        (
+            ("--skip", "ssl_on,no_such_control"),
+            "unknown control id(s): no_such_control (see `hardening verify --list`)",
+        ),
+    ):
+        code, out, err = verify_cli(capsys, "--url", pg_database.dsn, *args)
+        assert (code, out, err) == (2, "", f"hardening verify: {message}\n"), args
+    with pytest.raises(VerifyError, match="no controls selected"):
+        run(pg_database.url, only=["probe_ddl_audited"], scope="server")
+
+
 def test_no_url_and_bad_input_exit_2() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     proc = subprocess.run(

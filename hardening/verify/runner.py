@@ -55,7 +55,26 @@ def select(
         if control.id in skip_ids or (scope != "all" and control.scope != scope):
             continue
         chosen.append(control)
+    if not chosen:
+        raise VerifyError(_nothing_selected(only_ids, skip_ids, scope))
     return chosen
+
+
+def _nothing_selected(only_ids: set[str], skip_ids: set[str], scope: str) -> str:
+    """Why --only/--skip/--scope select no control: a run of nothing would pass."""
+
+    def named(flag: str, ids: set[str]) -> str:
+        listed = ",".join(sorted(ids)) if len(ids) <= 8 else f"<{len(ids)} ids>"
+        return f"{flag} {listed}"
+
+    given = [named(flag, ids) for flag, ids in (("--only", only_ids), ("--skip", skip_ids)) if ids]
+    elsewhere = sorted(
+        f"{c.id} is {c.scope}-scope"
+        for c in CONTROLS + PROBES
+        if c.id in only_ids - skip_ids and scope != "all" and c.scope != scope
+    )
+    because = f" ({'; '.join(elsewhere)})" if elsewhere else ""
+    return f"no controls selected: {' '.join(given)} leaves none in --scope {scope}{because}"
 
 
 def parse_url(url: URL | str | None) -> URL:

@@ -650,6 +650,19 @@ def test_a_selection_of_no_control_is_a_usage_error(
         run(pg_database.url, only=["probe_ddl_audited"], scope="server")
 
 
+def test_a_url_that_is_not_one_names_verifys_own_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = "is not a URL; expected postgresql://user:password@host:port/database\n"
+    code, _, err = verify_cli(capsys, "--url", "notaurl")
+    assert code == 2
+    assert err == f"hardening verify: the database URL (--url) {expected}"
+    monkeypatch.setenv("DATABASE_URL", "notaurl")
+    code, _, err = verify_cli(capsys)
+    assert code == 2
+    assert err == f"hardening verify: the database URL (DATABASE_URL) {expected}"
+
+
 def test_no_url_and_bad_input_exit_2() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     proc = subprocess.run(

@@ -84,7 +84,9 @@ def parse_url(url: URL | str | None) -> URL:
             return url.set(drivername="postgresql+psycopg")
         parsed = settings.database_url({"url": url} if url else None)
     except settings.SettingsError as exc:
-        raise VerifyError(str(exc)) from None
+        # settings names alembic's -x url=; verify takes --url.
+        source = "(--url)" if url else "(DATABASE_URL)"
+        raise VerifyError(str(exc).replace("(DATABASE_URL or -x url=...)", source)) from None
     if parsed is None:
         raise VerifyError("no database: pass --url postgresql://... or set DATABASE_URL")
     return parsed

@@ -4,6 +4,7 @@ query the role may not run (permission denied) becomes a ``skip`` and never stop
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -99,8 +100,27 @@ def connect(url: URL) -> psycopg.Connection[Any]:
             settings.libpq_dsn(url), autocommit=True, connect_timeout=CONNECT_TIMEOUT
         )
     except psycopg.Error as exc:
-        reason = _one_line(str(exc), url)
+        reason = _one_line(_first_causes(str(exc)), url)
         raise VerifyError(f"cannot connect to {settings.display_url(url)}: {reason}") from None
+
+
+def _first_causes(text: str) -> str:
+    """libpq's connection error without the clear-text retry's rejection.
+
+    With sslmode=prefer (the default) libpq retries a failed TLS attempt without TLS; where
+    pg_hba.conf requires hostssl that retry fails with "no pg_hba.conf entry ... no
+    encryption" and hides the first attempt's cause (a wrong password). Attempts to other
+    addresses are kept."""
+    attempts = re.split(r"\n(?=connection to server )", text)
+    servers: set[str] = set()
+    kept = []
+    for attempt in attempts:
+        server = attempt.removeprefix("connection failed: ").split(" failed: ", 1)[0]
+        if server in servers and "no pg_hba.conf entry" in attempt and "no encryption" in attempt:
+            continue
+        servers.add(server)
+        kept.append(attempt)
+    return "; ".join(kept)
 
 
 def run(

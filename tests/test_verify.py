@@ -27,6 +27,7 @@ from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
 from hardening.verify import CONTROLS, PROBES, Report, Status, VerifyError, run, to_dict
+from hardening.verify.controls import get as control_by_id
 
 DATA = Path(__file__).parent / "data"
 
@@ -104,15 +105,15 @@ def test_the_documentation_lists_every_control() -> None:
     assert missing == []
 
 
-def test_the_documented_cis_and_pgdsat_numbers_are_the_catalogs() -> None:
+def test_the_documented_cis_and_pgdsat_numbers_and_needs_are_the_catalogs() -> None:
     doc = (Path(__file__).parents[1] / "docs" / "verify.md").read_text(encoding="utf-8")
     rows = {
-        cells[0].strip("`"): (cells[3], cells[4])
+        cells[0].strip("`"): (cells[3], cells[4], cells[5])
         for line in doc.splitlines()
         if line.startswith("| `")
         and len(cells := [cell.strip() for cell in line.strip("|").split("|")]) == 7
     }
-    catalog = {c.id: (c.cis or "-", c.pgdsat or "-") for c in CONTROLS + PROBES}
+    catalog = {c.id: (c.cis or "-", c.pgdsat or "-", c.privilege) for c in CONTROLS + PROBES}
     assert rows == catalog
 
 
@@ -357,6 +358,7 @@ def test_as_an_ordinary_role_verify_completes_with_skips(
     assert len(got) == len(CONTROLS)
     for needs_superuser in (
         "pgaudit_preloaded",
+        "ssl_min_protocol_version",
         "md5_verifiers",
         "login_roles_without_password",
         "hba_weak_methods",
@@ -366,6 +368,15 @@ def test_as_an_ordinary_role_verify_completes_with_skips(
     ):
         assert got[needs_superuser] == "skip", needs_superuser
         assert "(42501)" in report.result(needs_superuser).detail
+    for needs_read_all_settings in ("pgaudit_preloaded", "ssl_min_protocol_version"):
+        result = report.result(needs_read_all_settings)
+        assert "pg_read_all_settings" in result.detail, result.detail
+        assert result.control.privilege == "superuser or pg_read_all_settings"
+    # What a control needs (the catalog's privilege, the docs' "needs") is never "any role"
+    # when an ordinary role cannot evaluate it.
+    assert [
+        c for c, s in got.items() if s == "skip" and "any role" in control_by_id(c).privilege
+    ] == []
     assert got["ssl_on"] == "pass"
     assert got["pgaudit_installed"] == "fail"
     code, out, err = verify_cli(capsys, "--url", url.render_as_string(hide_password=False))

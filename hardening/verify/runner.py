@@ -180,7 +180,11 @@ def evaluate(conn: psycopg.Connection[Any], control: Control, params: Mapping[st
             rows = cur.fetchall()
     except psycopg.Error as exc:
         state = exc.sqlstate or "error"
+        # PostgreSQL 16+ names the role that would do (pg_read_all_settings) in the detail.
+        detail = exc.diag.message_detail
         reason = _one_line(exc.diag.message_primary or str(exc))
+        if detail:
+            reason += f". {_one_line(detail)}"
         return Result(control, Status.SKIP, f"cannot evaluate ({state}): {reason}", [], clock.ms())
     evidence = [{k: _jsonable(v) for k, v in row.items()} for row in rows[:EVIDENCE_ROWS]]
     if control.evaluator == "findings":

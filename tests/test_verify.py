@@ -9,6 +9,7 @@ import pty
 import re
 import subprocess
 import sys
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -18,12 +19,15 @@ import jsonschema  # type: ignore[import-untyped]
 import psycopg
 import pytest
 from psycopg import sql
+from sqlalchemy.engine import URL
 
 from hardening import cli, sqlfiles
 from hardening.migrate import upgrade
+from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
 from hardening.verify import CONTROLS, PROBES, Report, Status, VerifyError, run, to_dict
+from hardening.verify.controls import get as control_by_id
 
 DATA = Path(__file__).parent / "data"
 
@@ -101,15 +105,15 @@ def test_the_documentation_lists_every_control() -> None:
     assert missing == []
 
 
-def test_the_documented_cis_and_pgdsat_numbers_are_the_catalogs() -> None:
+def test_the_documented_cis_and_pgdsat_numbers_and_needs_are_the_catalogs() -> None:
     doc = (Path(__file__).parents[1] / "docs" / "verify.md").read_text(encoding="utf-8")
     rows = {
-        cells[0].strip("`"): (cells[3], cells[4])
+        cells[0].strip("`"): (cells[3], cells[4], cells[5])
         for line in doc.splitlines()
         if line.startswith("| `")
         and len(cells := [cell.strip() for cell in line.strip("|").split("|")]) == 7
     }
-    catalog = {c.id: (c.cis or "-", c.pgdsat or "-") for c in CONTROLS + PROBES}
+    catalog = {c.id: (c.cis or "-", c.pgdsat or "-", c.privilege) for c in CONTROLS + PROBES}
     assert rows == catalog
 
 
@@ -166,6 +170,114 @@ def test_any_failing_control_makes_the_exit_status_1_even_after_upgrade(
         "logging_collector",
     )
     assert code == 0
+
+
+# --- pgaudit no longer loaded ---------------------------------------------------------------------
+
+PGAUDIT_SETTING_CONTROLS = (
+    "pgaudit_log_classes",
+    "pgaudit_not_silenced",
+    "pgaudit_log_parameter_off",
+    "pgaudit_role_nologin",
+    "pgaudit_log_relation",
+    "pgaudit_log_catalog_off",
+)
+
+
+def _restart_without_pgaudit(server: PgServer) -> URL:
+    """Take pgaudit out of ``server``'s shared_preload_libraries and restart it (docker
+    backend: the harness has no restart); the URL of its maintenance database afterwards."""
+    container = getattr(server.stop, "__self__", None)
+    if server.backend != "docker" or container is None:
+        pytest.skip("restarting the server needs the docker backend")
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        # Not '': ALTER SYSTEM writes that as '""', a library the server cannot load.
+        conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'plpgsql'")
+    container.get_wrapped_container().restart(timeout=30)
+    url = server.url.set(port=int(container.get_exposed_port(5432)))
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with psycopg.connect(libpq_dsn(url), autocommit=True, connect_timeout=2) as conn:
+                row = conn.execute("SHOW shared_preload_libraries").fetchone()
+            assert row == ("plpgsql",)
+            return url
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_a_hardened_database_whose_server_no_longer_preloads_pgaudit_fails_verify(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The kit's ALTER DATABASE ... SET pgaudit.* stay behind as placeholders, so
+    # current_setting('pgaudit.log') still answers 'ddl, role, write': no control that judges
+    # a pgaudit setting may pass on that, for a superuser or an ordinary role.
+    server = pg_server_factory({"application_name": "verify-pgaudit-unloaded"})
+    name = f"unloaded_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    upgrade(server.url_for(name))
+    assert run(server.url_for(name), scope="kit").exit_code == 0
+    url = _restart_without_pgaudit(server).set(database=name)
+    with psycopg.connect(libpq_dsn(url)) as conn:
+        row = conn.execute("SELECT current_setting('pgaudit.log', true)").fetchone()
+    assert row == ("ddl, role, write",)  # the placeholder
+
+    report = run(url, scope="kit", probe=True)
+    got = statuses(report)
+    for control_id in PGAUDIT_SETTING_CONTROLS:
+        assert got[control_id] == "fail", control_id
+        assert "pgaudit is not loaded" in report.result(control_id).detail, control_id
+    assert report.result("pgaudit_log_classes").detail == (
+        "pgaudit is not loaded (not in shared_preload_libraries): "
+        "pgaudit.log = 'ddl, role, write' has no effect"
+    )
+    # --probe: the real cause, and no scratch schema that was never created.
+    for probe_id in ("probe_ddl_audited", "probe_role_audited", "probe_write_audited"):
+        assert got[probe_id] == "fail", probe_id
+    for probe in PROBES:
+        detail = report.result(probe.id).detail
+        assert "pgaudit is not loaded" in detail, detail
+        assert "was not removed" not in detail, detail
+    assert _scratch_left(libpq_dsn(url)) == (0, 0)
+
+    code, out, _ = verify_cli(
+        capsys, "--url", url.render_as_string(hide_password=False), "--scope", "kit"
+    )
+    assert code == 1
+    assert "0 failed" not in out
+
+    user, password = f"verify_user_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(user), sql.Literal(password)
+            )
+        )
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(name), sql.Identifier(user)
+            )
+        )
+    try:
+        ordinary = run(url.set(username=user, password=password), scope="kit")
+    finally:
+        with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
+            # Not DROP OWNED: pgaudit's event triggers refuse every DDL statement now.
+            conn.execute(
+                sql.SQL("REVOKE CONNECT ON DATABASE {} FROM {}").format(
+                    sql.Identifier(name), sql.Identifier(user)
+                )
+            )
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(user)))
+    assert not ordinary.superuser
+    for control_id in PGAUDIT_SETTING_CONTROLS:
+        result = ordinary.result(control_id)
+        assert result.status is Status.FAIL, (control_id, result.detail)
+        assert "pgaudit is not loaded" in result.detail, control_id
 
 
 # --- findings name the object --------------------------------------------------------------------
@@ -246,6 +358,7 @@ def test_as_an_ordinary_role_verify_completes_with_skips(
     assert len(got) == len(CONTROLS)
     for needs_superuser in (
         "pgaudit_preloaded",
+        "ssl_min_protocol_version",
         "md5_verifiers",
         "login_roles_without_password",
         "hba_weak_methods",
@@ -255,6 +368,15 @@ def test_as_an_ordinary_role_verify_completes_with_skips(
     ):
         assert got[needs_superuser] == "skip", needs_superuser
         assert "(42501)" in report.result(needs_superuser).detail
+    for needs_read_all_settings in ("pgaudit_preloaded", "ssl_min_protocol_version"):
+        result = report.result(needs_read_all_settings)
+        assert "pg_read_all_settings" in result.detail, result.detail
+        assert result.control.privilege == "superuser or pg_read_all_settings"
+    # What a control needs (the catalog's privilege, the docs' "needs") is never "any role"
+    # when an ordinary role cannot evaluate it.
+    assert [
+        c for c, s in got.items() if s == "skip" and "any role" in control_by_id(c).privilege
+    ] == []
     assert got["ssl_on"] == "pass"
     assert got["pgaudit_installed"] == "fail"
     code, out, err = verify_cli(capsys, "--url", url.render_as_string(hide_password=False))
@@ -485,8 +607,76 @@ def test_a_wrong_password_exits_2_naming_the_reason(pg_database: PgDatabase) -> 
     env = {"DATABASE_URL": url.render_as_string(hide_password=False)}
     proc = _cli(env=env)
     assert proc.returncode == 2
-    assert "password authentication failed" in proc.stderr
     assert "wrong-password-xyz" not in proc.stderr
+    # libpq's clear-text retry (sslmode=prefer) is refused by the hostssl rules: its "no
+    # pg_hba.conf entry ... no encryption" is not the cause and is not shown.
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].endswith(f'password authentication failed for user "{url.username}"')
+    assert "pg_hba.conf" not in proc.stderr
+
+
+def test_an_output_file_that_cannot_be_written_exits_2_before_anything_runs(
+    pg_database: PgDatabase, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-dir" / "r.json"
+    for target, problem in (
+        (missing, f"no such directory {missing.parent}"),
+        (tmp_path, "it is a directory"),
+    ):
+        code, out, err = verify_cli(
+            capsys, "--url", pg_database.dsn, "--format", "json", "-o", str(target)
+        )
+        assert code == 2
+        assert out == ""
+        assert err == f"hardening verify: cannot write the report to {target}: {problem}\n"
+    # Checked before connecting: an unreachable server is not what it reports.
+    code, _, err = verify_cli(capsys, "--url", "postgresql://a@127.0.0.1:1/db", "-o", str(missing))
+    assert code == 2
+    assert err.startswith("hardening verify: cannot write the report to")
+
+
+def test_a_selection_of_no_control_is_a_usage_error(
+    pg_database: PgDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    every = ",".join(c.id for c in CONTROLS + PROBES)
+    for args, message in (
+        (
+            ("--only", "pgaudit_preloaded", "--scope", "kit"),
+            "no controls selected: --only pgaudit_preloaded leaves none in --scope kit "
+            "(pgaudit_preloaded is server-scope)",
+        ),
+        (
+            ("--only", "ssl_on", "--skip", "ssl_on"),
+            "no controls selected: --only ssl_on --skip ssl_on leaves none in --scope all",
+        ),
+        (
+            ("--skip", every),
+            f"no controls selected: --skip <{len(CONTROLS) + len(PROBES)} ids> leaves none "
+            "in --scope all",
+        ),
+        (
+            ("--skip", "ssl_on,no_such_control"),
+            "unknown control id(s): no_such_control (see `hardening verify --list`)",
+        ),
+    ):
+        code, out, err = verify_cli(capsys, "--url", pg_database.dsn, *args)
+        assert (code, out, err) == (2, "", f"hardening verify: {message}\n"), args
+    with pytest.raises(VerifyError, match="no controls selected"):
+        run(pg_database.url, only=["probe_ddl_audited"], scope="server")
+
+
+def test_a_url_that_is_not_one_names_verifys_own_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = "is not a URL; expected postgresql://user:password@host:port/database\n"
+    code, _, err = verify_cli(capsys, "--url", "notaurl")
+    assert code == 2
+    assert err == f"hardening verify: the database URL (--url) {expected}"
+    monkeypatch.setenv("DATABASE_URL", "notaurl")
+    code, _, err = verify_cli(capsys)
+    assert code == 2
+    assert err == f"hardening verify: the database URL (DATABASE_URL) {expected}"
 
 
 def test_no_url_and_bad_input_exit_2() -> None:
@@ -615,3 +805,22 @@ def test_probe_says_so_when_it_cannot_remove_its_scratch_schema(
     for result in report.results:
         assert f"scratch schema {left[0]} was not removed" in result.detail, result.detail
         assert "blocked by test" in result.detail
+
+
+def test_probe_does_not_report_a_scratch_schema_it_never_created(
+    pg_database: PgDatabase,
+) -> None:
+    upgrade(pg_database.url)
+    # CREATE SCHEMA fails, and so does the cleanup's DROP SCHEMA IF EXISTS: nothing is left.
+    _event_trigger(
+        pg_database.dsn,
+        "block_probe_schema",
+        "ddl_command_start WHEN TAG IN ('CREATE SCHEMA', 'DROP SCHEMA')",
+        "true",
+    )
+    report = run(pg_database.url, only=[p.id for p in PROBES])
+    assert report.result("probe_ddl_audited").detail == "cannot run the canary: blocked by test"
+    assert report.result("probe_role_audited").status is Status.PASS
+    for result in report.results:
+        assert "was not removed" not in result.detail, result.detail
+    assert _scratch_left(pg_database.dsn) == (0, 0)

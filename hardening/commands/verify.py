@@ -1,18 +1,22 @@
 """``hardening verify``: evaluate the hardening controls against a database and say why.
 
 Exit status: 0 when no selected control fails, 1 when one does, 2 when verify could not run
-(bad URL, no connection, unknown control id); the reason is one line on stderr.
+(bad URL, no connection, unknown control id, no control selected, an output file that
+cannot be written); the reason is one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from hardening.verify import controls, formats, runner
+from hardening.verify.model import Report
 
 
 def register(sub: Any) -> None:
@@ -54,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{c.id:36} {c.scope:6} {c.severity:8} {c.title}")
         return 0
     try:
+        if args.output:
+            _check_writable(args.output)
         report = runner.run(
             args.url,
             only=_ids(args.only),
@@ -61,20 +67,48 @@ def run(args: argparse.Namespace) -> int:
             scope=args.scope,
             probe=args.probe,
         )
+        _write(report, args.format, args.output)
     except runner.VerifyError as exc:
         print(f"hardening verify: {exc}", file=sys.stderr)
         return 2
-    if args.format == "text":
-        if args.output:
-            with open(args.output, "w", encoding="utf-8") as out:
-                formats.render_text(report, Console(file=out, width=160, no_color=True))
-        else:
-            formats.render_text(report, Console())
+    return report.exit_code
+
+
+def _check_writable(path: str) -> None:
+    """VerifyError, before anything runs, when the report could not be written to ``path``."""
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        problem = "it is a directory"
+    elif not folder.is_dir():
+        problem = (
+            f"no such directory {folder}" if not folder.exists() else f"{folder} is not a directory"
+        )
+    elif not os.access(target if target.exists() else folder, os.W_OK):
+        problem = "permission denied"
     else:
-        text = formats.render(report, args.format)
-        if args.output:
-            with open(args.output, "w", encoding="utf-8") as out:
+        return
+    raise runner.VerifyError(f"cannot write the report to {path}: {problem}")
+
+
+def _write(report: Report, fmt: str, path: str | None) -> None:
+    """The report in ``fmt`` to ``path`` (stdout when None)."""
+    try:
+        if fmt == "text":
+            if path:
+                with open(path, "w", encoding="utf-8") as out:
+                    formats.render_text(report, Console(file=out, width=160, no_color=True))
+            else:
+                formats.render_text(report, Console())
+            return
+        text = formats.render(report, fmt)
+        if path:
+            with open(path, "w", encoding="utf-8") as out:
                 out.write(text)
         else:
             sys.stdout.write(text)
-    return report.exit_code
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise runner.VerifyError(
+            f"cannot write the report to {path or 'stdout'}: {reason}"
+        ) from None

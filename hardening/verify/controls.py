@@ -432,7 +432,7 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         "TLS 1.0 and 1.1 are deprecated (RFC 8996) and have known weaknesses.",
         "ALTER SYSTEM SET ssl_min_protocol_version = 'TLSv1.2' and reload.",
-        _SETTINGS,
+        _READ_ALL_SETTINGS,
         cis="6.8",
         pgdsat="6.8",
     ),

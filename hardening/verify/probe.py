@@ -99,6 +99,9 @@ def run_probes(
     schema, role = f"hardening_probe_{tag}", f"hardening_probe_{tag}"
     marker = f"hardening-probe-secret-{uuid.uuid4().hex}"
     table = sql.Identifier(schema, "canary")
+    unloaded = _pgaudit_not_loaded(conn, probes, clock)
+    if unloaded:
+        return unloaded
     try:
         capture = _Capture(conn, report.superuser)
     except psycopg.Error as exc:
@@ -128,14 +131,16 @@ def run_probes(
         drop_role = sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role))
         attempt("cleanup schema", drop_schema)
         attempt("cleanup role", drop_role)
-    # A scratch object that outlives the probe is said on every probe's line, with the fix.
+    # A scratch object that outlives the probe is said on every probe's line, with the fix;
+    # one whose creation failed too was never there to remove.
+    remaining = _remaining(conn, schema, role)
     left_behind = "".join(
         f"; scratch {kind} {name} was not removed ({errors[step]}): run {stmt.as_string(conn)}"
         for step, kind, name, stmt in (
             ("cleanup schema", "schema", schema, drop_schema),
             ("cleanup role", "role", role, drop_role),
         )
-        if step in errors
+        if step in errors and remaining.get(kind, True)
     )
 
     qualified = re.escape(f"{schema}.canary")
@@ -213,3 +218,42 @@ def run_probes(
         result.detail += left_behind
     order = [c.id for c in probes]
     return sorted(results, key=lambda r: order.index(r.control.id))
+
+
+def _pgaudit_not_loaded(
+    conn: psycopg.Connection[Any], probes: Sequence[Control], clock: Stopwatch
+) -> list[Result]:
+    """The probes' results when pgaudit is not loaded (nothing to run then), else [].
+
+    A loaded pgaudit's settings are listed in pg_settings for every role; the placeholder an
+    ``ALTER DATABASE ... SET pgaudit.log`` leaves on a server without it is not. There every
+    DDL statement also fails (the extension's event triggers cannot load pgaudit), so the
+    canaries would only report that error."""
+    try:
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'pgaudit.log')"
+        ).fetchone()
+    except psycopg.Error:
+        return []  # the canaries will say what is wrong
+    if row is None or row[0]:
+        return []
+    reason = "pgaudit is not loaded (not in shared_preload_libraries)"
+    return [
+        Result(c, Status.SKIP, f"cannot show it: {reason}", [], clock.ms())
+        if c.id == "probe_bind_parameter_hidden"
+        else Result(c, Status.FAIL, f"{reason}: nothing is audited", [], clock.ms())
+        for c in probes
+    ]
+
+
+def _remaining(conn: psycopg.Connection[Any], schema: str, role: str) -> dict[str, bool]:
+    """Whether the scratch schema and role exist after the cleanup ({} when unknown)."""
+    try:
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s),"
+            " EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)",
+            [schema, role],
+        ).fetchone()
+    except psycopg.Error:
+        return {}
+    return {"schema": bool(row[0]), "role": bool(row[1])} if row else {}

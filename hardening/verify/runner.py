@@ -4,6 +4,7 @@ query the role may not run (permission denied) becomes a ``skip`` and never stop
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -55,7 +56,26 @@ def select(
         if control.id in skip_ids or (scope != "all" and control.scope != scope):
             continue
         chosen.append(control)
+    if not chosen:
+        raise VerifyError(_nothing_selected(only_ids, skip_ids, scope))
     return chosen
+
+
+def _nothing_selected(only_ids: set[str], skip_ids: set[str], scope: str) -> str:
+    """Why --only/--skip/--scope select no control: a run of nothing would pass."""
+
+    def named(flag: str, ids: set[str]) -> str:
+        listed = ",".join(sorted(ids)) if len(ids) <= 8 else f"<{len(ids)} ids>"
+        return f"{flag} {listed}"
+
+    given = [named(flag, ids) for flag, ids in (("--only", only_ids), ("--skip", skip_ids)) if ids]
+    elsewhere = sorted(
+        f"{c.id} is {c.scope}-scope"
+        for c in CONTROLS + PROBES
+        if c.id in only_ids - skip_ids and scope != "all" and c.scope != scope
+    )
+    because = f" ({'; '.join(elsewhere)})" if elsewhere else ""
+    return f"no controls selected: {' '.join(given)} leaves none in --scope {scope}{because}"
 
 
 def parse_url(url: URL | str | None) -> URL:
@@ -65,7 +85,9 @@ def parse_url(url: URL | str | None) -> URL:
             return url.set(drivername="postgresql+psycopg")
         parsed = settings.database_url({"url": url} if url else None)
     except settings.SettingsError as exc:
-        raise VerifyError(str(exc)) from None
+        # settings names alembic's -x url=; verify takes --url.
+        source = "(--url)" if url else "(DATABASE_URL)"
+        raise VerifyError(str(exc).replace("(DATABASE_URL or -x url=...)", source)) from None
     if parsed is None:
         raise VerifyError("no database: pass --url postgresql://... or set DATABASE_URL")
     return parsed
@@ -78,8 +100,27 @@ def connect(url: URL) -> psycopg.Connection[Any]:
             settings.libpq_dsn(url), autocommit=True, connect_timeout=CONNECT_TIMEOUT
         )
     except psycopg.Error as exc:
-        reason = _one_line(str(exc), url)
+        reason = _one_line(_first_causes(str(exc)), url)
         raise VerifyError(f"cannot connect to {settings.display_url(url)}: {reason}") from None
+
+
+def _first_causes(text: str) -> str:
+    """libpq's connection error without the clear-text retry's rejection.
+
+    With sslmode=prefer (the default) libpq retries a failed TLS attempt without TLS; where
+    pg_hba.conf requires hostssl that retry fails with "no pg_hba.conf entry ... no
+    encryption" and hides the first attempt's cause (a wrong password). Attempts to other
+    addresses are kept."""
+    attempts = re.split(r"\n(?=connection to server )", text)
+    servers: set[str] = set()
+    kept = []
+    for attempt in attempts:
+        server = attempt.removeprefix("connection failed: ").split(" failed: ", 1)[0]
+        if server in servers and "no pg_hba.conf entry" in attempt and "no encryption" in attempt:
+            continue
+        servers.add(server)
+        kept.append(attempt)
+    return "; ".join(kept)
 
 
 def run(
@@ -139,7 +180,11 @@ def evaluate(conn: psycopg.Connection[Any], control: Control, params: Mapping[st
             rows = cur.fetchall()
     except psycopg.Error as exc:
         state = exc.sqlstate or "error"
+        # PostgreSQL 16+ names the role that would do (pg_read_all_settings) in the detail.
+        detail = exc.diag.message_detail
         reason = _one_line(exc.diag.message_primary or str(exc))
+        if detail:
+            reason += f". {_one_line(detail)}"
         return Result(control, Status.SKIP, f"cannot evaluate ({state}): {reason}", [], clock.ms())
     evidence = [{k: _jsonable(v) for k, v in row.items()} for row in rows[:EVIDENCE_ROWS]]
     if control.evaluator == "findings":

@@ -31,6 +31,11 @@ WITH overrides AS (
       ))
 )
 -- end setting_overrides
+, pgaudit AS (
+    -- a loaded pgaudit's settings are listed in pg_settings (for every role); the placeholder
+    -- an ALTER DATABASE/ROLE ... SET leaves on a server that does not preload pgaudit is not
+    SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'pgaudit.log') AS loaded
+)
 , judged AS (
     SELECT 'this session' AS applies_to, current_setting('pgaudit.log_catalog', true) AS value
     UNION ALL
@@ -39,9 +44,14 @@ WITH overrides AS (
     SELECT applies_to, value FROM judged
     WHERE NOT coalesce(lower(btrim(value)) ~ '^(f|fa|fal|fals|false|n|no|of|off|0)$', false)
 )
-SELECT NOT EXISTS (SELECT 1 FROM bad) AS ok,
-       coalesce('pgaudit.log_catalog = ' || current_setting('pgaudit.log_catalog', true),
-                'pgaudit is not loaded (no pgaudit.log_catalog setting)')
+SELECT (SELECT loaded FROM pgaudit) AND NOT EXISTS (SELECT 1 FROM bad) AS ok,
+       CASE WHEN NOT (SELECT loaded FROM pgaudit)
+                THEN 'pgaudit is not loaded (not in shared_preload_libraries)'
+                     || coalesce(': pgaudit.log_catalog = '
+                                 || current_setting('pgaudit.log_catalog', true)
+                                 || ' has no effect', '')
+            ELSE 'pgaudit.log_catalog = ' || current_setting('pgaudit.log_catalog', true)
+       END
        || coalesce('; overridden by ' || (
               SELECT string_agg(applies_to || ' = ' || coalesce(value, ''), ', '
                                 ORDER BY applies_to)

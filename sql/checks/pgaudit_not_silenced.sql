@@ -3,7 +3,7 @@
 -- or write, or a log_min_messages above pgaudit.log_level (the server then discards
 -- pgaudit's lines). Where a role or database sets only one of the two, the other comes from
 -- the database-level setting, else from this session.
--- One row per override that narrows auditing.
+-- One row per override that narrows auditing, and one when pgaudit is not loaded at all.
 -- setting_overrides (shared: the same lines in every check that judges a setting; see
 -- docs/verify.md): each ALTER DATABASE / ALTER ROLE [IN DATABASE] ... SET value that a
 -- session in this database can get, one row per setting. A role-wide value is left out
@@ -34,6 +34,11 @@ WITH overrides AS (
       ))
 )
 -- end setting_overrides
+, pgaudit AS (
+    -- a loaded pgaudit's settings are listed in pg_settings (for every role); the placeholder
+    -- an ALTER DATABASE/ROLE ... SET leaves on a server that does not preload pgaudit is not
+    SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'pgaudit.log') AS loaded
+)
 , narrowed_classes AS (
     SELECT o.database, o.role, format('pgaudit.log = %L', o.value) AS setting,
            string_agg(req.class, ', ' ORDER BY req.n) AS drops
@@ -87,6 +92,12 @@ WITH overrides AS (
     JOIN levels AS a ON a.level = lower(btrim(e.audit_level))
     WHERE m.rank > a.rank
 )
+SELECT current_database() AS database, '(every role)' AS role,
+       'pgaudit is not loaded (not in shared_preload_libraries)' AS setting,
+       'every audit record' AS drops
+FROM pgaudit
+WHERE NOT loaded
+UNION ALL
 SELECT database, role, setting, drops FROM narrowed_classes
 UNION ALL
 SELECT database, role, setting, drops FROM silenced

@@ -32,6 +32,11 @@ WITH overrides AS (
       ))
 )
 -- end setting_overrides
+, pgaudit AS (
+    -- a loaded pgaudit's settings are listed in pg_settings (for every role); the placeholder
+    -- an ALTER DATABASE/ROLE ... SET leaves on a server that does not preload pgaudit is not
+    SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'pgaudit.log') AS loaded
+)
 , judged AS (
     SELECT 'this session' AS applies_to,
            nullif(current_setting('pgaudit.role', true), '') AS value
@@ -52,8 +57,12 @@ WITH overrides AS (
     FROM judged AS j
     LEFT JOIN pg_roles AS r ON r.rolname = j.value
 )
-SELECT bool_and(ok) AS ok,
-       min(described) FILTER (WHERE applies_to = 'this session')
+SELECT bool_and(ok) AND (SELECT loaded FROM pgaudit) AS ok,
+       CASE WHEN NOT (SELECT loaded FROM pgaudit)
+                THEN 'pgaudit is not loaded (not in shared_preload_libraries); '
+                     || min(described) FILTER (WHERE applies_to = 'this session')
+            ELSE min(described) FILTER (WHERE applies_to = 'this session')
+       END
        || coalesce('; overridden by ' || string_agg(applies_to || ': ' || described, ', '
                                                    ORDER BY applies_to)
                        FILTER (WHERE applies_to <> 'this session' AND NOT ok), '') AS observed

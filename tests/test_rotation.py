@@ -240,3 +240,34 @@ def test_rotating_a_column_that_is_not_encrypted_is_a_clear_error(
             rotate(engine, "plain", "ssn")
     finally:
         keys.configure_keys(None)
+
+
+def cli_rotate(pg_database: PgDatabase, table: str, column: str, *extra: str) -> int:
+    url = pg_database.url.render_as_string(hide_password=False)
+    return cli.main(["rotate", "--url", url, "--table", table, "--column", column, *extra])
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "extra", "named"),
+    [
+        ("no_such_table", "ssn", (), "no_such_table"),
+        ("accounts", "no_such_column", (), "no_such_column"),
+    ],
+    ids=["table", "column"],
+)
+def test_hardening_rotate_checks_before_it_draws_the_progress_bar(
+    engine: Engine,
+    pg_database: PgDatabase,
+    env_keys: Callable[[str], None],
+    capsys: pytest.CaptureFixture[str],
+    table: str,
+    column: str,
+    extra: tuple[str, ...],
+    named: str,
+) -> None:
+    env_keys(entry("k1"))
+    accounts().create(engine)
+    assert cli_rotate(pg_database, table, column, *extra) != 0
+    out, err = capsys.readouterr()
+    assert out == ""  # no bar: nothing was started
+    assert named in err

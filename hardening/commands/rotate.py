@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from types import TracebackType
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
 from hardening import settings
 from hardening.keys import EncryptionError, default_keyring
@@ -44,18 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print("hardening rotate: give --url or set DATABASE_URL", file=sys.stderr)
         return 2
     default_keyring()  # a missing or malformed key is reported before any connection
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=False) as bar:
-        task = bar.add_task(f"{args.table}.{args.column}", total=None)
-
-        def show(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with _Bar(f"{args.table}.{args.column}") as show:
         try:
             report = rotate(
                 url,
@@ -68,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=show,
             )
         except (EncryptionError, RotationError) as exc:
+            show.close()
             print(f"hardening rotate: {exc}", file=sys.stderr)
             return 1
     print(
@@ -75,3 +66,38 @@ def run(args: argparse.Namespace) -> int:
         f"{report.key_id!r} in {report.passes} pass(es); {report.remaining} left"
     )
     return 0 if report.remaining == 0 else 1
+
+
+class _Bar:
+    """The progress bar, drawn at its first report: ``rotate`` reports only once the table and
+    columns are checked, so a refusal is not preceded by an empty bar."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None or self.task is None:
+            self.bar = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+    def __enter__(self) -> _Bar:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

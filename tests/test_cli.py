@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from hardening.cli import command_names
 from hardening.keys import generate_entry
 from hardening.testing.plugin import PgDatabase
 
@@ -123,3 +124,33 @@ def test_verify_and_passwd_accept_a_password_with_spaces_and_url_characters(
     finally:
         with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_keygen_with_a_bad_id_prints_nothing_on_stdout() -> None:
+    """`export HARDENING_KEYS="$(hardening keygen --id ID),$HARDENING_KEYS"` must not capture
+    an error message as a key entry."""
+    proc = hardening("keygen", "--id", "not an id")
+    assert proc.stdout == ""
+    assert_one_line_error(proc, "hardening keygen:", "key id")
+
+
+ERROR_CASES = {
+    "keygen": ("keygen", "--id", "a/b"),
+    "passwd": ("passwd", "app", "--password-stdin"),  # no --url, no DATABASE_URL
+    "rotate": ("rotate", "--url", UNREACHABLE, "--table", "t", "--column", "c"),
+    "settings": ("settings", "unexpected"),
+    "verify": ("verify", "--url", UNREACHABLE),
+}
+
+
+@pytest.mark.parametrize("command", sorted(ERROR_CASES))
+def test_every_command_reports_errors_on_stderr_only(command: str) -> None:
+    proc = hardening(*ERROR_CASES[command], HARDENING_KEYS=generate_entry("k1"))
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert proc.stderr.strip()
+    assert "Traceback" not in proc.stderr
+
+
+def test_every_command_has_an_error_case() -> None:
+    assert sorted(ERROR_CASES) == command_names()

@@ -247,27 +247,114 @@ def cli_rotate(pg_database: PgDatabase, table: str, column: str, *extra: str) ->
     return cli.main(["rotate", "--url", url, "--table", table, "--column", column, *extra])
 
 
+def filled_accounts(engine: Engine, env_keys: Callable[[str], None], n: int = 50) -> Table:
+    """``accounts`` with ``n`` rows (ids 1..n) under key k1; the keyring is then k2, k1."""
+    old = entry("k1")
+    env_keys(old)
+    table = accounts()
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(table),
+            [{"id": i, "ssn": f"ssn-{i}", "note": f"note-{i}"} for i in range(1, n + 1)],
+        )
+    env_keys(f"{entry('k2')},{old}")
+    return table
+
+
+def tamper(pg_database: PgDatabase, column: str, row: int) -> None:
+    """Flip one byte of the ciphertext of ``row`` (past the header)."""
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(
+            f"UPDATE accounts SET {column} = overlay({column} PLACING "
+            f"decode(lpad(to_hex(get_byte({column}, 25) # 1), 2, '0'), 'hex') FROM 26 FOR 1) "
+            "WHERE id = %s",
+            (row,),
+        )
+
+
+def snapshot(pg_database: PgDatabase, table: str = "accounts") -> list[tuple[object, ...]]:
+    """Every row of ``table`` as stored (bytes, not decrypted), in primary-key order."""
+    with psycopg.connect(pg_database.dsn) as conn:
+        return conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+
+
+def keep_row_under_old_key(pg_database: PgDatabase, row: int) -> None:
+    """Stands for a writer that keeps writing ``row`` under the old key: every UPDATE of it is
+    dropped (a BEFORE trigger returning NULL), so no pass moves it."""
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION keep_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF OLD.id = {row} THEN RETURN NULL; END IF; RETURN NEW; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER keep BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION keep_row()"
+        )
+
+
+def test_hardening_rotate_exit_codes_tell_an_error_from_rows_left(
+    engine: Engine,
+    pg_database: PgDatabase,
+    env_keys: Callable[[str], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    filled_accounts(engine, env_keys)
+    keep_row_under_old_key(pg_database, 7)
+    assert cli_rotate(pg_database, "accounts", "no_such") == 2
+    out, err = capsys.readouterr()
+    assert (out, len(err.splitlines())) == ("", 1)
+    assert heads(pg_database, "ssn") == {b"\x01\x02k1"}
+
+    assert cli_rotate(pg_database, "accounts", "ssn", "--batch-size", "10") == 1
+    out, err = capsys.readouterr()
+    assert "49 values moved to key 'k2'" in out
+    assert out.rstrip().endswith("1 left")
+    assert err == ""
+    assert heads(pg_database, "ssn") == {b"\x01\x02k1", b"\x01\x02k2"}
+
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("DROP TRIGGER keep ON accounts")
+    assert cli_rotate(pg_database, "accounts", "ssn") == 0
+    assert (
+        capsys.readouterr()
+        .out.rstrip()
+        .endswith("1 values moved to key 'k2' in 1 pass(es); 0 left")
+    )
+    assert heads(pg_database, "ssn") == {b"\x01\x02k2"}
+
+
 @pytest.mark.parametrize(
-    ("table", "column", "extra", "named"),
+    ("table", "column", "case", "expected"),
     [
-        ("no_such_table", "ssn", (), "no_such_table"),
-        ("accounts", "no_such_column", (), "no_such_column"),
+        ("no_such_table", "ssn", "", "table no_such_table does not exist"),
+        ("accounts", "no_such_column", "", "accounts has no column 'no_such_column'"),
+        ("accounts", "id", "", "accounts.id is of type INTEGER, not bytea"),
+        ("accounts", "ssn", "old key missing", "key id 'k1'"),
+        ("accounts", "ssn", "tampered row", "accounts.ssn"),
     ],
-    ids=["table", "column"],
 )
-def test_hardening_rotate_checks_before_it_draws_the_progress_bar(
+def test_hardening_rotate_exits_2_when_it_cannot_run_or_a_row_stops_it(
     engine: Engine,
     pg_database: PgDatabase,
     env_keys: Callable[[str], None],
     capsys: pytest.CaptureFixture[str],
     table: str,
     column: str,
-    extra: tuple[str, ...],
-    named: str,
+    case: str,
+    expected: str,
 ) -> None:
-    env_keys(entry("k1"))
-    accounts().create(engine)
-    assert cli_rotate(pg_database, table, column, *extra) != 0
+    filled_accounts(engine, env_keys)
+    if case == "old key missing":
+        env_keys(entry("k2"))
+    elif case == "tampered row":
+        tamper(pg_database, "ssn", 30)
+    before = snapshot(pg_database)
+    code = cli_rotate(pg_database, table, column, "--batch-size", "100")
     out, err = capsys.readouterr()
-    assert out == ""  # no bar: nothing was started
-    assert named in err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("hardening rotate: ")
+    assert expected in err
+    if not case:  # refused by the checks, before the progress bar is drawn
+        assert out == ""
+    assert snapshot(pg_database) == before  # the one batch was rolled back

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from types import TracebackType
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
 from hardening import settings
-from hardening.keys import EncryptionError, default_keyring
+from hardening.keys import default_keyring
 from hardening.rotation import RotationError, rotate
+
+EXIT_STATUS = (
+    "Exit status: 0 when every value is under the active key; 1 when rows remain under an "
+    "older key (another writer kept writing them during every pass: run it again once every "
+    "instance has the new key); 2 when it could not run or a row stopped it, with the reason "
+    "as one line on stderr (batches committed before that row stay rotated; run it again "
+    "after the fix)."
+)
 
 
 def register(sub: Any) -> None:
@@ -22,6 +29,7 @@ def register(sub: Any) -> None:
             "Keys come from HARDENING_KEYS (or HARDENING_KEYS_FILE); the first one is the "
             "target. Safe to interrupt and run again: rows already under it are skipped."
         ),
+        epilog=EXIT_STATUS,
     )
     parser.add_argument("--url", help="database URL (default: DATABASE_URL)")
     parser.add_argument("--table", required=True)
@@ -36,31 +44,24 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        url = settings.database_url({"url": args.url} if args.url else None)
-    except settings.SettingsError as exc:
-        print(f"hardening rotate: {exc}", file=sys.stderr)
-        return 2
+    """Errors (no URL, bad keys, a table or column that cannot be rotated, a row that stops
+    the run, the database) are raised: ``hardening.cli`` prints them as one line, exit 2;
+    see ``EXIT_STATUS``."""
+    url = settings.database_url({"url": args.url} if args.url else None)
     if url is None:
-        print("hardening rotate: give --url or set DATABASE_URL", file=sys.stderr)
-        return 2
+        raise RotationError("no target database: give --url or set DATABASE_URL")
     default_keyring()  # a missing or malformed key is reported before any connection
     with _Bar(f"{args.table}.{args.column}") as show:
-        try:
-            report = rotate(
-                url,
-                args.table,
-                args.column,
-                schema=args.schema,
-                blind_index_column=args.blind_index,
-                batch_size=args.batch_size,
-                context=args.context,
-                progress=show,
-            )
-        except (EncryptionError, RotationError) as exc:
-            show.close()
-            print(f"hardening rotate: {exc}", file=sys.stderr)
-            return 1
+        report = rotate(
+            url,
+            args.table,
+            args.column,
+            schema=args.schema,
+            blind_index_column=args.blind_index,
+            batch_size=args.batch_size,
+            context=args.context,
+            progress=show,
+        )
     print(
         f"{report.table}.{report.column}: {report.rotated} values moved to key "
         f"{report.key_id!r} in {report.passes} pass(es); {report.remaining} left"
@@ -89,15 +90,11 @@ class _Bar:
             self.task = self.bar.add_task(self.label, total=total)
         self.bar.update(self.task, completed=done, total=total)
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-
     def __enter__(self) -> _Bar:
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        if self.bar is not None:
+            self.bar.stop()  # before hardening.cli prints the error, if there is one

@@ -71,7 +71,11 @@ def rotate(
     progress: Progress | None = None,
     max_passes: int = 5,
 ) -> RotationReport:
-    """Move every value of ``table.column`` to the active key; see the module docstring."""
+    """Move every value of ``table.column`` to the active key; see the module docstring.
+
+    ``batch_size`` and ``max_passes`` below 1 are a ``ValueError`` naming the parameter."""
+    at_least_one("batch_size", batch_size)
+    at_least_one("max_passes", max_passes)
     engine = bind if isinstance(bind, Engine) else create_engine(bind)
     try:
         job = _Job(engine, table, column, schema, blind_index_column, keys, context)
@@ -102,6 +106,13 @@ def rotate(
     finally:
         if engine is not bind:
             engine.dispose()
+
+
+def at_least_one(name: str, value: int) -> int:
+    """``value`` if it is a whole number of at least 1, else a ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return value
 
 
 class _Job:

@@ -83,6 +83,24 @@ def test_rotate_of_a_missing_table_names_it(pg_database: PgDatabase) -> None:
     assert proc.stdout == ""
 
 
+@pytest.mark.parametrize("size", ["0", "-5", "ten"])
+def test_rotate_refuses_a_batch_size_below_1_when_parsing_its_arguments(size: str) -> None:
+    proc = hardening(
+        "rotate",
+        *("--url", UNREACHABLE, "--table", "t", "--column", "c", "--batch-size", size),
+        HARDENING_KEYS=generate_entry("k1"),
+    )
+    line = assert_one_line_error(proc, "hardening rotate:", "--batch-size", "at least 1")
+    assert "127.0.0.1" not in line  # refused before any connection
+    assert proc.stdout == ""
+
+
+def test_a_usage_error_is_one_line() -> None:
+    line = assert_one_line_error(hardening("rotate", "--table", "t"), "hardening rotate:")
+    assert "--column" in line
+    assert "usage:" not in line
+
+
 def test_without_a_command_the_usage_is_printed_and_exit_is_2() -> None:
     proc = hardening()
     assert proc.returncode == 2

@@ -358,3 +358,27 @@ def test_hardening_rotate_exits_2_when_it_cannot_run_or_a_row_stops_it(
     if not case:  # refused by the checks, before the progress bar is drawn
         assert out == ""
     assert snapshot(pg_database) == before  # the one batch was rolled back
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"), [("batch_size", 0), ("batch_size", -5), ("max_passes", 0)]
+)
+def test_rotate_refuses_a_batch_size_or_pass_count_below_1(
+    engine: Engine,
+    pg_database: PgDatabase,
+    env_keys: Callable[[str], None],
+    argument: str,
+    value: int,
+) -> None:
+    filled_accounts(engine, env_keys)
+    before = snapshot(pg_database)
+    sizes = {"batch_size": 500, "max_passes": 5, argument: value}
+    with pytest.raises(ValueError, match=rf"^{argument} must be a whole number of at least 1"):
+        rotate(
+            engine,
+            "accounts",
+            "ssn",
+            batch_size=sizes["batch_size"],
+            max_passes=sizes["max_passes"],
+        )
+    assert snapshot(pg_database) == before

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeR
 
 from hardening import settings
 from hardening.keys import default_keyring
-from hardening.rotation import RotationError, rotate
+from hardening.rotation import RotationError, at_least_one, rotate
 
 EXIT_STATUS = (
     "Exit status: 0 when every value is under the active key; 1 when rows remain under an "
@@ -36,11 +36,21 @@ def register(sub: Any) -> None:
     parser.add_argument("--column", required=True)
     parser.add_argument("--schema", default=None)
     parser.add_argument("--blind-index", default=None, help="blind-index column to recompute")
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument(
+        "--batch-size", type=_batch_size, default=500, help="rows per transaction (default 500)"
+    )
     parser.add_argument(
         "--context", default=None, help="the column's context if set in the model (table.column)"
     )
     parser.set_defaults(func=run)
+
+
+def _batch_size(text: str) -> int:
+    try:
+        return at_least_one("--batch-size", int(text))
+    except ValueError:
+        pass  # raised below, outside the block
+    raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
 
 
 def run(args: argparse.Namespace) -> int:

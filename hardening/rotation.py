@@ -185,9 +185,11 @@ class _Job:
             return AEAD_V1
         if first == PGP_V1:
             return PGP_V1
+        # No byte of the value in the message: it may be the first byte of a plaintext.
         raise RotationError(
-            f"{table}.{column} does not hold the kit's envelopes (first byte {first}); "
-            "a plaintext column is converted with op.encrypt_column, not rotated"
+            f"{table}.{column} does not hold the kit's envelopes (a value is neither an AEAD "
+            "nor a pgcrypto one): a plaintext column is converted with op.encrypt_column, "
+            "not rotated"
         )
 
     def _pgp_type(

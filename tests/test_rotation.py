@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 
@@ -224,22 +225,35 @@ def test_rotation_while_another_connection_keeps_writing_loses_nothing(
     [
         ("ssn text, n int", r"plain\.ssn is of type TEXT, not bytea"),
         ("ssn int", r"plain\.ssn is of type INTEGER, not bytea"),
-        ("ssn bytea", r"plain\.ssn does not hold the kit's envelopes"),
+        ("ssn bytea", r"plain\.ssn does not hold the kit's envelopes.*op\.encrypt_column"),
     ],
 )
 def test_rotating_a_column_that_is_not_encrypted_is_a_clear_error(
     engine: Engine, pg_database: PgDatabase, ddl: str, expected: str
 ) -> None:
+    secret = "Zebra-451"  # its first byte, 'Z', is 90
     with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
         conn.execute(f"CREATE TABLE plain (id int PRIMARY KEY, {ddl})")
-        value = "'\\x41'::bytea" if "bytea" in ddl else "'65'"
+        value = f"convert_to('{secret}', 'UTF8')" if "bytea" in ddl else "'451'"
         conn.execute(f"INSERT INTO plain (id, ssn) VALUES (1, {value})")
+    before = snapshot(pg_database, "plain")
     keys.configure_keys(Keyring.from_pairs([("k1", os.urandom(32))]))
     try:
-        with pytest.raises(RotationError, match=expected):
+        with pytest.raises(RotationError, match=expected) as caught:
             rotate(engine, "plain", "ssn")
     finally:
         keys.configure_keys(None)
+    assert_no_data(str(caught.value), secret.encode(), b"451")
+    assert snapshot(pg_database, "plain") == before
+
+
+def assert_no_data(message: str, *values: bytes) -> None:
+    """No stored value (plaintext or ciphertext) is in ``message``: not as text, not in hex,
+    and not its first byte as a number."""
+    for value in values:
+        assert value.decode("latin-1") not in message
+        assert value.hex() not in message
+        assert re.search(rf"\b({value[0]}|0x{value[0]:02x}|\\x{value[0]:02x})\b", message) is None
 
 
 def cli_rotate(pg_database: PgDatabase, table: str, column: str, *extra: str) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from hardening import cli, keys
 from hardening.blind_index import blind_index_column
 from hardening.keys import Keyring
-from hardening.rotation import RotationError, rotate
+from hardening.rotation import RotationError, RotationStopped, rotate
 from hardening.testing.plugin import PgDatabase
 from hardening.types import EncryptedText, PGPBytes, PGPText
 
@@ -247,12 +247,14 @@ def test_rotating_a_column_that_is_not_encrypted_is_a_clear_error(
     assert snapshot(pg_database, "plain") == before
 
 
-def assert_no_data(message: str, *values: bytes) -> None:
+def assert_no_data(message: str, *values: bytes, first_byte: bool = True) -> None:
     """No stored value (plaintext or ciphertext) is in ``message``: not as text, not in hex,
-    and not its first byte as a number."""
+    and (``first_byte``) not its first byte as a number."""
     for value in values:
         assert value.decode("latin-1") not in message
         assert value.hex() not in message
+        if not first_byte:
+            continue
         assert re.search(rf"\b({value[0]}|0x{value[0]:02x}|\\x{value[0]:02x})\b", message) is None
 
 
@@ -343,8 +345,13 @@ def test_hardening_rotate_exit_codes_tell_an_error_from_rows_left(
         ("no_such_table", "ssn", "", "table no_such_table does not exist"),
         ("accounts", "no_such_column", "", "accounts has no column 'no_such_column'"),
         ("accounts", "id", "", "accounts.id is of type INTEGER, not bytea"),
-        ("accounts", "ssn", "old key missing", "key id 'k1'"),
-        ("accounts", "ssn", "tampered row", "accounts.ssn"),
+        ("accounts", "ssn", "old key missing", "the row id=1 is under key id 'k1', which the"),
+        ("accounts", "note", "old key missing", "the row id=1 is under key id 'k1', which the"),
+        ("accounts", "ssn", "wrong context", "the row id=1 does not decrypt under key id 'k1'"),
+        ("accounts", "ssn", "tampered row", "the row id=30 does not decrypt under key id 'k1'"),
+        ("accounts", "note", "tampered row", "the row id=30 does not decrypt under key id 'k1'"),
+        ("accounts", "ssn", "plaintext row", "the row id=30 does not hold an AEAD envelope"),
+        ("accounts", "note", "plaintext row", "the row id=30 does not hold a pgcrypto envelope"),
     ],
 )
 def test_hardening_rotate_exits_2_when_it_cannot_run_or_a_row_stops_it(
@@ -358,20 +365,59 @@ def test_hardening_rotate_exits_2_when_it_cannot_run_or_a_row_stops_it(
     expected: str,
 ) -> None:
     filled_accounts(engine, env_keys)
+    extra = ["--context", "users.ssn"] if case == "wrong context" else []
     if case == "old key missing":
         env_keys(entry("k2"))
     elif case == "tampered row":
-        tamper(pg_database, "ssn", 30)
+        tamper(pg_database, column, 30)
+    elif case == "plaintext row":
+        with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+            conn.execute(f"UPDATE accounts SET {column} = 'Zebra-451'::bytea WHERE id = 30")
     before = snapshot(pg_database)
-    code = cli_rotate(pg_database, table, column, "--batch-size", "100")
+    code = cli_rotate(pg_database, table, column, "--batch-size", "10", *extra)
     out, err = capsys.readouterr()
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("hardening rotate: ")
     assert expected in err
-    if not case:  # refused by the checks, before the progress bar is drawn
-        assert out == ""
-    assert snapshot(pg_database) == before  # the one batch was rolled back
+    assert out == ""  # refused by the checks, before the progress bar is drawn
+    assert snapshot(pg_database) == before
+    if case:
+        assert "no row was changed" in err
+    assert_no_data(err, b"Zebra-451")
+
+
+@pytest.mark.parametrize("column", ["ssn", "note"])
+def test_a_row_that_does_not_decrypt_stops_the_run_naming_its_key_and_what_was_committed(
+    engine: Engine, pg_database: PgDatabase, env_keys: Callable[[str], None], column: str
+) -> None:
+    filled_accounts(engine, env_keys, 150)
+    tamper(pg_database, column, 140)
+    before = snapshot(pg_database)
+    with pytest.raises(RotationStopped) as caught:
+        rotate(engine, "accounts", column, batch_size=25)
+    message = str(caught.value)
+    assert message.startswith(
+        f"accounts.{column}: the row id=140 does not decrypt under key id 'k1'"
+    )
+    assert "the 125 values moved to key 'k2' before it stay committed" in message
+    assert "run rotate again" in message
+    tampered = before[139][list(accounts().c.keys()).index(column)]
+    assert isinstance(tampered, bytes)
+    assert_no_data(message, f"{column}-140".encode())
+    assert_no_data(message, tampered[4:], first_byte=False)
+    report = caught.value.report
+    assert report is not None
+    assert (report.rotated, report.key_id) == (125, "k2")
+    after = snapshot(pg_database)
+    assert after[125:] == before[125:]  # the batch of the row (126..150) was not written
+    version = b"\x01\x02" if column == "ssn" else b"\x02\x02"
+    assert heads(pg_database, column) == {version + b"k2", version + b"k1"}
+
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM accounts WHERE id = 140")  # the fix: restore or remove it
+    resumed = rotate(engine, "accounts", column, batch_size=25)
+    assert (resumed.rotated, resumed.remaining) == (24, 0)
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,10 @@ and new passwords are bind parameters). A blind-index column named with ``blind_
 recomputed under the active key in the same UPDATE.
 
 Before the first batch (and before the first ``progress`` call) the table and columns are
-checked and the first ``SAMPLE_ROWS`` rows to move are decrypted. A row that cannot be moved
-(it does not decrypt, or its key is not in the keyring) stops the run with
+checked and the first ``SAMPLE_ROWS`` rows to move are decrypted, and so are the first ones
+with a blind index. A row that cannot be moved (it does not decrypt, its key is not in the
+keyring, or its blind index is neither NULL nor the HMAC of its value under a keyring key:
+the named column holds something else, which rotating would overwrite) stops the run with
 ``RotationStopped``, naming the row by its primary key and its key id, never its bytes; its
 batch is not written, the batches before it stay committed, and a run after the fix resumes.
 """
@@ -147,6 +149,15 @@ def _passes(
     report.remaining = todo
 
 
+def _check_bytea(
+    table: str, column: str, types: dict[str, Any], option: str, otherwise: str
+) -> None:
+    if column not in types:
+        raise RotationError(f"{table} has no column {column!r} (check {option})")
+    if not isinstance(types[column], LargeBinary):
+        raise RotationError(f"{table}.{column} is of type {types[column]}, not bytea: {otherwise}")
+
+
 def at_least_one(name: str, value: int) -> int:
     """``value`` if it is a whole number of at least 1, else a ``ValueError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -176,13 +187,21 @@ class _Job:
                 f"(it has {pk_cols or 'none'})"
             )
         types = {c["name"]: c["type"] for c in insp.get_columns(table, schema)}
-        if column not in types:
-            raise RotationError(f"{table} has no column {column!r}")
-        if not isinstance(types[column], LargeBinary):
-            raise RotationError(
-                f"{table}.{column} is of type {types[column]}, not bytea: it is not an encrypted "
-                "column (a plaintext column is converted with op.encrypt_column, not rotated)"
+        _check_bytea(
+            table,
+            column,
+            types,
+            "--column",
+            "it is not an encrypted column (a plaintext column is converted with "
+            "op.encrypt_column, not rotated)",
+        )
+        if bidx is not None:
+            fix = (
+                f"--blind-index names the bytea column declared with mapped_blind_index({column!r})"
             )
+            if bidx in (column, pk_cols[0]):
+                raise RotationError(f"{table}.{bidx} cannot be the blind index of {column}: {fix}")
+            _check_bytea(table, bidx, types, "--blind-index", f"it is not a blind index ({fix})")
         self.engine = engine
         self.pk_name = pk_cols[0]
         self.where = f"{table}.{column}"
@@ -280,10 +299,15 @@ class _Job:
             return int(n.scalar_one())
 
     def check_sample(self) -> None:
-        """Decrypt the first ``SAMPLE_ROWS`` stale rows, so that a missing key, a wrong
-        context or a bad row there stops the run before any row changes."""
+        """Decrypt the first ``SAMPLE_ROWS`` stale rows, and the first ones with a blind index,
+        so that a missing key, a wrong context, a blind-index column holding something else
+        or a bad row there stops the run before any row changes."""
+        samples = [[self._stale()]]
+        if self.bidx:
+            samples.append([self._stale(), self.table.c[self.bidx].is_not(None)])
         with self.engine.connect() as conn:
-            self._plaintexts(self._rows(conn, [self._stale()], SAMPLE_ROWS, lock=False))
+            for where in samples:
+                self._plaintexts(self._rows(conn, where, SAMPLE_ROWS, lock=False))
 
     def batch(self, conn: Connection, last: Any, size: int) -> tuple[int, int, Any]:
         """Rotate the next ``size`` stale rows after primary key ``last``; a row that stops the
@@ -319,6 +343,8 @@ class _Job:
         query = select(self.pk, self.raw.label("raw")).where(*where)
         if self.kind == PGP_V1:
             query = query.add_columns(self.col.label("plain"))
+        if self.bidx:
+            query = query.add_columns(self.table.c[self.bidx].label("bidx"))
         query = query.order_by(self.pk).limit(size)
         try:
             return conn.execute(query.with_for_update() if lock else query).all()
@@ -327,10 +353,25 @@ class _Job:
         raise self._find_unreadable(where, size)
 
     def _plaintexts(self, rows: Sequence[Row[Any]]) -> list[bytes]:
-        """Each row's plaintext; a row that does not decrypt stops the run."""
+        """Each row's plaintext; a row that does not decrypt, or whose blind index is neither
+        NULL nor its value's under a keyring key, stops the run."""
         if self.kind == PGP_V1:
-            return [r.plain.encode() if isinstance(r.plain, str) else r.plain for r in rows]
-        return [self._decrypt(row[0], row.raw) for row in rows]
+            plains = [r.plain.encode() if isinstance(r.plain, str) else r.plain for r in rows]
+        else:
+            plains = [self._decrypt(row[0], row.raw) for row in rows]
+        if self.bidx:
+            macs = self.state.mac_keys()
+            for row, plain in zip(rows, plains, strict=True):
+                if row.bidx is not None and bytes(row.bidx) not in {
+                    blind_index.digest(k, plain) for k in macs
+                }:
+                    raise _BadRow(
+                        f"{self.table.name}.{self.bidx}: the row {self.pk_name}={row[0]!r} holds "
+                        f"a value that is not the blind index of {self.col.name} under any key "
+                        "of the keyring: --blind-index names the bytea column declared with "
+                        f"mapped_blind_index({self.col.name!r})"
+                    )
+        return plains
 
     # -- a row that stops the run ---------------------------------------------------------------
     def _decrypt(self, pk: Any, raw: bytes) -> bytes:

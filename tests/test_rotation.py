@@ -263,6 +263,21 @@ def cli_rotate(pg_database: PgDatabase, table: str, column: str, *extra: str) ->
     return cli.main(["rotate", "--url", url, "--table", table, "--column", column, *extra])
 
 
+def refused(pg_database: PgDatabase, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Run ``hardening rotate --table args[0] --column args[1] args[2:]``, which must refuse
+    before the progress bar and before any row changes: exit 2, one line on stderr (returned),
+    without the test's plaintext."""
+    before = snapshot(pg_database)
+    code = cli_rotate(pg_database, *args)
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, ""), err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("hardening rotate: ")
+    assert_no_data(err, b"Zebra-451")
+    assert snapshot(pg_database) == before
+    return err
+
+
 def filled_accounts(engine: Engine, env_keys: Callable[[str], None], n: int = 50) -> Table:
     """``accounts`` with ``n`` rows (ids 1..n) under key k1; the keyring is then k2, k1."""
     old = entry("k1")
@@ -343,7 +358,12 @@ def test_hardening_rotate_exit_codes_tell_an_error_from_rows_left(
     ("table", "column", "case", "expected"),
     [
         ("no_such_table", "ssn", "", "table no_such_table does not exist"),
-        ("accounts", "no_such_column", "", "accounts has no column 'no_such_column'"),
+        (
+            "accounts",
+            "no_such_column",
+            "",
+            "accounts has no column 'no_such_column' (check --column)",
+        ),
         ("accounts", "id", "", "accounts.id is of type INTEGER, not bytea"),
         ("accounts", "ssn", "old key missing", "the row id=1 is under key id 'k1', which the"),
         ("accounts", "note", "old key missing", "the row id=1 is under key id 'k1', which the"),
@@ -373,18 +393,10 @@ def test_hardening_rotate_exits_2_when_it_cannot_run_or_a_row_stops_it(
     elif case == "plaintext row":
         with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
             conn.execute(f"UPDATE accounts SET {column} = 'Zebra-451'::bytea WHERE id = 30")
-    before = snapshot(pg_database)
-    code = cli_rotate(pg_database, table, column, "--batch-size", "10", *extra)
-    out, err = capsys.readouterr()
-    assert code == 2, err
-    assert len(err.strip().splitlines()) == 1
-    assert err.startswith("hardening rotate: ")
+    err = refused(pg_database, capsys, table, column, "--batch-size", "10", *extra)
     assert expected in err
-    assert out == ""  # refused by the checks, before the progress bar is drawn
-    assert snapshot(pg_database) == before
     if case:
         assert "no row was changed" in err
-    assert_no_data(err, b"Zebra-451")
 
 
 @pytest.mark.parametrize("column", ["ssn", "note"])
@@ -442,3 +454,73 @@ def test_rotate_refuses_a_batch_size_or_pass_count_below_1(
             max_passes=sizes["max_passes"],
         )
     assert snapshot(pg_database) == before
+
+
+@pytest.mark.parametrize(
+    ("index", "fill", "expected"),
+    [
+        ("no_such", "", "accounts has no column 'no_such' (check --blind-index)"),
+        ("label", "'p'", "accounts.label is of type TEXT, not bytea: it is not a blind index"),
+        ("ssn", "", "accounts.ssn cannot be the blind index of ssn"),
+        ("id", "", "accounts.id cannot be the blind index of ssn"),
+        ("other", "'Zebra-451'::bytea", "accounts.other: the row id=1 holds a value that is not"),
+        # NULL past the first SAMPLE_ROWS rows to move: the batches would fill them before
+        # the first value is met
+        (
+            "other",
+            "CASE WHEN id > 110 THEN 'Zebra-451'::bytea END",
+            "accounts.other: the row id=111 holds a value that is not",
+        ),
+        # another row's index (shifted by one row)
+        (
+            "other",
+            "(SELECT ssn_bidx FROM accounts a WHERE a.id = accounts.id % 130 + 1)",
+            "accounts.other: the row id=1 holds a value that is not",
+        ),
+    ],
+)
+def test_a_blind_index_column_that_does_not_hold_the_index_is_refused_before_any_row_changes(
+    engine: Engine,
+    pg_database: PgDatabase,
+    env_keys: Callable[[str], None],
+    capsys: pytest.CaptureFixture[str],
+    index: str,
+    fill: str,
+    expected: str,
+) -> None:
+    filled_accounts(engine, env_keys, 130)
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE accounts ADD COLUMN label text, ADD COLUMN other bytea")
+        if fill:
+            conn.execute(f"UPDATE accounts SET {index} = {fill}")
+    err = refused(
+        pg_database, capsys, "accounts", "ssn", "--blind-index", index, "--batch-size", "10"
+    )
+    assert err.startswith(f"hardening rotate: {expected}")
+    if index != "no_such":
+        assert "mapped_blind_index('ssn')" in err  # the fix
+
+
+def test_a_wrong_blind_index_past_the_sample_stops_its_batch_before_it_is_written(
+    engine: Engine, pg_database: PgDatabase, env_keys: Callable[[str], None]
+) -> None:
+    table = filled_accounts(engine, env_keys, 150)
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(  # row 140 holds row 139's index
+            "UPDATE accounts SET ssn_bidx = (SELECT ssn_bidx FROM accounts WHERE id = 139) "
+            "WHERE id = 140"
+        )
+    before = snapshot(pg_database)
+    with pytest.raises(RotationStopped) as caught:
+        rotate(engine, "accounts", "ssn", blind_index_column="ssn_bidx", batch_size=25)
+    message = str(caught.value)
+    assert message.startswith("accounts.ssn_bidx: the row id=140 holds a value that is not")
+    assert "the 125 values moved to key 'k2' before it stay committed" in message
+    assert_no_data(message, b"ssn-140", b"ssn-139")
+    after = snapshot(pg_database)
+    assert after[125:] == before[125:]  # the batch of the row (126..150) was not written
+    env_keys(os.environ["HARDENING_KEYS"].split(",")[0])  # k2 alone: rows 1..125 are done
+    with engine.connect() as conn:
+        found = conn.execute(select(table.c.id).where(table.c.ssn.blind_eq("ssn-125"))).all()
+        assert found == [(125,)]
+        assert conn.execute(select(table.c.ssn).where(table.c.id == 1)).scalar() == "ssn-1"

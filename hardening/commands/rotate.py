@@ -35,7 +35,11 @@ def register(sub: Any) -> None:
     parser.add_argument("--table", required=True)
     parser.add_argument("--column", required=True)
     parser.add_argument("--schema", default=None)
-    parser.add_argument("--blind-index", default=None, help="blind-index column to recompute")
+    parser.add_argument(
+        "--blind-index",
+        default=None,
+        help="the column's blind-index column, recomputed (its values are checked first)",
+    )
     parser.add_argument(
         "--batch-size", type=_batch_size, default=500, help="rows per transaction (default 500)"
     )

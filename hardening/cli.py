@@ -4,8 +4,9 @@
 Only the module of the command being run is imported (all of them for ``--help``), so a
 command pays for its own dependencies only: ``hardening verify`` never loads Alembic.
 
-Whatever a command does not handle itself, ``main`` turns into one line on stderr and exit
-status 2: the kit's own errors (every exception class defined in ``hardening``: their messages
+A usage error (an argument missing or malformed) is one line on stderr naming the argument,
+exit 2. Whatever a command does not handle itself, ``main`` turns into one line on stderr and
+exit status 2: the kit's own errors (every exception class defined in ``hardening``: their messages
 name the object and the fix, never a secret) and driver errors, of which only the server's or
 libpq's primary message is shown, because SQLAlchemy's full text carries the statement's
 parameters (keys, plaintexts)."""
@@ -17,9 +18,17 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 import hardening.commands
 from hardening import __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error printed as one line like the commands' own errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def command_names() -> list[str]:
@@ -28,7 +37,7 @@ def command_names() -> list[str]:
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser with every command, or with ``only`` that one (imports just its module)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hardening", description="PostgreSQL hardening kit: migrations, encryption, verify."
     )
     parser.add_argument("--version", action="version", version=f"pg-hardening {__version__}")

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from hardening.cli import command_names
 from hardening.keys import generate_entry
 from hardening.testing.plugin import PgDatabase
 
@@ -78,9 +79,26 @@ def test_rotate_of_a_missing_table_names_it(pg_database: PgDatabase) -> None:
         "ssn",
         HARDENING_KEYS=generate_entry("k1"),
     )
-    assert proc.returncode != 0
-    assert "no_such_table" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert_one_line_error(proc, "hardening rotate:", "no_such_table")
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("size", ["0", "-5", "ten"])
+def test_rotate_refuses_a_batch_size_below_1_when_parsing_its_arguments(size: str) -> None:
+    proc = hardening(
+        "rotate",
+        *("--url", UNREACHABLE, "--table", "t", "--column", "c", "--batch-size", size),
+        HARDENING_KEYS=generate_entry("k1"),
+    )
+    line = assert_one_line_error(proc, "hardening rotate:", "--batch-size", "at least 1")
+    assert "127.0.0.1" not in line  # refused before any connection
+    assert proc.stdout == ""
+
+
+def test_a_usage_error_is_one_line() -> None:
+    line = assert_one_line_error(hardening("rotate", "--table", "t"), "hardening rotate:")
+    assert "--column" in line
+    assert "usage:" not in line
 
 
 def test_without_a_command_the_usage_is_printed_and_exit_is_2() -> None:
@@ -123,3 +141,33 @@ def test_verify_and_passwd_accept_a_password_with_spaces_and_url_characters(
     finally:
         with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_keygen_with_a_bad_id_prints_nothing_on_stdout() -> None:
+    """`export HARDENING_KEYS="$(hardening keygen --id ID),$HARDENING_KEYS"` must not capture
+    an error message as a key entry."""
+    proc = hardening("keygen", "--id", "not an id")
+    assert proc.stdout == ""
+    assert_one_line_error(proc, "hardening keygen:", "key id")
+
+
+ERROR_CASES = {
+    "keygen": ("keygen", "--id", "a/b"),
+    "passwd": ("passwd", "app", "--password-stdin"),  # no --url, no DATABASE_URL
+    "rotate": ("rotate", "--url", UNREACHABLE, "--table", "t", "--column", "c"),
+    "settings": ("settings", "unexpected"),
+    "verify": ("verify", "--url", UNREACHABLE),
+}
+
+
+@pytest.mark.parametrize("command", sorted(ERROR_CASES))
+def test_every_command_reports_errors_on_stderr_only(command: str) -> None:
+    proc = hardening(*ERROR_CASES[command], HARDENING_KEYS=generate_entry("k1"))
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert proc.stderr.strip()
+    assert "Traceback" not in proc.stderr
+
+
+def test_every_command_has_an_error_case() -> None:
+    assert sorted(ERROR_CASES) == command_names()

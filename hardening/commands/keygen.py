@@ -1,11 +1,16 @@
-"""``hardening keygen``: print a fresh ``key_id:base64(32 random bytes)`` keyring entry."""
+"""``hardening keygen``: print a fresh ``key_id:base64(32 random bytes)`` keyring entry.
+
+Only the entry goes to stdout, so ``export HARDENING_KEYS="$(hardening keygen --id ID),..."``
+never captures anything else: a bad ``--id`` is a ``KeyConfigError``, which ``hardening.cli``
+prints as one line on stderr (exit 2).
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from hardening.keys import ENV_KEYS, KeyConfigError, generate_entry
+from hardening.keys import ENV_KEYS, generate_entry
 
 
 def register(sub: Any) -> None:
@@ -18,9 +23,5 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        print(generate_entry(args.key_id))
-    except KeyConfigError as exc:
-        print(f"hardening keygen: {exc}")
-        return 2
+    print(generate_entry(args.key_id))
     return 0

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import sys
+from types import TracebackType
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
 from hardening import settings
-from hardening.keys import EncryptionError, default_keyring
-from hardening.rotation import RotationError, rotate
+from hardening.keys import default_keyring
+from hardening.rotation import RotationError, at_least_one, rotate
+
+EXIT_STATUS = (
+    "Exit status: 0 when every value is under the active key; 1 when rows remain under an "
+    "older key (another writer kept writing them during every pass: run it again once every "
+    "instance has the new key); 2 when it could not run or a row stopped it, with the reason "
+    "as one line on stderr (batches committed before that row stay rotated; run it again "
+    "after the fix)."
+)
 
 
 def register(sub: Any) -> None:
@@ -21,57 +29,86 @@ def register(sub: Any) -> None:
             "Keys come from HARDENING_KEYS (or HARDENING_KEYS_FILE); the first one is the "
             "target. Safe to interrupt and run again: rows already under it are skipped."
         ),
+        epilog=EXIT_STATUS,
     )
     parser.add_argument("--url", help="database URL (default: DATABASE_URL)")
     parser.add_argument("--table", required=True)
     parser.add_argument("--column", required=True)
     parser.add_argument("--schema", default=None)
-    parser.add_argument("--blind-index", default=None, help="blind-index column to recompute")
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument(
+        "--blind-index",
+        default=None,
+        help="the column's blind-index column, recomputed (its values are checked first)",
+    )
+    parser.add_argument(
+        "--batch-size", type=_batch_size, default=500, help="rows per transaction (default 500)"
+    )
     parser.add_argument(
         "--context", default=None, help="the column's context if set in the model (table.column)"
     )
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _batch_size(text: str) -> int:
     try:
-        url = settings.database_url({"url": args.url} if args.url else None)
-    except settings.SettingsError as exc:
-        print(f"hardening rotate: {exc}", file=sys.stderr)
-        return 2
+        return at_least_one("--batch-size", int(text))
+    except ValueError:
+        pass  # raised below, outside the block
+    raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Errors (no URL, bad keys, a table or column that cannot be rotated, a row that stops
+    the run, the database) are raised: ``hardening.cli`` prints them as one line, exit 2;
+    see ``EXIT_STATUS``."""
+    url = settings.database_url({"url": args.url} if args.url else None)
     if url is None:
-        print("hardening rotate: give --url or set DATABASE_URL", file=sys.stderr)
-        return 2
+        raise RotationError("no target database: give --url or set DATABASE_URL")
     default_keyring()  # a missing or malformed key is reported before any connection
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=False) as bar:
-        task = bar.add_task(f"{args.table}.{args.column}", total=None)
-
-        def show(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        try:
-            report = rotate(
-                url,
-                args.table,
-                args.column,
-                schema=args.schema,
-                blind_index_column=args.blind_index,
-                batch_size=args.batch_size,
-                context=args.context,
-                progress=show,
-            )
-        except (EncryptionError, RotationError) as exc:
-            print(f"hardening rotate: {exc}", file=sys.stderr)
-            return 1
+    with _Bar(f"{args.table}.{args.column}") as show:
+        report = rotate(
+            url,
+            args.table,
+            args.column,
+            schema=args.schema,
+            blind_index_column=args.blind_index,
+            batch_size=args.batch_size,
+            context=args.context,
+            progress=show,
+        )
     print(
         f"{report.table}.{report.column}: {report.rotated} values moved to key "
         f"{report.key_id!r} in {report.passes} pass(es); {report.remaining} left"
     )
     return 0 if report.remaining == 0 else 1
+
+
+class _Bar:
+    """The progress bar, drawn at its first report: ``rotate`` reports only once the table and
+    columns are checked, so a refusal is not preceded by an empty bar."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None or self.task is None:
+            self.bar = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __enter__(self) -> _Bar:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.bar is not None:
+            self.bar.stop()  # before hardening.cli prints the error, if there is one

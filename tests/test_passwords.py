@@ -303,7 +303,7 @@ def test_a_createrole_login_without_the_password_admin_role_is_told_the_grant(
     assert "\n" not in message
     assert GOOD not in message
     proc = passwd(target, "--password-stdin", stdin=GOOD + "\n", url=as_login(db, user))
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith(f"hardening passwd: role {user} may not read the password")
     assert f"GRANT {admin} TO {user}" in proc.stderr
@@ -388,7 +388,7 @@ def test_hardening_passwd_refuses_a_weak_password_in_one_line(
     policy_db: PgDatabase, role: str
 ) -> None:
     proc = passwd(role, "--password-stdin", stdin="short\n", url=policy_db.dsn)
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1
     assert proc.stderr.startswith(f"hardening passwd: password for role '{role}' rejected")
     assert "short" not in proc.stderr.replace("shorter", "")
@@ -578,7 +578,7 @@ def test_hardening_passwd_refuses_a_nbsp_spelling_of_a_used_password(
     assert passwd(role, "--password-stdin", stdin=GOOD + "\n", url=policy_db.dsn).returncode == 0
     fancy = "correct\u00a0horse battery staple violin"
     proc = passwd(role, "--password-stdin", stdin=fancy + "\n", url=policy_db.dsn)
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "used before" in proc.stderr
     assert fancy not in proc.stderr
 

@@ -58,11 +58,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"hardening passwd: warning: {warning.message}", file=sys.stderr)
     except (HardeningError, settings.SettingsError) as exc:
         print(f"hardening passwd: {exc}", file=sys.stderr)
-        return 1
+        return 2
     except psycopg.Error as exc:
         reason = exc.diag.message_primary or str(exc).strip().splitlines()[0]
         print(f"hardening passwd: {reason}", file=sys.stderr)
-        return 1
+        return 2
     until = f"; valid until {valid_until:%Y-%m-%d %H:%M %Z}" if valid_until else ""
     print(f"password of role {args.role} set (SCRAM-SHA-256, hashed on this machine){until}")
     return 0

@@ -72,7 +72,7 @@ def choice_setting(name: str, allowed: Sequence[str]) -> str:
 
 def int_setting(name: str, minimum: int, maximum: int = 10**6) -> int:
     raw = setting(name).strip()
-    if not re.fullmatch(r"\d+", raw) or not minimum <= int(raw) <= maximum:
+    if not re.fullmatch(r"[0-9]+", raw) or not minimum <= int(raw) <= maximum:
         raise HardeningError(
             f"setting {name} is {raw!r}; expected a whole number from {minimum} to {maximum}"
         )

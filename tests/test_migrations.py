@@ -700,7 +700,8 @@ def test_pgcrypto_owned_by_another_role_keeps_its_costs_and_the_upgrade_goes_on(
     assert diff(before, snapshot(pg_database.dsn)) == {}
 
 
-@pytest.mark.parametrize("value", ["0", "cheap", "-5"])
+# Devanagari, fullwidth and Arabic-Indic digits: int() reads them, PostgreSQL would not.
+@pytest.mark.parametrize("value", ["0", "cheap", "-5", "\u0967\u0968", "\uff11\uff12", "\u0663"])
 def test_an_invalid_pgcrypto_function_cost_is_named_before_anything_changes(
     pg_database: PgDatabase, value: str
 ) -> None:

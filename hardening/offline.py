@@ -24,14 +24,13 @@ SCRIPTS = {
     "upgrade-head.sql": ("upgrade", "base:head"),
     "downgrade-base.sql": ("downgrade", "head:base"),
 }
-# Secrets and per-run values never belong in a rendered script.
-NOT_RENDERED = ("password_pepper",)
 
 
 def render(name: str) -> str:
     """The SQL of ``SCRIPTS[name]`` with every setting at its default (environment ignored)."""
     verb, revisions = SCRIPTS[name]
-    defaults = {s.name: s.default for s in settings.SETTINGS.values() if s.name not in NOT_RENDERED}
+    # Secrets (the environment-only settings) never belong in a rendered script, nor on -x.
+    defaults = {s.name: s.default for s in settings.registry().values() if not s.env_only}
     cfg = migrate.config(**defaults)
     buffer = io.StringIO()
     cfg.output_buffer = buffer

@@ -34,6 +34,16 @@ AUDIT_CLASSES = ("read", "write", "function", "role", "ddl", "misc", "misc_set",
 AUDIT_TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
 LOG_LEVELS = ("debug1", "debug2", "debug3", "debug4", "debug5", "info", "notice", "warning", "log")
 BOOLEANS = ("on", "off")
+# Settings that name a role: no two may name the same one. The kit creates (or adopts) all but
+# table_owner_role, and makes them NOLOGIN.
+KIT_ROLE_SETTINGS = (
+    "password_admin_role",
+    "readonly_role",
+    "readwrite_role",
+    "audit_role",
+    "audit_reader_role",
+)
+ROLE_SETTINGS = (*KIT_ROLE_SETTINGS, "table_owner_role")
 
 
 class HardeningError(CommandError):
@@ -60,7 +70,40 @@ def role_setting(name: str) -> str:
         )
     if value.upper() == "PUBLIC" or value.startswith("pg_"):
         raise HardeningError(f"setting {name} cannot name PUBLIC or a pg_ role: choose another")
+    refuse_shared_roles()
+    if name in KIT_ROLE_SETTINGS:
+        refuse_if(
+            "EXISTS (SELECT FROM pg_roles WHERE rolname = :role "
+            "AND (rolsuper OR rolname IN (current_user, session_user)))",
+            f"pg-hardening: setting {name} names role {value}, a superuser or the role running "
+            "this migration; the kit makes its roles NOLOGIN (and grants them privileges), so it "
+            "never takes such a role",
+            f"choose a role of its own with -x {name}=... (default "
+            f"{settings.SETTINGS[name].default}); nothing was changed",
+            "invalid_role_specification",
+            role=value,
+        )
     return value
+
+
+def refuse_shared_roles() -> None:
+    """Refuse two role settings that name the same role: that role would hold the privileges
+    of both (a read-only role or the audit reader could write every future table)."""
+    named: dict[str, list[str]] = {}
+    for name in ROLE_SETTINGS:
+        if value := setting(name):
+            named.setdefault(value, []).append(name)
+    shared = [
+        f"settings {', '.join(names[:-1])} and {names[-1]} "
+        f"{'both' if len(names) == 2 else 'all'} name role {role}"
+        for role, names in named.items()
+        if len(names) > 1
+    ]
+    if shared:
+        raise HardeningError(
+            f"{'; '.join(shared)}: each needs a role of its own, as a shared role holds the "
+            "privileges of every setting naming it; pass different names with -x"
+        )
 
 
 def choice_setting(name: str, allowed: Sequence[str]) -> str:
@@ -72,7 +115,7 @@ def choice_setting(name: str, allowed: Sequence[str]) -> str:
 
 def int_setting(name: str, minimum: int, maximum: int = 10**6) -> int:
     raw = setting(name).strip()
-    if not re.fullmatch(r"\d+", raw) or not minimum <= int(raw) <= maximum:
+    if not re.fullmatch(r"[0-9]+", raw) or not minimum <= int(raw) <= maximum:
         raise HardeningError(
             f"setting {name} is {raw!r}; expected a whole number from {minimum} to {maximum}"
         )
@@ -198,6 +241,26 @@ def grant_default(
     _call("grant_default_privilege", step, owner, schema, objects, privilege, grantee)
 
 
+def refuse_if(condition: str, message: str, hint: str, errcode: str, **values: str) -> None:
+    """Stop the run with ``message`` (and ``hint``) if the SQL ``condition`` holds. ``values``
+    reach it as literals (``:name``); a DO block, so ``--sql`` output refuses the same way."""
+    literals = {**values, "message": message, "hint": hint}
+    tag = "$refuse$"
+    while any(tag in v for v in literals.values()):
+        tag = tag[:-1] + "_$"
+    op.execute(
+        sa.text(
+            f"DO {tag} BEGIN IF {condition} THEN RAISE EXCEPTION USING MESSAGE = :message, "
+            f"HINT = :hint, ERRCODE = '{errcode}'; END IF; END {tag}"
+        ).bindparams(
+            *(
+                sa.bindparam(name, value, type_=sa.Text, literal_execute=True)
+                for name, value in literals.items()
+            )
+        )
+    )
+
+
 def undo(step: str) -> None:
     """Reverse everything ``step`` recorded, newest first."""
     _call("undo", step)
@@ -274,6 +337,23 @@ def apply_least_privilege(step: str) -> None:
     schema = setting("app_schema")
     readonly, readwrite = role_setting("readonly_role"), role_setting("readwrite_role")
     owner = setting("table_owner_role")  # empty: the migrating role
+    refuse_if(
+        "NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = :schema)",
+        f"pg-hardening: setting app_schema names schema {schema}, which does not exist",
+        "create it first, or pass -x app_schema=... naming the schema of the application's "
+        "tables (default public); nothing was changed",
+        "invalid_schema_name",
+        schema=schema,
+    )
+    if owner:
+        refuse_if(
+            "NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :role)",
+            f"pg-hardening: setting table_owner_role names role {owner}, which does not exist",
+            "pass -x table_owner_role=... naming the role that creates the application's tables, "
+            "or leave it out (the role running the migration); nothing was changed",
+            "undefined_object",
+            role=owner,
+        )
     require(step, "database_owner", "createrole")
     revoke(step, "CREATE", "schema", "public", "", "PUBLIC")
     revoke(step, "TEMPORARY", "database", "", "", "PUBLIC")
@@ -365,6 +445,9 @@ SERVER_PROFILE_FROM = {
     "log_statement": "server_log_statement",
     "ssl_min_protocol_version": "server_ssl_min_protocol_version",
 }
+# Profile values judged by running verify's own control (sql/checks/<parameter>.sql, which reads
+# pg_settings) on the value; log_line_prefix is judged by LOG_LINE_PREFIX_NEEDS, tested equal.
+SERVER_PROFILE_VERIFIED = ("log_statement", "ssl_min_protocol_version")
 # What a log line must say, as `hardening verify` checks it (sql/checks/log_line_prefix.sql):
 # (what, the log_line_prefix escapes that record it).
 LOG_LINE_PREFIX_NEEDS = (
@@ -406,6 +489,31 @@ def log_line_prefix_setting() -> str:
     return prefix
 
 
+def refuse_unverified(step: str, parameter: str, value: str) -> None:
+    """Stop the run if `hardening verify`'s control ``parameter`` would fail ``value``: its
+    query (``sql/checks/<parameter>.sql``) runs with ``pg_settings`` showing ``value`` as the
+    server would after ALTER SYSTEM (an enum in the server's spelling)."""
+    from hardening.verify.controls import CONTROLS
+
+    control = next(c for c in CONTROLS if c.id == parameter)
+    check = sqlfiles.load(f"checks/{parameter}.sql").strip().rstrip(";")
+    source = SERVER_PROFILE_FROM[parameter]
+    refuse_if(
+        "(SELECT c.ok FROM (WITH pg_settings (name, setting, source) AS ("
+        "SELECT p.name, coalesce((SELECT v FROM unnest(p.enumvals) AS v "
+        "WHERE lower(v) = lower(:value)), :value), 'configuration file' "
+        "FROM pg_catalog.pg_settings AS p WHERE p.name = :parameter)\n"
+        f"{check}\n) AS c) IS FALSE",
+        f"pg-hardening: step {step}: setting {source} is {value!r}, and the verify control "
+        f"{control.id} requires that {control.title}: {control.rationale}",
+        f"pass -x {source}=... with a value it passes (default "
+        f"{settings.SETTINGS[source].default}); nothing was changed",
+        "invalid_parameter_value",
+        value=value,
+        parameter=parameter,
+    )
+
+
 def server_profile_settings() -> dict[str, str]:
     """What the server profile sets with ALTER SYSTEM; the values of kit settings are checked
     by the server in the step (``hardening.check_system_setting``) before anything is changed."""
@@ -438,6 +546,8 @@ def apply_server_profile(step: str) -> None:
     op.execute(sa.text(sqlfiles.load("migrations/server_profile_check.sql")))
     for name, value in values.items():
         _call("check_system_setting", step, name, value, SERVER_PROFILE_FROM.get(name, ""))
+    for name in SERVER_PROFILE_VERIFIED:
+        refuse_unverified(step, name, values[name])
     for name in values:
         _call("record_system_setting", step, name)
     if context.is_offline_mode():

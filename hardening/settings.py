@@ -3,6 +3,8 @@ then defaults. Every setting is documented here and listed by ``hardening settin
 
 from __future__ import annotations
 
+import difflib
+import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,8 +28,19 @@ class Setting:
     def env(self) -> str:
         return f"HARDENING_{self.name.upper()}"
 
+    @property
+    def env_only(self) -> bool:
+        """Documented "environment only" (a secret): ``-x`` is refused, as a command line is
+        visible to other users (ps) and kept in shell history. The doc is what ``hardening
+        settings`` prints, so the refusal follows what the user is told."""
+        return "environment only" in self.doc
+
 
 SETTINGS: dict[str, Setting] = {}
+# Modules that define settings of their own at import: loaded before names are checked.
+DEFINING_MODULES = ("hardening.keys",)
+# -x names the kit's env.py reads that are not settings.
+X_ONLY = ("url",)
 
 
 def define(name: str, default: str, doc: str) -> Setting:
@@ -124,6 +137,40 @@ define("server_log_statement", "ddl", "server profile: log_statement")
 define("server_ssl_min_protocol_version", "TLSv1.3", "server profile: ssl_min_protocol_version")
 
 
+def registry() -> dict[str, Setting]:
+    """Every setting, those of DEFINING_MODULES included."""
+    for module in DEFINING_MODULES:
+        importlib.import_module(module)
+    return SETTINGS
+
+
+def check_x_args(x_args: Mapping[str, str]) -> None:
+    """Refuse ``-x`` names the kit does not read (naming the closest known one) and settings
+    that are environment only, in one line, before anything connects or changes. Never quotes
+    a value: a refused one may be a secret."""
+    known = registry()
+    allowed = [*X_ONLY, *(s.name for s in known.values() if not s.env_only)]
+    problems = []
+    for name in x_args:
+        if name in allowed:
+            continue
+        setting = known.get(name)
+        if setting is not None:
+            problems.append(
+                f"-x {name} is refused: it is read from the environment only ({setting.env}), "
+                "never from -x, so that secrets stay off command lines (ps shows them, shell "
+                "history keeps them)"
+            )
+            continue
+        close = difflib.get_close_matches(name, allowed, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        problems.append(f"-x {name} is not a setting{hint}")
+    if problems:
+        raise SettingsError(
+            "; ".join(problems) + "; nothing was changed (`hardening settings` lists the settings)"
+        )
+
+
 def get(name: str, x_args: Mapping[str, str] | None = None) -> str:
     """The value of setting ``name``: ``-x name=...`` wins over HARDENING_NAME, then the default."""
     setting = SETTINGS[name]
@@ -140,8 +187,12 @@ def given(name: str, x_args: Mapping[str, str] | None = None) -> bool:
 def database_url(x_args: Mapping[str, str] | None = None) -> URL | None:
     """The target database: ``-x url=...`` or DATABASE_URL; None when neither is given.
 
-    ``postgresql://`` and ``postgres://`` URLs are read as psycopg 3 URLs.
+    ``postgresql://`` and ``postgres://`` URLs are read as psycopg 3 URLs. Every name in
+    ``x_args`` is checked first (check_x_args): the kit's env.py passes its whole ``-x`` here
+    before it connects or renders SQL.
     """
+    if x_args:
+        check_x_args(x_args)
     raw = (x_args or {}).get("url") or os.environ.get("DATABASE_URL")
     if not raw:
         return None

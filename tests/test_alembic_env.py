@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 from alembic import command
 from sqlalchemy import create_engine
 
@@ -90,3 +91,63 @@ def test_revisions_carry_the_hardening_branch_label() -> None:
     assert len(roots) == 1
     assert "hardening" in roots[0].branch_labels
     assert script.get_revisions("hardening@head")
+
+
+def alembic_errors(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in proc.stderr.splitlines() if line.startswith("alembic:")]
+
+
+def test_unknown_and_environment_only_x_names_are_refused_in_one_line_before_connecting(
+    pg_database: PgDatabase,
+) -> None:
+    from tests.migrations.catalog import diff, snapshot
+
+    before = snapshot(pg_database.dsn)
+    proc = alembic_cli(
+        *("-x", f"url={pg_database.dsn}", "-x", "audit_logs=all", "-x", "auditrole=rds_pgaudit"),
+        *("-x", "password_pepper=s3cret", "-x", "bogus=1", "upgrade", "head"),
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "s3cret" not in proc.stderr + proc.stdout  # a refused secret is never echoed
+    (line,) = alembic_errors(proc)
+    assert "-x audit_logs is not a setting (did you mean audit_log?)" in line
+    assert "-x auditrole is not a setting (did you mean audit_role?)" in line
+    assert "-x bogus is not a setting;" in line
+    assert "-x password_pepper is refused: it is read from the environment only" in line
+    assert "HARDENING_PASSWORD_PEPPER" in line
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+    assert version_tables(pg_database.dsn) == []
+
+
+@pytest.mark.parametrize("name", ["password_pepper", "keys", "keys_file"])
+def test_environment_only_settings_are_refused_on_x_also_when_rendering_sql(name: str) -> None:
+    proc = alembic_cli("-x", f"{name}=c2VjcmV0", "upgrade", "head", "--sql")
+    assert proc.returncode != 0
+    assert proc.stdout == ""  # no SQL rendered
+    (line,) = alembic_errors(proc)
+    assert f"-x {name} is refused: it is read from the environment only" in line
+    assert f"HARDENING_{name.upper()}" in line
+    assert "c2VjcmV0" not in proc.stderr
+
+
+def test_a_misspelled_name_is_refused_when_rendering_sql() -> None:
+    proc = alembic_cli("-x", "server_profil=on", "upgrade", "head", "--sql")
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    (line,) = alembic_errors(proc)
+    assert "-x server_profil is not a setting (did you mean server_profile?)" in line
+
+
+def test_hardening_settings_marks_the_environment_only_ones() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "hardening.cli", "settings"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for name in ("password_pepper", "keys", "keys_file"):
+        assert f"{name}  (HARDENING_{name.upper()} only, never -x, " in proc.stdout
+    assert "audit_role  (HARDENING_AUDIT_ROLE, default" in proc.stdout

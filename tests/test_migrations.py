@@ -7,6 +7,7 @@ import itertools
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,6 +41,24 @@ def alembic_cli(*args: str, dsn: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
     )
+
+
+def x_options(values: dict[str, str]) -> list[str]:
+    """``-x name=value`` for each setting, as alembic's command line takes them."""
+    return [arg for name, value in values.items() for arg in ("-x", f"{name}={value}")]
+
+
+def refused_upgrade(database: PgDatabase, values: dict[str, str]) -> tuple[str, str]:
+    """``alembic upgrade head`` with ``values`` as -x settings, which must be refused with one
+    ``alembic:`` line and change nothing: (that line, the whole stderr)."""
+    before = snapshot(database.dsn)
+    proc = alembic_cli(*x_options(values), "upgrade", "head", dsn=database.dsn)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("alembic:")]
+    assert len(lines) == 1, proc.stderr
+    assert diff(before, snapshot(database.dsn)) == {}
+    return lines[0], proc.stderr
 
 
 def db_settings(dsn: str) -> dict[str, str]:
@@ -629,6 +648,67 @@ def test_an_invalid_setting_is_named_before_anything_changes(pg_database: PgData
     assert diff(before, snapshot(pg_database.dsn)) == {}
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("readonly_role", "audit_reader_role"),
+        ("audit_role", "readonly_role"),
+        ("password_admin_role", "audit_role"),
+        ("table_owner_role", "readwrite_role"),
+    ],
+)
+def test_two_role_settings_naming_one_role_are_refused_before_anything_changes(
+    pg_database: PgDatabase, first: str, second: str
+) -> None:
+    # One role for both would hold the privileges of both: the "read-only" role or the audit
+    # reader could write every future table, every read of the read-only role be audited.
+    roles = unique_roles()
+    shared = roles.get(second) or roles[first]
+    line, _ = refused_upgrade(pg_database, {**roles, first: shared, second: shared})
+    assert f"settings {first} and {second} both name role {shared}" in line or (
+        f"settings {second} and {first} both name role {shared}" in line
+    ), line
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected", "fix"),
+    [
+        (
+            "table_owner_role",
+            "nosuch",
+            "setting table_owner_role names role nosuch, which does not exist",
+            "pass -x table_owner_role=... naming the role that creates the application's tables",
+        ),
+        (
+            "app_schema",
+            "nosuch",
+            "setting app_schema names schema nosuch, which does not exist",
+            "create it first, or pass -x app_schema=...",
+        ),
+    ],
+)
+def test_a_setting_naming_a_missing_role_or_schema_is_named_with_the_fix(
+    pg_database: PgDatabase, name: str, value: str, expected: str, fix: str
+) -> None:
+    line, stderr = refused_upgrade(pg_database, {**unique_roles(), name: value})
+    assert expected in line
+    assert fix in stderr
+
+
+@pytest.mark.parametrize("name", ["audit_role", "readonly_role", "password_admin_role"])
+def test_a_superuser_or_the_migrating_role_is_never_taken_as_a_kit_role(
+    pg_database: PgDatabase, name: str
+) -> None:
+    # The kit's roles are NOLOGIN: it must neither take the role running it (a superuser
+    # here) nor suggest ALTER ROLE ... NOLOGIN, which would lock that role out.
+    me = pg_database.url.username
+    assert me
+    line, stderr = refused_upgrade(pg_database, {**unique_roles(), name: me})
+    assert f"setting {name} names role {me}, a superuser or the role running this migration" in line
+    assert f"-x {name}=..." in stderr
+    assert "ALTER ROLE" not in stderr
+
+
 # --- pgcrypto's planner costs -----------------------------------------------------------------
 
 PGP_COSTS = """
@@ -700,7 +780,8 @@ def test_pgcrypto_owned_by_another_role_keeps_its_costs_and_the_upgrade_goes_on(
     assert diff(before, snapshot(pg_database.dsn)) == {}
 
 
-@pytest.mark.parametrize("value", ["0", "cheap", "-5"])
+# Devanagari, fullwidth and Arabic-Indic digits: int() reads them, PostgreSQL would not.
+@pytest.mark.parametrize("value", ["0", "cheap", "-5", "\u0967\u0968", "\uff11\uff12", "\u0663"])
 def test_an_invalid_pgcrypto_function_cost_is_named_before_anything_changes(
     pg_database: PgDatabase, value: str
 ) -> None:
@@ -856,6 +937,36 @@ def test_server_profile_sets_logging_and_tls_and_downgrade_restores_prior_values
         assert ("log_statement", "mod") in before["system_settings"]
 
 
+def test_profile_values_verify_passes_are_applied_as_the_server_spells_them(
+    pg_server_factory: Callable[[dict[str, str]], PgServer],
+) -> None:
+    from hardening.verify import run
+
+    server = pg_server_factory({"cluster_name": "profile_verified"})
+    with server.database() as url:
+        dsn = libpq_dsn(url)
+        before = snapshot(dsn)
+        migrate.upgrade(
+            url,
+            "head",
+            server_profile="on",
+            server_ssl_min_protocol_version="tlsv1.2",
+            server_log_statement="MOD",
+            **unique_roles(),
+        )
+        for _ in range(50):  # pg_reload_conf() signals the postmaster: wait for new sessions
+            report = run(url, only=["ssl_min_protocol_version", "log_statement"])
+            statuses = sorted((r.control.id, str(r.status)) for r in report.results)
+            if statuses == [("log_statement", "pass"), ("ssl_min_protocol_version", "pass")]:
+                break
+            time.sleep(0.1)
+        assert statuses == [("log_statement", "pass"), ("ssl_min_protocol_version", "pass")], [
+            r.detail for r in report.results
+        ]
+        migrate.downgrade(url, "base")
+        assert diff(before, snapshot(dsn)) == {}
+
+
 def version_num(dsn: str) -> list[tuple[str]] | None:
     """The rows of hardening_version, or None when the table does not exist."""
     with psycopg.connect(dsn) as conn:
@@ -873,6 +984,23 @@ def version_num(dsn: str) -> list[tuple[str]] | None:
             "ssl_min_protocol_version expects one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3",
         ),
         ("server_log_statement", "verbose", "log_statement expects one of none, ddl, mod, all"),
+        # Values the server takes but `hardening verify` fails: refused with verify's reason.
+        (
+            "server_ssl_min_protocol_version",
+            "TLSv1",
+            "the verify control ssl_min_protocol_version requires that ssl_min_protocol_version "
+            "is TLSv1.2 or later: TLS 1.0 and 1.1 are deprecated",
+        ),
+        (
+            "server_ssl_min_protocol_version",
+            "tlsv1.1",
+            "requires that ssl_min_protocol_version is TLSv1.2 or later",
+        ),
+        (
+            "server_log_statement",
+            "none",
+            "the verify control log_statement requires that log_statement records at least DDL",
+        ),
         (
             "server_log_line_prefix",
             "%m [%p] %%u ",

@@ -16,6 +16,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for setting in sorted(settings.SETTINGS.values(), key=lambda s: s.name):
-        print(f"{setting.name}  ({setting.env}, default {setting.default!r})\n    {setting.doc}")
+    for setting in sorted(settings.registry().values(), key=lambda s: s.name):
+        where = f"{setting.env} only, never -x" if setting.env_only else setting.env
+        print(f"{setting.name}  ({where}, default {setting.default!r})\n    {setting.doc}")
     return 0

@@ -758,6 +758,8 @@ UPDATE hardening_version SET version_num='h002_pgcrypto' WHERE hardening_version
 
 -- Running upgrade h002_pgcrypto -> h003_password_policy
 
+DO $refuse$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'hardening_password_admin' AND (rolsuper OR rolname IN (current_user, session_user))) THEN RAISE EXCEPTION USING MESSAGE = 'pg-hardening: setting password_admin_role names role hardening_password_admin, a superuser or the role running this migration; the kit makes its roles NOLOGIN (and grants them privileges), so it never takes such a role', HINT = 'choose a role of its own with -x password_admin_role=... (default hardening_password_admin); nothing was changed', ERRCODE = 'invalid_role_specification'; END IF; END $refuse$;
+
 SELECT hardening.require('h003_password_policy', 'database_owner') AS require_1;
 
 SELECT hardening.ensure_role('h003_password_policy', 'hardening_password_admin', 'password_admin_role') AS ensure_role_1;
@@ -815,6 +817,12 @@ SELECT hardening.grant_privilege('h003_password_policy', 'table', 'hardening', '
 UPDATE hardening_version SET version_num='h003_password_policy' WHERE hardening_version.version_num = 'h002_pgcrypto';
 
 -- Running upgrade h003_password_policy -> h004_least_privilege
+
+DO $refuse$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'hardening_readonly' AND (rolsuper OR rolname IN (current_user, session_user))) THEN RAISE EXCEPTION USING MESSAGE = 'pg-hardening: setting readonly_role names role hardening_readonly, a superuser or the role running this migration; the kit makes its roles NOLOGIN (and grants them privileges), so it never takes such a role', HINT = 'choose a role of its own with -x readonly_role=... (default hardening_readonly); nothing was changed', ERRCODE = 'invalid_role_specification'; END IF; END $refuse$;
+
+DO $refuse$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'hardening_readwrite' AND (rolsuper OR rolname IN (current_user, session_user))) THEN RAISE EXCEPTION USING MESSAGE = 'pg-hardening: setting readwrite_role names role hardening_readwrite, a superuser or the role running this migration; the kit makes its roles NOLOGIN (and grants them privileges), so it never takes such a role', HINT = 'choose a role of its own with -x readwrite_role=... (default hardening_readwrite); nothing was changed', ERRCODE = 'invalid_role_specification'; END IF; END $refuse$;
+
+DO $refuse$ BEGIN IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'public') THEN RAISE EXCEPTION USING MESSAGE = 'pg-hardening: setting app_schema names schema public, which does not exist', HINT = 'create it first, or pass -x app_schema=... naming the schema of the application''s tables (default public); nothing was changed', ERRCODE = 'invalid_schema_name'; END IF; END $refuse$;
 
 SELECT hardening.require('h004_least_privilege', 'database_owner,createrole') AS require_1;
 
@@ -879,6 +887,10 @@ SELECT hardening.set_database_setting('h005_pgaudit', 'pgaudit.log_client', 'off
 UPDATE hardening_version SET version_num='h005_pgaudit' WHERE hardening_version.version_num = 'h004_least_privilege';
 
 -- Running upgrade h005_pgaudit -> h006_audit_roles
+
+DO $refuse$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'hardening_auditor' AND (rolsuper OR rolname IN (current_user, session_user))) THEN RAISE EXCEPTION USING MESSAGE = 'pg-hardening: setting audit_role names role hardening_auditor, a superuser or the role running this migration; the kit makes its roles NOLOGIN (and grants them privileges), so it never takes such a role', HINT = 'choose a role of its own with -x audit_role=... (default hardening_auditor); nothing was changed', ERRCODE = 'invalid_role_specification'; END IF; END $refuse$;
+
+DO $refuse$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'hardening_audit_reader' AND (rolsuper OR rolname IN (current_user, session_user))) THEN RAISE EXCEPTION USING MESSAGE = 'pg-hardening: setting audit_reader_role names role hardening_audit_reader, a superuser or the role running this migration; the kit makes its roles NOLOGIN (and grants them privileges), so it never takes such a role', HINT = 'choose a role of its own with -x audit_reader_role=... (default hardening_audit_reader); nothing was changed', ERRCODE = 'invalid_role_specification'; END IF; END $refuse$;
 
 SELECT hardening.require('h006_audit_roles', 'database_owner') AS require_1;
 

@@ -35,7 +35,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -51,6 +51,7 @@ from sqlalchemy.sql import elements, operators, sqltypes, visitors
 from sqlalchemy.sql.base import SchemaEventTarget
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, Null
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.schema import Column, Table
 from sqlalchemy.types import TypeDecorator
 
@@ -333,10 +334,12 @@ class _Guarded(TypeDecorator.Comparator[Any]):
             return
         if op in (operators.eq, operators.ne) and other and _is_null(other[0]):
             return
-        if op in (operators.eq, operators.ne) and other and _same_column(self.expr, other[0]):
-            # The column against itself (an ORM-annotated copy and the table's Column):
-            # SQLAlchemy does this when it looks a column up in a dict (the ORM's UPDATE
-            # synchronisation), and in SQL it compares each row's bytes with themselves.
+        if op in (operators.eq, operators.ne) and other and _is_column(other[0]):
+            # Against a column (not a value): SQLAlchemy compares columns this way when it
+            # looks one up in a list or dict (`c in columns`: INSERT .. RETURNING, the ORM's
+            # UPDATE synchronisation), never sending the result. In SQL, a comparison with an
+            # encrypted column is refused when the statement is executed
+            # (``_refuse_on_ciphertext``), except the column against itself.
             return
         name = getattr(op, "__name__", str(op)).rstrip("_").removesuffix("_op")
         col = getattr(self.expr, "key", "column")
@@ -375,13 +378,12 @@ def _is_null(value: Any) -> bool:
     return value is None or isinstance(value, Null)
 
 
-def _same_column(expr: Any, other: Any) -> bool:
-    """True when ``other`` is ``expr``'s very column, not a value, an alias's column (a
-    self-join would compare two rows' ciphertexts) or a subquery's."""
-    if not isinstance(other, ColumnElement) or isinstance(other, BindParameter):
-        return False
-    column = getattr(expr, "_deannotate", None)
-    return column is not None and other._deannotate() is column()
+def _is_column(other: Any) -> bool:
+    """True for a column expression, not a value (a bind parameter or a Python value)."""
+    clause = getattr(other, "__clause_element__", None)  # an ORM attribute
+    if clause is not None:
+        other = clause()
+    return isinstance(other, ColumnElement) and not isinstance(other, BindParameter)
 
 
 class _EncryptedBase(TypeDecorator[T], Generic[T]):
@@ -1005,6 +1007,11 @@ def _before_cursor_execute(
         statement_element = getattr(compiled, "statement", None)
         if isinstance(statement_element, sa.ClauseElement):
             _refuse_on_ciphertext(statement_element)
+        # what the ORM compiled the statement into: eager loads' ORDER BY, column properties
+        compiled_state = getattr(compiled, "compile_state", None)
+        core = getattr(compiled_state, "statement", None)
+        if isinstance(core, sa.ClauseElement) and core is not statement_element:
+            _refuse_on_ciphertext(core)
         compiled.__dict__["_hardening_checked"] = True
     if (
         compiled is not None
@@ -1029,61 +1036,165 @@ def _before_execute(
 
 def _refuse_on_ciphertext(statement: sa.ClauseElement) -> None:
     """Refuse, before it runs, SQL that would silently work on ciphertext and return wrong
-    rows, at any depth (subqueries, CTEs, UNION): ``ORDER BY`` an encrypted column (also
-    ``OVER (ORDER BY ..)``, ``WITHIN GROUP``, a column named by a string), ``GROUP BY`` or
-    ``PARTITION BY`` one, a tuple comparison holding one (``tuple_(a, col).in_(...)``), and
-    ``SELECT DISTINCT`` of an AEAD column without its table's primary key (equal values are
-    different ciphertexts; with the key, a row's ciphertext is as distinct as the row).
+    rows, at any depth (subqueries, CTEs, set operations, and what the ORM adds when it
+    compiles: eager loads' ORDER BY, column properties):
+
+    * ``ORDER BY`` an encrypted column or an expression of its type (also ``OVER (ORDER BY)``,
+      ``WITHIN GROUP``, a column named by a string);
+    * ``GROUP BY`` (also ``ROLLUP``/``CUBE``/``GROUPING SETS``), ``PARTITION BY`` and
+      ``DISTINCT ON`` an encrypted column, unless the same list holds its table's whole
+      primary key (then each group is one row, and its ciphertext is as distinct as the row);
+    * ``SELECT DISTINCT``, ``UNION``, ``INTERSECT`` and ``EXCEPT`` of an AEAD column without
+      its table's primary key in the select list (a pgcrypto column is decrypted in the select
+      list, so these see its values);
+    * a comparison with an encrypted column on one side (``tuple_(id, col).in_(..)``,
+      ``col == other_col``), other than ``IS [NOT] NULL`` and the column against itself.
+
     Operators on the column itself (``<``, ``LIKE``, ``==`` a value, ``.distinct()``) already
-    raise when the query is built; these constructs are only seen here. SQL written as text
-    (``text()``, ``literal_column()``) is not looked into."""
-    for element in visitors.iterate(statement):
+    raise when the query is built. SQL given as text (``text()``, ``literal_column()``) is
+    not looked into."""
+    for element, owner in _walk(statement, None):
         clauses = list(getattr(element, "_order_by_clauses", None) or ())
         order_by = getattr(element, "order_by", None)
         if isinstance(order_by, sa.ClauseElement):  # Over, WithinGroup, aggregate_order_by
             clauses.extend(getattr(order_by, "clauses", None) or (order_by,))
         for clause in clauses:
-            _refuse_if_encrypted(element, clause, "ORDER BY", "would sort ciphertext, not values")
-        for clause in getattr(element, "_group_by_clauses", None) or ():
-            _refuse_if_encrypted(element, clause, "GROUP BY", _GROUPS)
-        partition_by = getattr(element, "partition_by", None)
-        for clause in getattr(partition_by, "clauses", None) or ():
-            _refuse_if_encrypted(element, clause, "PARTITION BY", _GROUPS)
-        if isinstance(element, sa.BinaryExpression) and element.operator not in _NULL_TESTS:
-            for side in (element.left, element.right):
-                for item in side.clauses if isinstance(side, sa.Tuple) else ():
-                    _refuse_if_encrypted(
-                        element, item, "a tuple comparison", "would compare ciphertext"
+            for target in _targets(owner, clause):
+                col_type = getattr(target, "type", None)
+                if isinstance(col_type, _EncryptedBase):
+                    raise EncryptedComparisonError(
+                        f"ORDER BY the encrypted column {_column_name(target, col_type)} would "
+                        "sort ciphertext, not values; sort in the application instead"
                     )
-        if isinstance(element, sa.Select) and element._distinct and not element._distinct_on:
-            _refuse_distinct(element)
+        group_by = list(getattr(element, "_group_by_clauses", None) or ())
+        if group_by:
+            _refuse_grouping(owner, group_by, "GROUP BY")
+        partition_by = getattr(element, "partition_by", None)
+        if partition_by is not None and getattr(partition_by, "clauses", None):
+            _refuse_grouping(owner, list(partition_by.clauses), "PARTITION BY")
+        if isinstance(element, sa.Select):
+            on = _distinct_on(element)
+            if on:
+                _refuse_grouping(element, on, "DISTINCT ON")
+            elif element._distinct:
+                _refuse_grouping(element, list(element.selected_columns), "SELECT DISTINCT")
+        if isinstance(element, sa.CompoundSelect) and element.keyword.value != "UNION ALL":
+            for member in element.selects:
+                columns = list(getattr(member, "selected_columns", ()))
+                _refuse_grouping(member, columns, element.keyword.value)
+        if isinstance(element, sa.BinaryExpression) and element.operator not in _NULL_TESTS:
+            _refuse_comparison(element)
 
 
-_GROUPS = "would group ciphertext (equal values are different ciphertexts)"
 _NULL_TESTS = frozenset({operators.is_, operators.is_not})
+_GROUPING_SETS = frozenset({"rollup", "cube", "grouping_sets"})
+_SELECT_LISTS = frozenset(
+    {"SELECT DISTINCT", "UNION", "INTERSECT", "INTERSECT ALL", "EXCEPT", "EXCEPT ALL"}
+)
 
 
-def _refuse_if_encrypted(owner: Any, clause: Any, what: str, why: str) -> None:
+def _walk(element: Any, owner: Any) -> Iterator[tuple[Any, Any]]:
+    """Every element under ``element`` with the SELECT it belongs to (for names given as
+    strings)."""
+    if isinstance(element, sa.Select | sa.CompoundSelect):
+        owner = element
+    yield element, owner
+    for child in element.get_children():
+        yield from _walk(child, owner)
+
+
+def _distinct_on(select_: sa.Select[Any]) -> list[Any]:
+    """``select.distinct(col)`` and ``select.ext(distinct_on(col))`` (SQLAlchemy 2.1)."""
+    on = list(select_._distinct_on or ())
+    pre = getattr(select_, "_pre_columns_clause", None)
+    if pre is not None:
+        for item in visitors.iterate(pre):
+            if not isinstance(item, sa.Select):
+                on.extend(getattr(item, "_distinct_on", None) or ())
+    return on
+
+
+def _targets(owner: Any, clause: Any) -> list[Any]:
+    """What an ORDER BY / GROUP BY item stands for: labels and ``.desc()`` unwrapped, a name
+    given as a string resolved as SQLAlchemy does (the select list, then the FROM tables),
+    ``ROLLUP(..)`` and friends and a FROM object (``group_by(User)``) expanded."""
     target = clause
     while True:
         if isinstance(target, elements._textual_label_reference):  # order_by("ssn")
-            target = _selected(owner, target.element)
+            target = _named(owner, target.element)
         elif isinstance(target, sa.UnaryExpression | sa.Label | elements._label_reference):
             target = target.element
         else:
             break
-    col_type = getattr(target, "type", None)
-    if isinstance(col_type, _EncryptedBase):
+    if target is None:
+        return []
+    if isinstance(target, FunctionElement):  # a function is a FromClause too
+        if str(getattr(target, "name", "")) in _GROUPING_SETS:
+            return [t for item in target.clauses for t in _targets(owner, item)]
+        return [target]
+    if isinstance(target, sa.FromClause):
+        return list(target.c)
+    if isinstance(target, elements.ClauseList):  # a tuple, or a list SQLAlchemy grouped
+        return [t for item in target.clauses for t in _targets(owner, item)]
+    return [target]
+
+
+def _named(owner: Any, name: str) -> Any:
+    """The column a string in ``order_by("name")`` / ``group_by("name")`` names, if any."""
+    columns = getattr(owner, "selected_columns", None)
+    if columns is not None and name in columns:
+        return columns[name]
+    froms = owner.get_final_froms() if isinstance(owner, sa.Select) else ()
+    for from_ in froms:
+        if name in from_.c:
+            return from_.c[name]
+    return None
+
+
+def _refuse_grouping(owner: Any, clauses: list[Any], what: str) -> None:
+    targets = [t for clause in clauses for t in _targets(owner, clause)]
+    present = {id(_plain(t)) for t in targets}
+    select_list = what in _SELECT_LISTS
+    for target in targets:
+        col_type = getattr(target, "type", None)
+        if not isinstance(col_type, _EncryptedBase):
+            continue
+        if select_list and not isinstance(col_type, EncryptedType):
+            continue  # a pgcrypto column is decrypted in the select list: these see values
+        table = getattr(_plain(target), "table", None)
+        if table is None and select_list:
+            continue  # an expression (a column property's subquery): its row decides
+        key = list(getattr(table, "primary_key", None) or ())
+        if key and all(id(_plain(k)) in present for k in key):
+            continue
+        name = _column_name(target, col_type)
+        if select_list:
+            raise EncryptedComparisonError(
+                f"{what} of the encrypted column {name} without its table's primary key would "
+                "not merge equal values (each is a different ciphertext); select the primary "
+                "key too, or de-duplicate in the application"
+            )
         raise EncryptedComparisonError(
-            f"{what} the encrypted column {_column_name(target, col_type)} {why}; "
-            f"{'sort' if what == 'ORDER BY' else 'do it'} in the application instead"
+            f"{what} the encrypted column {name} would group ciphertext (equal values are "
+            "different ciphertexts); group in the application, or add the table's primary key"
         )
 
 
-def _selected(owner: Any, name: str) -> Any:
-    """The column a string in ``order_by("name")`` / ``group_by("name")`` names, if any."""
-    columns = getattr(owner, "selected_columns", None)
-    return columns[name] if columns is not None and name in columns else None
+def _refuse_comparison(element: sa.BinaryExpression[Any]) -> None:
+    sides = [element.left, element.right]
+    items = [i for side in sides for i in (side.clauses if isinstance(side, sa.Tuple) else [side])]
+    encrypted = [i for i in items if isinstance(getattr(_plain(i), "type", None), _EncryptedBase)]
+    if not encrypted:
+        return
+    if len(sides) == 2 and all(_plain(s) is _plain(sides[0]) for s in sides):
+        return  # the column against itself (the ORM's UPDATE synchronisation)
+    target = _plain(encrypted[0])
+    name = _column_name(target, cast(_EncryptedBase[Any], target.type))
+    raise EncryptedComparisonError(
+        f"a comparison with the encrypted column {name} would "
+        "compare ciphertext (equal values are different ciphertexts); use blind_eq with a "
+        "blind index, or compare in the application"
+    )
 
 
 def _column_name(target: Any, col_type: _EncryptedBase[Any]) -> str:
@@ -1091,24 +1202,9 @@ def _column_name(target: Any, col_type: _EncryptedBase[Any]) -> str:
     return repr(context or getattr(target, "key", None) or "column")
 
 
-def _refuse_distinct(select_: sa.Select[Any]) -> None:
-    selected = list(select_.selected_columns)
-    present = {id(_plain(c)) for c in selected}
-    for column in selected:
-        col_type = getattr(column, "type", None)
-        if not isinstance(col_type, EncryptedType):
-            continue  # a pgcrypto column is decrypted in the select list: DISTINCT sees values
-        key = list(getattr(getattr(column, "table", None), "primary_key", None) or ())
-        if not key or any(id(_plain(k)) not in present for k in key):
-            raise EncryptedComparisonError(
-                f"SELECT DISTINCT the encrypted column {_column_name(column, col_type)} "
-                "without its table's primary key would not merge equal values (each is a "
-                "different ciphertext); select the primary key too, or de-duplicate in the "
-                "application"
-            )
-
-
 def _plain(column: Any) -> Any:
+    while isinstance(column, sa.Label):
+        column = column.element
     deannotate = getattr(column, "_deannotate", None)
     return deannotate() if deannotate is not None else column
 

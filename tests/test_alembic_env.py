@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 from alembic import command
+from alembic.config import CommandLine
 from sqlalchemy import create_engine
 
 from hardening import migrate
@@ -90,3 +94,38 @@ def test_revisions_carry_the_hardening_branch_label() -> None:
     assert len(roots) == 1
     assert "hardening" in roots[0].branch_labels
     assert script.get_revisions("hardening@head")
+
+
+def documented_alembic_commands(text: str) -> list[str]:
+    """The ``alembic ...`` command lines of a Markdown text: in backtick spans and in code
+    blocks (where a quoted message may join two with ", then "), comments cut off. A bare
+    ``alembic upgrade`` names the command in prose and is left out."""
+    code, prose, fenced = [], [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif fenced or line.startswith("    "):
+            code.append(line.split("#", 1)[0])
+        else:
+            prose.append(line)
+    spans = [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", "\n".join(prose))]
+    found = []
+    for candidate in [*spans, *code]:
+        for part in candidate.split(", then "):
+            match = re.search(r"(?:^|\s)(alembic \S.*)", part)
+            if match and len(match.group(1).split()) > 2:
+                found.append(match.group(1).strip())
+    return found
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/migrations.md"])
+def test_every_documented_alembic_command_is_one_alembic_accepts(doc: str) -> None:
+    # alembic takes -x before the command only: `alembic upgrade head -x name=value` exits 2.
+    commands = documented_alembic_commands((ROOT / doc).read_text(encoding="utf-8"))
+    assert any("-x server_profile=on" in c for c in commands), commands
+    for line in commands:
+        words = shlex.split(line)
+        try:
+            CommandLine(prog="alembic").parser.parse_args(words[1:])
+        except SystemExit:
+            pytest.fail(f"{doc}: alembic refuses `{line}`")

@@ -1,12 +1,17 @@
-"""Run the kit's own migrations from Python: the same env.py and versions the CLI uses."""
+"""Run the kit's own migrations from Python: the same env.py and versions the CLI uses, and
+what that env.py does around a run (server messages, the version table's preflight)."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
 
 import hardening
 
@@ -38,3 +43,49 @@ class _XArgs:
 
     def __init__(self, x: list[str]) -> None:
         self.x = x
+
+
+# Severities of the server messages a run passes on (client_min_messages keeps lower ones away).
+FORWARDED_SEVERITIES = ("WARNING", "NOTICE")
+
+
+def server_message_line(severity: str, primary: str, hint: str | None) -> str | None:
+    """One line for a NOTICE or WARNING the server sent during a run, marked as the server's;
+    None for other severities and for pgaudit's own lines (``pgaudit.log_client``), which
+    echo statements: the audit trail, not advice, and in a revision of yours maybe values.
+    The kit's SQL raises NOTICEs that name roles, functions and the statements that fix
+    them, never a password or a key (sql/migrations/state.sql)."""
+    if severity not in FORWARDED_SEVERITIES or primary.startswith("AUDIT: "):
+        return None
+    text = " ".join(primary.splitlines())
+    if hint:
+        text += "; hint: " + " ".join(hint.splitlines())
+    return f"server {severity}: {text}"
+
+
+@contextmanager
+def forwarding_server_messages(
+    connection: Connection, write: Callable[[str], Any] | None = None
+) -> Iterator[None]:
+    """While the block runs, write each NOTICE or WARNING the server sends on ``connection``
+    as one line (to stderr by default): alembic itself never shows them."""
+    driver: Any = connection.connection.driver_connection
+    if not hasattr(driver, "add_notice_handler"):  # not psycopg 3
+        yield
+        return
+    out = write or (lambda line: print(line, file=sys.stderr, flush=True))
+
+    def handler(diag: Any) -> None:
+        line = server_message_line(
+            str(diag.severity_nonlocalized or diag.severity or ""),
+            str(diag.message_primary or ""),
+            diag.message_hint,
+        )
+        if line is not None:
+            out(line)
+
+    driver.add_notice_handler(handler)
+    try:
+        yield
+    finally:
+        driver.remove_notice_handler(handler)

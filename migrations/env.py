@@ -8,7 +8,9 @@ One run is one transaction: a step that lacks a privilege (or a server without p
 stops the run and rolls back every earlier step of it, so nothing changes. Concurrent runs
 against one database serialise on a session advisory lock taken before alembic reads the
 version table: one applies, the others wait, then find nothing to do. Errors become one
-``alembic: ...`` line (plus the fix), never a driver traceback.
+``alembic: ...`` line (plus the fix), never a driver traceback. NOTICEs and WARNINGs the server
+sends during a run (a role kept on downgrade, a planner cost left as it was) are passed on as
+``server NOTICE: ...`` lines on stderr: alembic itself never shows them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from hardening import ops, settings
+from hardening import migrate, ops, settings
 from hardening.ops import HardeningError
 
 VERSION_TABLE = "hardening_version"
@@ -74,7 +76,7 @@ def run_online() -> None:
     handed_in = config.attributes.get("connection")
     if isinstance(handed_in, Connection):  # the caller owns the transaction (and any lock)
         _configure(handed_in)
-        with context.begin_transaction():
+        with migrate.forwarding_server_messages(handed_in), context.begin_transaction():
             _run_and_check()
         return
     if isinstance(handed_in, Engine):  # pytest-alembic hands in an engine
@@ -98,7 +100,7 @@ def _run_locked(engine: Engine) -> None:
         connection.commit()
         try:
             _configure(connection)
-            with context.begin_transaction():
+            with migrate.forwarding_server_messages(connection), context.begin_transaction():
                 _run_and_check()
         except BaseException:
             connection.invalidate()  # closing the session releases the lock with it

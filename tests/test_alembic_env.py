@@ -129,3 +129,12 @@ def test_every_documented_alembic_command_is_one_alembic_accepts(doc: str) -> No
             CommandLine(prog="alembic").parser.parse_args(words[1:])
         except SystemExit:
             pytest.fail(f"{doc}: alembic refuses `{line}`")
+
+
+def test_server_messages_become_one_marked_line_and_pgaudits_own_lines_are_left_out() -> None:
+    line = migrate.server_message_line("NOTICE", "pg-hardening: kept role r", "why\nand how")
+    assert line == "server NOTICE: pg-hardening: kept role r; hint: why and how"
+    assert migrate.server_message_line("WARNING", "a\nb", None) == "server WARNING: a b"
+    # pgaudit.log_client echoes statements (values included) to the client: not passed on
+    assert migrate.server_message_line("NOTICE", "AUDIT: SESSION,1,1,WRITE,INSERT", None) is None
+    assert migrate.server_message_line("LOG", "anything", None) is None

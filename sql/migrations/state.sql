@@ -200,12 +200,16 @@ RETURNS void LANGUAGE plpgsql AS $fn$
 -- Tell the planner what p_extension's functions named in p_functions really cost (every arity).
 -- An expensive function in a SELECT list lets the planner decrypt a large table in parallel
 -- workers, and evaluates cheaper conditions first. Functions the migrating role cannot alter
--- (an adopted extension owned by another role) are left as they are, with a NOTICE.
+-- are left as they are, with one NOTICE per owner that names the owner and the statements to
+-- run as it: a trusted extension created by a non-superuser (pgcrypto by the database owner)
+-- still has functions owned by the bootstrap superuser, and an adopted one its creator's.
 DECLARE
     f record;
+    kept jsonb := '{}';  -- owner -> [{"fix": "ALTER FUNCTION ...", "cost": its cost now}, ...]
+    o record;
 BEGIN
     FOR f IN
-        SELECT p.procost,
+        SELECT p.procost, pg_get_userbyid(p.proowner) AS owner,
                format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS signature,
                pg_has_role(p.proowner, 'USAGE') AS may_alter
         FROM pg_extension e
@@ -219,14 +223,22 @@ BEGIN
         IF f.procost = p_cost THEN
             CONTINUE;
         ELSIF NOT f.may_alter THEN
-            RAISE NOTICE 'pg-hardening: step % left the planner cost of % at % (owned by another role)',
-                p_step, f.signature, f.procost
-                USING HINT = format('as its owner: ALTER FUNCTION %s COST %s', f.signature, p_cost);
+            kept := kept || jsonb_build_object(f.owner, coalesce(kept -> f.owner, '[]') || jsonb_build_array(
+                jsonb_build_object('fix', format('ALTER FUNCTION %s COST %s', f.signature, p_cost),
+                                   'cost', f.procost)));
             CONTINUE;
         END IF;
         EXECUTE format('ALTER FUNCTION %s COST %s', f.signature, p_cost);
         PERFORM hardening.record(p_step, 'function_cost', jsonb_build_object('function', f.signature),
                                  jsonb_build_object('cost', f.procost));
+    END LOOP;
+    FOR o IN SELECT key AS owner, value AS functions FROM jsonb_each(kept) ORDER BY key LOOP
+        RAISE NOTICE 'pg-hardening: step % left the planner cost of % % functions at % (not %): they belong to role %, and role % may not alter them',
+            p_step, jsonb_array_length(o.functions), p_extension,
+            (SELECT string_agg(DISTINCT k ->> 'cost', ', ') FROM jsonb_array_elements(o.functions) k),
+            p_cost, quote_ident(o.owner), quote_ident(current_user)
+            USING HINT = format('as %I (or another superuser): %s; a downgrade does not undo these', o.owner,
+                                (SELECT string_agg(k ->> 'fix', '; ') FROM jsonb_array_elements(o.functions) k));
     END LOOP;
 END
 $fn$;

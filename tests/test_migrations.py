@@ -347,22 +347,62 @@ def test_existing_extensions_and_roles_are_adopted_and_kept(pg_database: PgDatab
     execute(pg_database.dsn, sql.SQL("DROP ROLE {}").format(sql.Identifier(roles["audit_role"])))
 
 
-def test_a_role_another_database_uses_is_kept_on_downgrade(pg_server: PgServer) -> None:
+def role_comments(dsn: str, roles: list[str]) -> dict[str, str | None]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT rolname, shobj_description(oid, 'pg_authid') FROM pg_roles "
+            "WHERE rolname = ANY(%s)",
+            (roles,),
+        ).fetchall()
+    return dict(rows)
+
+
+@pytest.mark.parametrize("order", ["same order", "reverse order"])
+def test_kit_roles_shared_by_two_databases_are_dropped_by_the_last_downgrade(
+    pg_server: PgServer, order: str
+) -> None:
+    # Roles are cluster-wide: the second database's upgrade adopts the roles the first one's
+    # created. The first downgrade keeps them (and the membership the other database relies
+    # on) and says so; the last one drops them. A role that existed before is kept as it was.
     roles = unique_roles()
-    with pg_server.database() as first, pg_server.database() as second:
-        migrate.upgrade(first, "head", **roles)
-        migrate.upgrade(second, "head", **roles)  # adopts the roles `first` created
-        migrate.downgrade(first, "base", **roles)  # `second` still grants to them: kept
-        with psycopg.connect(pg_server.dsn) as conn:
-            kept = conn.execute(
-                "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", (list(roles.values()),)
-            ).fetchone()
-        assert kept == (len(roles),)
-        migrate.downgrade(second, "base", **roles)
+    mine = roles["audit_role"]
     execute(
         pg_server.dsn,
-        *(sql.SQL("DROP ROLE {}").format(sql.Identifier(r)) for r in roles.values()),
+        sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(mine)),
+        sql.SQL("COMMENT ON ROLE {} IS 'the DBA''s own'").format(sql.Identifier(mine)),
     )
+    x = [arg for name, value in roles.items() for arg in ("-x", f"{name}={value}")]
+    try:
+        with pg_server.database() as first, pg_server.database() as second:
+            dsns = [libpq_dsn(first), libpq_dsn(second)]
+            before = snapshot(pg_server.dsn)  # roles, memberships and role settings included
+            for dsn in dsns:
+                proc = alembic_cli(*x, "upgrade", "head", dsn=dsn)
+                assert proc.returncode == 0, proc.stderr
+            if order == "reverse order":
+                dsns.reverse()
+            proc = alembic_cli(*x, "downgrade", "base", dsn=dsns[0])
+            assert proc.returncode == 0, proc.stderr
+            with psycopg.connect(dsns[1]) as conn:  # still hardened: its reader works
+                assert conn.execute(
+                    "SELECT pg_has_role(%s, 'pg_read_all_settings', 'USAGE')",
+                    (roles["audit_reader_role"],),
+                ).fetchone() == (True,)
+            kept = [line for line in proc.stderr.splitlines() if "kept role" in line]
+            assert len(kept) == len(roles) - 1, proc.stderr  # all but the DBA's own
+            other = psycopg.conninfo.conninfo_to_dict(dsns[1])["dbname"]
+            assert all(
+                line.startswith("server NOTICE: pg-hardening: kept role ")
+                and f"because database {other} still uses it" in line
+                for line in kept
+            ), kept
+            proc = alembic_cli(*x, "downgrade", "base", dsn=dsns[1])
+            assert proc.returncode == 0, proc.stderr
+            assert "kept role" not in proc.stderr
+            assert diff(before, snapshot(pg_server.dsn)) == {}
+            assert role_comments(pg_server.dsn, list(roles.values())) == {mine: "the DBA's own"}
+    finally:
+        execute(pg_server.dsn, sql.SQL("DROP ROLE {}").format(sql.Identifier(mine)))
 
 
 def test_a_kit_role_that_can_log_in_is_refused(

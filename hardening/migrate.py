@@ -11,6 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 
 import hardening
@@ -89,3 +90,33 @@ def forwarding_server_messages(
         yield
     finally:
         driver.remove_notice_handler(handler)
+
+
+def version_table_refusal(connection: Connection, table: str) -> str | None:
+    """Why the migrating role cannot create alembic's version table ``table``, which alembic
+    creates (unqualified: in the first schema of search_path) before any step runs, so before
+    h001_state can name what it needs; None when the table exists or may be created."""
+    row = connection.execute(
+        text(
+            "SELECT to_regclass(quote_ident(:table)) IS NOT NULL, quote_ident(current_user), "
+            "quote_ident(current_schema()), "
+            "has_schema_privilege(current_schema(), 'CREATE'), "
+            "quote_ident(current_database())"
+        ),
+        {"table": table},
+    ).one()
+    exists, user, schema, may_create, database = row
+    if exists or may_create:
+        return None
+    if schema is None:
+        return (
+            f"pg-hardening: alembic's version table {table} needs a schema to be created in, "
+            f"and search_path names none that exists: set it for role {user} "
+            f"(ALTER ROLE {user} SET search_path = public)"
+        )
+    return (
+        f"pg-hardening: role {user} needs the CREATE privilege on schema {schema} for "
+        f"alembic's version table {table} (step h001_state then needs CREATE on database "
+        f"{database}): run the upgrade as the database owner, or as the schema's owner: "
+        f"GRANT CREATE ON SCHEMA {schema} TO {user}"
+    )

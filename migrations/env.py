@@ -47,7 +47,16 @@ def _configure(connection: Connection | None = None, **kw: object) -> None:
 
 def _run_and_check() -> None:
     """Run the migrations, then (still in their transaction) refuse a server_profile setting
-    that the already applied step h008 did not follow, rather than ignore it silently."""
+    that the already applied step h008 did not follow, rather than ignore it silently.
+
+    Before: alembic creates its version table first thing (unless it exists or the command
+    only reads), so a role without CREATE on the schema gets the plain answer of the server
+    there, before step h001_state could name what it needs; refuse with the privilege named."""
+    migration = context.get_context()
+    if migration.connection is not None and not migration.opts.get("dont_mutate"):
+        refusal = migrate.version_table_refusal(migration.connection, VERSION_TABLE)
+        if refusal:
+            raise HardeningError(refusal)
     context.run_migrations()
     ops.check_server_profile()
 

@@ -631,6 +631,29 @@ def test_each_missing_piece_of_a_non_superusers_preparation_is_named_before_anyt
     assert diff(fixed, snapshot(pg_database.dsn)) == {}
 
 
+def test_a_role_that_may_only_connect_is_told_which_privilege_the_version_table_needs(
+    pg_database: PgDatabase, login_role: Callable[..., str]
+) -> None:
+    # Alembic creates hardening_version before any step runs: without CREATE on the schema the
+    # server's bare "permission denied for schema public" came first. Now one line names it.
+    user = login_role()
+    before = snapshot(pg_database.dsn)
+    dsn = libpq_dsn(pg_database.url.set(username=user, password=user))
+    proc = alembic_cli("upgrade", "head", dsn=dsn)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "permission denied" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("alembic:")]
+    assert errors == [
+        f"alembic: pg-hardening: role {user} needs the CREATE privilege on schema public for "
+        "alembic's version table hardening_version (step h001_state then needs CREATE on "
+        f"database {pg_database.name}): run the upgrade as the database owner, or as the "
+        f"schema's owner: GRANT CREATE ON SCHEMA public TO {user}"
+    ], proc.stderr
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+    assert version_num(pg_database.dsn) is None
+
+
 @pytest.mark.parametrize(
     ("password_admin_exists", "stopped_at"),
     [(False, "h003_password_policy"), (True, "h004_least_privilege")],

@@ -51,14 +51,22 @@ def _run_and_check() -> None:
 
     Before: alembic creates its version table first thing (unless it exists or the command
     only reads), so a role without CREATE on the schema gets the plain answer of the server
-    there, before step h001_state could name what it needs; refuse with the privilege named."""
+    there, before step h001_state could name what it needs; refuse with the privilege named.
+    After an upgrade: name the -x values given for steps applied before, which took no effect."""
     migration = context.get_context()
     if migration.connection is not None and not migration.opts.get("dont_mutate"):
         refusal = migrate.version_table_refusal(migration.connection, VERSION_TABLE)
         if refusal:
             raise HardeningError(refusal)
+    applied_before = migrate.applied_revisions(migration)
     context.run_migrations()
     ops.check_server_profile()
+    # Settings for steps applied before this run took no effect: said, not refused, so that
+    # a repeated deploy with the same values passes (and stays quiet, as they match).
+    if getattr(migration.opts.get("fn"), "__name__", "") == "upgrade":
+        unapplied = migrate.settings_without_effect(migration, x_args, applied_before)
+        if unapplied:
+            print(unapplied, file=sys.stderr, flush=True)
 
 
 def _fail(exc: Exception) -> None:

@@ -112,7 +112,9 @@ def documented_alembic_commands(text: str) -> list[str]:
     found = []
     for candidate in [*spans, *code]:
         for part in candidate.split(", then "):
-            match = re.search(r"(?:^|\s)(alembic \S.*)", part)
+            match = re.search(
+                r"(?:^|\s)(alembic (?:-\S|upgrade|downgrade|current|stamp)\S*.*)", part
+            )
             if match and len(match.group(1).split()) > 2:
                 found.append(match.group(1).strip())
     return found

@@ -350,8 +350,10 @@ CREATE FUNCTION hardening.ensure_role(p_step text, p_role text, p_setting text)
 RETURNS void LANGUAGE plpgsql AS $fn$
 -- Create a NOLOGIN role unless it exists, marked with hardening.kit_role_comment(). An existing
 -- NOLOGIN role is adopted: one that existed before the kit is kept on downgrade as it was (and
--- never marked); one the kit created for another database is recorded here too, so that
--- whichever database is downgraded last drops it (undo keeps a role something still uses).
+-- never marked); one the kit created for another database that still uses it is recorded here
+-- too, so that whichever database is downgraded last drops it (undo keeps a role something
+-- still uses). A marked role no other database uses (its database was dropped, not
+-- downgraded) was there before this database's upgrade: adopted and kept like any other.
 DECLARE
     can_login boolean;
 BEGIN
@@ -364,7 +366,7 @@ BEGIN
                       HINT = format('ALTER ROLE %I NOLOGIN, or choose another name with the setting %s',
                                     p_role, p_setting);
         END IF;
-        IF hardening.created_by_kit(p_role) THEN
+        IF hardening.created_by_kit(p_role) AND hardening.role_used_elsewhere(p_role) IS NOT NULL THEN
             PERFORM hardening.record(p_step, 'role_created',
                                      jsonb_build_object('role', p_role, 'shared', true));
         END IF;
@@ -419,7 +421,7 @@ BEGIN
     IF pg_has_role(p_member, p_role, 'USAGE') THEN
         -- granted to a kit role by another database's upgrade: recorded here too, so that the
         -- last database's downgrade revokes it before dropping the role (see undo)
-        IF hardening.created_by_kit(p_member)
+        IF hardening.created_by_kit(p_member) AND hardening.role_used_elsewhere(p_member) IS NOT NULL
            AND EXISTS (SELECT FROM pg_auth_members m
                        WHERE m.roleid = (SELECT oid FROM pg_roles WHERE rolname = p_role)
                          AND m.member = (SELECT oid FROM pg_roles WHERE rolname = p_member)) THEN

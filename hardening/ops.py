@@ -671,9 +671,9 @@ def check_server_profile() -> None:
         ).bindparams(step=SERVER_PROFILE_STEP)
     ).scalar()
     heads = "heads" if len(migration.script.get_heads()) > 1 else "head"  # the kit as a branch
-    redo = (
+    redo = (  # alembic takes -x before the command, never after it
         f"alembic downgrade {SERVER_PROFILE_PREVIOUS}, then "
-        f"alembic upgrade {heads} -x server_profile={wanted}"
+        f"alembic -x server_profile={wanted} upgrade {heads}"
     )
     if wanted == "on" and not profile_set:
         raise HardeningError(

@@ -8,7 +8,9 @@ One run is one transaction: a step that lacks a privilege (or a server without p
 stops the run and rolls back every earlier step of it, so nothing changes. Concurrent runs
 against one database serialise on a session advisory lock taken before alembic reads the
 version table: one applies, the others wait, then find nothing to do. Errors become one
-``alembic: ...`` line (plus the fix), never a driver traceback.
+``alembic: ...`` line (plus the fix), never a driver traceback. NOTICEs and WARNINGs the server
+sends during a run (a role kept on downgrade, a planner cost left as it was) are passed on as
+``server NOTICE: ...`` lines on stderr: alembic itself never shows them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from hardening import ops, settings
+from hardening import migrate, ops, settings
 from hardening.ops import HardeningError
 
 VERSION_TABLE = "hardening_version"
@@ -45,9 +47,26 @@ def _configure(connection: Connection | None = None, **kw: object) -> None:
 
 def _run_and_check() -> None:
     """Run the migrations, then (still in their transaction) refuse a server_profile setting
-    that the already applied step h008 did not follow, rather than ignore it silently."""
+    that the already applied step h008 did not follow, rather than ignore it silently.
+
+    Before: alembic creates its version table first thing (unless it exists or the command
+    only reads), so a role without CREATE on the schema gets the plain answer of the server
+    there, before step h001_state could name what it needs; refuse with the privilege named.
+    After an upgrade: name the -x values given for steps applied before, which took no effect."""
+    migration = context.get_context()
+    if migration.connection is not None and not migration.opts.get("dont_mutate"):
+        refusal = migrate.version_table_refusal(migration.connection, VERSION_TABLE)
+        if refusal:
+            raise HardeningError(refusal)
+    applied_before = migrate.applied_revisions(migration)
     context.run_migrations()
     ops.check_server_profile()
+    # Settings for steps applied before this run took no effect: said, not refused, so that
+    # a repeated deploy with the same values passes (and stays quiet, as they match).
+    if getattr(migration.opts.get("fn"), "__name__", "") == "upgrade":
+        unapplied = migrate.settings_without_effect(migration, x_args, applied_before)
+        if unapplied:
+            print(unapplied, file=sys.stderr, flush=True)
 
 
 def _fail(exc: Exception) -> None:
@@ -74,7 +93,7 @@ def run_online() -> None:
     handed_in = config.attributes.get("connection")
     if isinstance(handed_in, Connection):  # the caller owns the transaction (and any lock)
         _configure(handed_in)
-        with context.begin_transaction():
+        with migrate.forwarding_server_messages(handed_in), context.begin_transaction():
             _run_and_check()
         return
     if isinstance(handed_in, Engine):  # pytest-alembic hands in an engine
@@ -98,7 +117,7 @@ def _run_locked(engine: Engine) -> None:
         connection.commit()
         try:
             _configure(connection)
-            with context.begin_transaction():
+            with migrate.forwarding_server_messages(connection), context.begin_transaction():
                 _run_and_check()
         except BaseException:
             connection.invalidate()  # closing the session releases the lock with it

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from alembic import command
+from alembic.config import CommandLine
 from sqlalchemy import create_engine
 
 from hardening import migrate
@@ -151,3 +154,49 @@ def test_hardening_settings_marks_the_environment_only_ones() -> None:
     for name in ("password_pepper", "keys", "keys_file"):
         assert f"{name}  (HARDENING_{name.upper()} only, never -x, " in proc.stdout
     assert "audit_role  (HARDENING_AUDIT_ROLE, default" in proc.stdout
+
+
+def documented_alembic_commands(text: str) -> list[str]:
+    """The ``alembic ...`` command lines of a Markdown text: in backtick spans and in code
+    blocks (where a quoted message may join two with ", then "), comments cut off. A bare
+    ``alembic upgrade`` names the command in prose and is left out."""
+    code, prose, fenced = [], [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif fenced or line.startswith("    "):
+            code.append(line.split("#", 1)[0])
+        else:
+            prose.append(line)
+    spans = [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", "\n".join(prose))]
+    found = []
+    for candidate in [*spans, *code]:
+        for part in candidate.split(", then "):
+            match = re.search(
+                r"(?:^|\s)(alembic (?:-\S|upgrade|downgrade|current|stamp)\S*.*)", part
+            )
+            if match and len(match.group(1).split()) > 2:
+                found.append(match.group(1).strip())
+    return found
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/migrations.md"])
+def test_every_documented_alembic_command_is_one_alembic_accepts(doc: str) -> None:
+    # alembic takes -x before the command only: `alembic upgrade head -x name=value` exits 2.
+    commands = documented_alembic_commands((ROOT / doc).read_text(encoding="utf-8"))
+    assert any("-x server_profile=on" in c for c in commands), commands
+    for line in commands:
+        words = shlex.split(line)
+        try:
+            CommandLine(prog="alembic").parser.parse_args(words[1:])
+        except SystemExit:
+            pytest.fail(f"{doc}: alembic refuses `{line}`")
+
+
+def test_server_messages_become_one_marked_line_and_pgaudits_own_lines_are_left_out() -> None:
+    line = migrate.server_message_line("NOTICE", "pg-hardening: kept role r", "why\nand how")
+    assert line == "server NOTICE: pg-hardening: kept role r; hint: why and how"
+    assert migrate.server_message_line("WARNING", "a\nb", None) == "server WARNING: a b"
+    # pgaudit.log_client echoes statements (values included) to the client: not passed on
+    assert migrate.server_message_line("NOTICE", "AUDIT: SESSION,1,1,WRITE,INSERT", None) is None
+    assert migrate.server_message_line("LOG", "anything", None) is None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
+import shlex
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from alembic.config import CommandLine
 from alembic.script import ScriptDirectory
 from psycopg import sql
 
@@ -341,6 +344,53 @@ def test_rerunning_upgrade_head_changes_nothing(pg_database: PgDatabase) -> None
         assert conn.execute("SELECT count(*) FROM hardening.applied").fetchone() == records
 
 
+def test_settings_given_for_steps_applied_before_are_named_with_how_to_apply_them(
+    pg_database: PgDatabase,
+) -> None:
+    # Alembic never runs an applied step again: at head, new -x values did nothing, silently.
+    # Now a run says which took no effect and how to apply them; the same values stay quiet.
+    execute(pg_database.dsn, "CREATE TABLE public.users (id int)")
+    roles = [a for n, v in unique_roles().items() for a in ("-x", f"{n}={v}")]
+    first = [*roles, "-x", "audit_tables=public.users:SELECT", "-x", "password_min_length=16"]
+    before = snapshot(pg_database.dsn)
+    proc = alembic_cli(*first, "upgrade", "head", dsn=pg_database.dsn)
+    assert proc.returncode == 0, proc.stderr
+    hardened = snapshot(pg_database.dsn)
+    proc = alembic_cli(
+        *first, "-x", "audit_log=DDL,role, write", "upgrade", "head", dsn=pg_database.dsn
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "pg-hardening:" not in proc.stderr  # a repeated deploy: same values, quiet
+
+    changed = ["-x", "audit_log=all", "-x", "audit_tables=public.users:SELECT,UPDATE"]
+    proc = alembic_cli(
+        *roles, *changed, "-x", "password_min_length=20", "upgrade", "head", dsn=pg_database.dsn
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("pg-hardening:")]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(
+        "pg-hardening: warning: -x audit_log=all -x audit_tables=public.users:SELECT,UPDATE "
+        "-x password_min_length=20 took no effect: alembic does not run an applied step again "
+    ), lines[0]
+    assert "_role=" not in lines[0]  # the role settings match what the steps made
+    assert diff(hardened, snapshot(pg_database.dsn)) == {}
+    commands = printed_commands(lines[0].split("To apply them: ", 1)[1].split(" (with")[0])
+    assert commands[0] == ["downgrade", "h002_pgcrypto"]
+    for args in commands:  # as printed, with the role settings given before
+        proc = alembic_cli(*roles, *args, dsn=pg_database.dsn)
+        assert proc.returncode == 0, proc.stderr
+    assert db_settings(pg_database.dsn)["pgaudit.log"] == "all"
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute("SELECT min_length FROM hardening.password_policy").fetchone() == (20,)
+    proc = alembic_cli(*roles, *commands[1], dsn=pg_database.dsn)
+    assert proc.returncode == 0, proc.stderr
+    assert "pg-hardening:" not in proc.stderr  # now in effect
+    proc = alembic_cli(*roles, "downgrade", "base", dsn=pg_database.dsn)
+    assert proc.returncode == 0, proc.stderr
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+
+
 def test_existing_extensions_and_roles_are_adopted_and_kept(pg_database: PgDatabase) -> None:
     roles = unique_roles()
     execute(
@@ -363,22 +413,62 @@ def test_existing_extensions_and_roles_are_adopted_and_kept(pg_database: PgDatab
     execute(pg_database.dsn, sql.SQL("DROP ROLE {}").format(sql.Identifier(roles["audit_role"])))
 
 
-def test_a_role_another_database_uses_is_kept_on_downgrade(pg_server: PgServer) -> None:
+def role_comments(dsn: str, roles: list[str]) -> dict[str, str | None]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT rolname, shobj_description(oid, 'pg_authid') FROM pg_roles "
+            "WHERE rolname = ANY(%s)",
+            (roles,),
+        ).fetchall()
+    return dict(rows)
+
+
+@pytest.mark.parametrize("order", ["same order", "reverse order"])
+def test_kit_roles_shared_by_two_databases_are_dropped_by_the_last_downgrade(
+    pg_server: PgServer, order: str
+) -> None:
+    # Roles are cluster-wide: the second database's upgrade adopts the roles the first one's
+    # created. The first downgrade keeps them (and the membership the other database relies
+    # on) and says so; the last one drops them. A role that existed before is kept as it was.
     roles = unique_roles()
-    with pg_server.database() as first, pg_server.database() as second:
-        migrate.upgrade(first, "head", **roles)
-        migrate.upgrade(second, "head", **roles)  # adopts the roles `first` created
-        migrate.downgrade(first, "base", **roles)  # `second` still grants to them: kept
-        with psycopg.connect(pg_server.dsn) as conn:
-            kept = conn.execute(
-                "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)", (list(roles.values()),)
-            ).fetchone()
-        assert kept == (len(roles),)
-        migrate.downgrade(second, "base", **roles)
+    mine = roles["audit_role"]
     execute(
         pg_server.dsn,
-        *(sql.SQL("DROP ROLE {}").format(sql.Identifier(r)) for r in roles.values()),
+        sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(mine)),
+        sql.SQL("COMMENT ON ROLE {} IS 'the DBA''s own'").format(sql.Identifier(mine)),
     )
+    x = [arg for name, value in roles.items() for arg in ("-x", f"{name}={value}")]
+    try:
+        with pg_server.database() as first, pg_server.database() as second:
+            dsns = [libpq_dsn(first), libpq_dsn(second)]
+            before = snapshot(pg_server.dsn)  # roles, memberships and role settings included
+            for dsn in dsns:
+                proc = alembic_cli(*x, "upgrade", "head", dsn=dsn)
+                assert proc.returncode == 0, proc.stderr
+            if order == "reverse order":
+                dsns.reverse()
+            proc = alembic_cli(*x, "downgrade", "base", dsn=dsns[0])
+            assert proc.returncode == 0, proc.stderr
+            with psycopg.connect(dsns[1]) as conn:  # still hardened: its reader works
+                assert conn.execute(
+                    "SELECT pg_has_role(%s, 'pg_read_all_settings', 'USAGE')",
+                    (roles["audit_reader_role"],),
+                ).fetchone() == (True,)
+            kept = [line for line in proc.stderr.splitlines() if "kept role" in line]
+            assert len(kept) == len(roles) - 1, proc.stderr  # all but the DBA's own
+            other = psycopg.conninfo.conninfo_to_dict(dsns[1])["dbname"]
+            assert all(
+                line.startswith("server NOTICE: pg-hardening: kept role ")
+                and f"because database {other} still uses it" in line
+                for line in kept
+            ), kept
+            proc = alembic_cli(*x, "downgrade", "base", dsn=dsns[1])
+            assert proc.returncode == 0, proc.stderr
+            assert "kept role" not in proc.stderr
+            assert diff(before, snapshot(pg_server.dsn)) == {}
+            assert role_comments(pg_server.dsn, list(roles.values())) == {mine: "the DBA's own"}
+    finally:
+        execute(pg_server.dsn, sql.SQL("DROP ROLE {}").format(sql.Identifier(mine)))
 
 
 def test_a_kit_role_that_can_log_in_is_refused(
@@ -607,6 +697,29 @@ def test_each_missing_piece_of_a_non_superusers_preparation_is_named_before_anyt
     assert diff(fixed, snapshot(pg_database.dsn)) == {}
 
 
+def test_a_role_that_may_only_connect_is_told_which_privilege_the_version_table_needs(
+    pg_database: PgDatabase, login_role: Callable[..., str]
+) -> None:
+    # Alembic creates hardening_version before any step runs: without CREATE on the schema the
+    # server's bare "permission denied for schema public" came first. Now one line names it.
+    user = login_role()
+    before = snapshot(pg_database.dsn)
+    dsn = libpq_dsn(pg_database.url.set(username=user, password=user))
+    proc = alembic_cli("upgrade", "head", dsn=dsn)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "permission denied" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("alembic:")]
+    assert errors == [
+        f"alembic: pg-hardening: role {user} needs the CREATE privilege on schema public for "
+        "alembic's version table hardening_version (step h001_state then needs CREATE on "
+        f"database {pg_database.name}): run the upgrade as the database owner, or as the "
+        f"schema's owner: GRANT CREATE ON SCHEMA public TO {user}"
+    ], proc.stderr
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+    assert version_num(pg_database.dsn) is None
+
+
 @pytest.mark.parametrize(
     ("password_admin_exists", "stopped_at"),
     [(False, "h003_password_policy"), (True, "h004_least_privilege")],
@@ -777,6 +890,42 @@ def test_pgcrypto_owned_by_another_role_keeps_its_costs_and_the_upgrade_goes_on(
         ).fetchone()
     assert recorded == (0,)
     migrate.downgrade(as_owner, "base", **unique_roles())
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+
+
+def test_a_non_superuser_owner_is_told_who_owns_pgcryptos_functions_and_how_to_set_their_cost(
+    pg_database: PgDatabase, login_role: Callable[..., str]
+) -> None:
+    # The owner creates pgcrypto itself (it is trusted), yet its functions belong to the
+    # bootstrap superuser: h002 cannot set their cost. The server's NOTICE says so, and alembic
+    # never shows NOTICEs: the kit's env.py passes it on, one line naming the owner and the fix.
+    owner = login_role("CREATEROLE")
+    give_database(pg_database, owner)
+    owner_dsn = libpq_dsn(pg_database.url.set(username=owner, password=owner))
+    before = snapshot(pg_database.dsn)
+    with psycopg.connect(pg_database.dsn) as conn:
+        row = conn.execute("SELECT rolname FROM pg_roles WHERE oid = 10").fetchone()
+    assert row is not None
+    bootstrap = row[0]
+    proc = alembic_cli("upgrade", "h002_pgcrypto", dsn=owner_dsn)
+    assert proc.returncode == 0, proc.stderr
+    assert pgp_costs(pg_database.dsn) == {1.0}
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("server NOTICE:")]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(
+        "server NOTICE: pg-hardening: step h002_pgcrypto left the planner cost of 8 pgcrypto "
+        f"functions at 1 (not 1000): they belong to role {bootstrap}, and role {owner} may not "
+        "alter them; hint: as "
+    ), lines[0]
+    fix = re.findall(r"ALTER FUNCTION [^;]+ COST 1000", lines[0])
+    assert len(fix) == 8, lines[0]
+    assert "ALTER FUNCTION public.pgp_sym_decrypt(bytea, text) COST 1000" in fix
+    execute(pg_database.dsn, *fix)  # as the superuser: the fix it names is enough
+    assert pgp_costs(pg_database.dsn) == {1000.0}
+    execute(pg_database.dsn, *(f.replace("COST 1000", "COST 1") for f in fix))
+    proc = alembic_cli("downgrade", "base", dsn=owner_dsn)
+    assert proc.returncode == 0, proc.stderr
+    assert "server " not in proc.stderr  # nothing else to report
     assert diff(before, snapshot(pg_database.dsn)) == {}
 
 
@@ -965,6 +1114,18 @@ def test_profile_values_verify_passes_are_applied_as_the_server_spells_them(
         ]
         migrate.downgrade(url, "base")
         assert diff(before, snapshot(dsn)) == {}
+
+
+def printed_commands(text: str) -> list[list[str]]:
+    """The alembic commands in "alembic A, then alembic B" as a message prints them, each
+    checked with alembic's own argument parser (it exits on arguments it does not take)."""
+    commands = []
+    for command_line in text.split(", then "):
+        words = shlex.split(command_line)
+        assert words[0] == "alembic", command_line
+        CommandLine(prog="alembic").parser.parse_args(words[1:])
+        commands.append(words[1:])
+    return commands
 
 
 def version_num(dsn: str) -> list[tuple[str]] | None:
@@ -1161,14 +1322,11 @@ def test_server_profile_asked_for_at_head_is_not_ignored_and_the_documented_sequ
         assert "server_profile=on, but step h008_server_profile was applied earlier" in error
         assert (
             "To set it: alembic downgrade h007_log_hygiene, then "
-            "alembic upgrade head -x server_profile=on"
+            "alembic -x server_profile=on upgrade head"
         ) in error
         assert diff(plain, snapshot(dsn)) == {}
 
-        for args in (
-            ("downgrade", "h007_log_hygiene"),
-            ("-x", "server_profile=on", "upgrade", "head"),
-        ):
+        for args in printed_commands(error.split("To set it: ", 1)[1]):  # run as printed
             proc = alembic_cli(*args, dsn=dsn)
             assert proc.returncode == 0, proc.stderr
         assert shown(dsn) == {
@@ -1183,13 +1341,10 @@ def test_server_profile_asked_for_at_head_is_not_ignored_and_the_documented_sequ
         error = refused(alembic_cli("-x", "server_profile=off", "upgrade", "head", dsn=dsn))
         assert (
             "To remove it: alembic downgrade h007_log_hygiene, then "
-            "alembic upgrade head -x server_profile=off"
+            "alembic -x server_profile=off upgrade head"
         ) in error
         assert diff(profiled, snapshot(dsn)) == {}
-        for args in (
-            ("downgrade", "h007_log_hygiene"),
-            ("-x", "server_profile=off", "upgrade", "head"),
-        ):
+        for args in printed_commands(error.split("To remove it: ", 1)[1]):
             proc = alembic_cli(*args, dsn=dsn)
             assert proc.returncode == 0, proc.stderr
         assert diff(plain, snapshot(dsn)) == {}

@@ -217,12 +217,16 @@ RETURNS void LANGUAGE plpgsql AS $fn$
 -- Tell the planner what p_extension's functions named in p_functions really cost (every arity).
 -- An expensive function in a SELECT list lets the planner decrypt a large table in parallel
 -- workers, and evaluates cheaper conditions first. Functions the migrating role cannot alter
--- (an adopted extension owned by another role) are left as they are, with a NOTICE.
+-- are left as they are, with one NOTICE per owner that names the owner and the statements to
+-- run as it: a trusted extension created by a non-superuser (pgcrypto by the database owner)
+-- still has functions owned by the bootstrap superuser, and an adopted one its creator's.
 DECLARE
     f record;
+    kept jsonb := '{}';  -- owner -> [{"fix": "ALTER FUNCTION ...", "cost": its cost now}, ...]
+    o record;
 BEGIN
     FOR f IN
-        SELECT p.procost,
+        SELECT p.procost, pg_get_userbyid(p.proowner) AS owner,
                format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS signature,
                pg_has_role(p.proowner, 'USAGE') AS may_alter
         FROM pg_extension e
@@ -236,14 +240,22 @@ BEGIN
         IF f.procost = p_cost THEN
             CONTINUE;
         ELSIF NOT f.may_alter THEN
-            RAISE NOTICE 'pg-hardening: step % left the planner cost of % at % (owned by another role)',
-                p_step, f.signature, f.procost
-                USING HINT = format('as its owner: ALTER FUNCTION %s COST %s', f.signature, p_cost);
+            kept := kept || jsonb_build_object(f.owner, coalesce(kept -> f.owner, '[]') || jsonb_build_array(
+                jsonb_build_object('fix', format('ALTER FUNCTION %s COST %s', f.signature, p_cost),
+                                   'cost', f.procost)));
             CONTINUE;
         END IF;
         EXECUTE format('ALTER FUNCTION %s COST %s', f.signature, p_cost);
         PERFORM hardening.record(p_step, 'function_cost', jsonb_build_object('function', f.signature),
                                  jsonb_build_object('cost', f.procost));
+    END LOOP;
+    FOR o IN SELECT key AS owner, value AS functions FROM jsonb_each(kept) ORDER BY key LOOP
+        RAISE NOTICE 'pg-hardening: step % left the planner cost of % % functions at % (not %): they belong to role %, and role % may not alter them',
+            p_step, jsonb_array_length(o.functions), p_extension,
+            (SELECT string_agg(DISTINCT k ->> 'cost', ', ') FROM jsonb_array_elements(o.functions) k),
+            p_cost, quote_ident(o.owner), quote_ident(current_user)
+            USING HINT = format('as %I (or another superuser): %s; a downgrade does not undo these', o.owner,
+                                (SELECT string_agg(k ->> 'fix', '; ') FROM jsonb_array_elements(o.functions) k));
     END LOOP;
 END
 $fn$;
@@ -319,9 +331,29 @@ BEGIN
 END
 $fn$;
 
+CREATE FUNCTION hardening.kit_role_comment() RETURNS text
+LANGUAGE sql IMMUTABLE AS $fn$
+    -- The comment (cluster-wide, like the role) that marks a role the kit created. Roles are
+    -- shared by every database of the cluster, the records of hardening.applied are not: the
+    -- mark lets another database's upgrade tell the kit's role from one that existed before.
+    SELECT 'pg-hardening: created by the kit''s migrations; dropped by the downgrade that '
+           'leaves no database using it'::text;
+$fn$;
+
+CREATE FUNCTION hardening.created_by_kit(p_role text) RETURNS boolean
+LANGUAGE sql STABLE AS $fn$
+    SELECT coalesce((SELECT shobj_description(oid, 'pg_authid') = hardening.kit_role_comment()
+                     FROM pg_roles WHERE rolname = p_role), false);
+$fn$;
+
 CREATE FUNCTION hardening.ensure_role(p_step text, p_role text, p_setting text)
 RETURNS void LANGUAGE plpgsql AS $fn$
--- Create a NOLOGIN role unless it exists; an existing NOLOGIN role is adopted and kept on downgrade.
+-- Create a NOLOGIN role unless it exists, marked with hardening.kit_role_comment(). An existing
+-- NOLOGIN role is adopted: one that existed before the kit is kept on downgrade as it was (and
+-- never marked); one the kit created for another database that still uses it is recorded here
+-- too, so that whichever database is downgraded last drops it (undo keeps a role something
+-- still uses). A marked role no other database uses (its database was dropped, not
+-- downgraded) was there before this database's upgrade: adopted and kept like any other.
 DECLARE
     can_login boolean;
 BEGIN
@@ -334,12 +366,34 @@ BEGIN
                       HINT = format('ALTER ROLE %I NOLOGIN, or choose another name with the setting %s',
                                     p_role, p_setting);
         END IF;
+        IF hardening.created_by_kit(p_role) AND hardening.role_used_elsewhere(p_role) IS NOT NULL THEN
+            PERFORM hardening.record(p_step, 'role_created',
+                                     jsonb_build_object('role', p_role, 'shared', true));
+        END IF;
         RETURN;
     END IF;
     PERFORM hardening.require(p_step, 'createrole');
     EXECUTE format('CREATE ROLE %I NOLOGIN', p_role);
+    EXECUTE format('COMMENT ON ROLE %I IS %L', p_role, hardening.kit_role_comment());
     PERFORM hardening.record(p_step, 'role_created', jsonb_build_object('role', p_role));
 END
+$fn$;
+
+CREATE FUNCTION hardening.role_used_elsewhere(p_role text) RETURNS text
+LANGUAGE sql STABLE AS $fn$
+    -- The other databases (and 'the cluster', for a tablespace) whose objects, privileges
+    -- (a database's own ACL and owner count for that database) or pgaudit.role need p_role;
+    -- NULL when none does. A kit role with a membership another database's hardening relies on
+    -- keeps that membership on this one's downgrade.
+    SELECT string_agg(DISTINCT coalesce(quote_ident(db.datname), 'the cluster'), ', ')
+    FROM (SELECT CASE WHEN d.classid = 'pg_database'::regclass THEN d.objid ELSE d.dbid END
+          FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid
+          WHERE d.refclassid = 'pg_authid'::regclass AND r.rolname = p_role
+          UNION
+          SELECT s.setdatabase FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c
+          WHERE c = 'pgaudit.role=' || p_role) AS u(dbid)
+    LEFT JOIN pg_database db ON db.oid = u.dbid
+    WHERE u.dbid <> (SELECT oid FROM pg_database WHERE datname = current_database());
 $fn$;
 
 CREATE FUNCTION hardening.role_in_use(p_role text) RETURNS boolean
@@ -355,10 +409,7 @@ LANGUAGE sql STABLE AS $fn$
                    WHERE r.rolname = p_role AND m.member <> (SELECT oid FROM pg_roles WHERE rolname = current_user))
         OR EXISTS (SELECT FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
                    WHERE r.rolname = p_role)
-        -- another database audits through it (pgaudit.role names the role as text)
-        OR EXISTS (SELECT FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c
-                   WHERE c = 'pgaudit.role=' || p_role
-                     AND s.setdatabase <> (SELECT oid FROM pg_database WHERE datname = current_database()));
+        OR hardening.role_used_elsewhere(p_role) IS NOT NULL;
 $fn$;
 
 CREATE FUNCTION hardening.grant_role(p_step text, p_role text, p_member text)
@@ -368,6 +419,15 @@ RETURNS void LANGUAGE plpgsql AS $fn$
 -- the kit grants p_role for its privileges, and changing how the role inherits is the owner's call.
 BEGIN
     IF pg_has_role(p_member, p_role, 'USAGE') THEN
+        -- granted to a kit role by another database's upgrade: recorded here too, so that the
+        -- last database's downgrade revokes it before dropping the role (see undo)
+        IF hardening.created_by_kit(p_member) AND hardening.role_used_elsewhere(p_member) IS NOT NULL
+           AND EXISTS (SELECT FROM pg_auth_members m
+                       WHERE m.roleid = (SELECT oid FROM pg_roles WHERE rolname = p_role)
+                         AND m.member = (SELECT oid FROM pg_roles WHERE rolname = p_member)) THEN
+            PERFORM hardening.record(p_step, 'membership_granted',
+                                     jsonb_build_object('role', p_role, 'member', p_member, 'shared', true));
+        END IF;
         RETURN;
     END IF;
     IF EXISTS (SELECT FROM pg_auth_members m
@@ -647,6 +707,7 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
     r hardening.applied%ROWTYPE;
     t jsonb;
+    used_by text;
 BEGIN
     FOR r IN SELECT * FROM hardening.applied WHERE step = p_step ORDER BY seq DESC LOOP
         t := r.target;
@@ -662,16 +723,25 @@ BEGIN
                                hardening.setting_reference(t->>'setting'), r.prior->>'value');
             END IF;
         WHEN 'role_created' THEN
+            used_by := hardening.role_used_elsewhere(t->>'role');
             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = t->>'role') THEN
                 NULL;
+            ELSIF used_by IS NOT NULL THEN
+                RAISE NOTICE 'pg-hardening: kept role % because database % still uses it; the downgrade that leaves no database using it drops it',
+                    quote_ident(t->>'role'), used_by;
             ELSIF hardening.role_in_use(t->>'role') THEN
-                RAISE NOTICE 'pg-hardening: kept role % because other objects, grants or members depend on it',
-                    quote_ident(t->>'role');
+                RAISE NOTICE 'pg-hardening: kept role % because other objects, grants, members or role settings depend on it',
+                    quote_ident(t->>'role')
+                    USING HINT = format('once nothing needs it: DROP ROLE %I', t->>'role');
             ELSE
                 EXECUTE format('DROP ROLE %I', t->>'role');
             END IF;
         WHEN 'membership_granted' THEN
-            IF pg_has_role(t->>'member', t->>'role', 'MEMBER') THEN
+            -- a kit role another database still uses keeps the membership that database's
+            -- hardening relies on; the last downgrade (which drops the role) revokes it
+            IF pg_has_role(t->>'member', t->>'role', 'MEMBER')
+               AND NOT (hardening.created_by_kit(t->>'member')
+                        AND hardening.role_used_elsewhere(t->>'member') IS NOT NULL) THEN
                 EXECUTE format('REVOKE %I FROM %I', t->>'role', t->>'member');
             END IF;
         WHEN 'privilege_granted' THEN
@@ -719,7 +789,10 @@ LANGUAGE sql STABLE AS $fn$
         'hardening.object_reference(text, text, text)',
         'hardening.grant_role(text, text, text)',
         'hardening.role_in_use(text)',
+        'hardening.role_used_elsewhere(text)',
         'hardening.ensure_role(text, text, text)',
+        'hardening.created_by_kit(text)',
+        'hardening.kit_role_comment()',
         'hardening.set_database_setting(text, text, text)',
         'hardening.require_settable(text, text[], text[])',
         'hardening.database_setting(text)',

@@ -97,6 +97,11 @@ class EncryptColumnOp(MigrateOperation):
         self.column_name = column_name
         self.type_ = type_
         self.schema = schema
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise EncryptColumnError(
+                f"{type(self).__name__} of {table_name}.{column_name}: batch_size must be a "
+                f"whole number of at least 1, not {batch_size!r}"
+            )
         self.batch_size = batch_size
         self.blind_index = blind_index
         self.plaintext_type = plaintext_type
@@ -294,19 +299,26 @@ class _Walk:
             plain: bytes = self.crypto._state.decrypt(raw)
             return plain
         except (DecryptionError, KeyNotFoundError) as exc:
-            error = exc
+            error: DecryptionError | KeyNotFoundError | None = exc
         try:
             version, kid, _ = split_header(raw)
         except EnvelopeError:
             return None
+        ring = self.crypto._state.keyring()
+        # A key id the keyring lacks is not quoted: the value may be plaintext that only
+        # begins like an envelope, and then those bytes are part of it.
+        shown = f"key id {kid!r}" if kid in ring else "a key id the keyring lacks (not shown)"
         if version != AEAD_V1:
-            problem = (
-                f"holds a pgcrypto envelope (key id {kid!r}), which the AEAD types do not read"
-            )
+            problem = f"holds a pgcrypto envelope ({shown}), which the AEAD types do not read"
             fix = "decrypt that row with the pgcrypto type that wrote it, or repair or clear it"
         elif isinstance(error, KeyNotFoundError):
-            problem = f"holds an envelope under key id {kid!r}, which the keyring lacks"
-            fix = "add that key to the keyring (after the active one)"
+            held = ", ".join(repr(k) for k in ring.ids)
+            problem = f"holds an envelope under {shown}; the keyring holds {held}"
+            fix = (
+                "if a key was removed too early, add it back after the active one (the key id "
+                "is the value's bytes 3 to 2 + get_byte(value, 1))"
+            )
+            error = None  # its message names the key id
         else:
             problem = (
                 f"holds an envelope under key id {kid!r} that the keyring's key {kid!r} does "
@@ -320,6 +332,8 @@ class _Walk:
             f"bytes {type(self.crypto).__name__}(context={self.crypto._state.name!r})"
             ".encrypt(value))"
         )
+        if error is None:
+            raise self.stop(key, f"{problem}; {intact}", fix + lookalike) from None
         raise self.stop(key, f"{problem}; {intact}", fix + lookalike) from error
 
     def canonical(self, key: Any, raw: bytes) -> bytes:

@@ -239,8 +239,12 @@ def test_an_envelope_under_a_key_the_keyring_lacks_is_not_encrypted_twice(
     keys.configure_keys(Keyring.from_pairs([("old", os.urandom(32))]))
     upgrade_one(engine, "users", "ssn", EncryptedText, batch_size=1000)
     keys.configure_keys(Keyring.from_pairs([("new", os.urandom(32))]))  # 'old' forgotten
-    with pytest.raises(EncryptColumnError, match="'old'"):
+    # the id is not quoted (in a plaintext that only looks like an envelope it would be the
+    # plaintext's bytes); the message names the keyring's ids and where the value's id is
+    with pytest.raises(EncryptColumnError, match="a key id the keyring lacks") as caught:
         upgrade_one(engine, "users", "ssn", EncryptedText, batch_size=1000)
+    assert "the keyring holds 'new'" in str(caught.value)
+    assert "'old'" not in str(caught.value)
     heads = raw(pg_database, "SELECT DISTINCT substr(ssn, 1, 5) FROM users WHERE ssn <> ''")
     assert heads == [(b"\x01\x03old",)]
 
@@ -426,7 +430,7 @@ LOOKALIKES = {
     ),
     "aead header, a key id the keyring lacks": (
         b"\x01\x03zz9SECRET-BODY-SECRET-BODY-SECRET-BODY",
-        "holds an envelope under key id 'zz9', which the keyring lacks",
+        "holds an envelope under a key id the keyring lacks (not shown); the keyring holds 'k1'",
     ),
     "pgcrypto header": (
         b"\x02\x02k1SECRET-BODY",
@@ -460,6 +464,7 @@ def test_plaintext_with_an_envelope_header_stops_the_step_and_the_documented_fix
     ) in str(caught.value)
     assert stored(pg_database) == dict(enumerate(values, 1))
     assert "SECRET" not in chain(caught.value)
+    assert "zz9" not in chain(caught.value)  # an unknown "key id" may be the plaintext's bytes
 
     envelope = EncryptedBytes(context="blobs.data").encrypt(lookalike)  # the error's fix
     with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
@@ -520,3 +525,11 @@ def test_a_downgrade_stops_at_an_envelope_that_does_not_decrypt_and_keeps_the_co
         conn.execute("UPDATE users SET ssn = %s WHERE id = 100", (good[100],))
     downgrade_one(engine, *args, **kw)
     assert raw(pg_database, "SELECT id, ssn FROM users ORDER BY id") == before
+
+
+@pytest.mark.parametrize("size", [0, -1, 2.5, True])
+def test_a_batch_size_below_one_is_refused_before_anything_changes(size: object) -> None:
+    from hardening.encrypt_column import EncryptColumnOp
+
+    with pytest.raises(EncryptColumnError, match=r"users.ssn: batch_size must be a whole number"):
+        EncryptColumnOp("users", "ssn", EncryptedText, batch_size=size)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from alembic import context
 from app.models import Base
 from sqlalchemy import create_engine, pool
 
-from hardening import ops
+from hardening import migrate, ops
 
 config = context.config
 if config.config_file_name:
@@ -24,7 +24,8 @@ if context.is_offline_mode():
         context.run_migrations()
 else:
     engine = create_engine(url, poolclass=pool.NullPool)
-    with engine.connect() as connection:
+    with engine.connect() as connection, migrate.forwarding_server_messages(connection):
+        # the server's NOTICEs (a kept role, a pgcrypto cost the owner may not set) are shown
         context.configure(connection=connection, target_metadata=Base.metadata)
         with context.begin_transaction():
             context.run_migrations()

@@ -1265,13 +1265,15 @@ def test_an_alter_system_failing_midway_leaves_nothing_of_the_profile(
         base = snapshot(dsn)
         migrate.upgrade(url, "h007_log_hygiene", **roles)
         at_h007 = snapshot(dsn)
+        # the program reads the row first: one that exits before the server has written it
+        # makes COPY fail with "could not close pipe to external command: Broken pipe"
         copy = "COPY (SELECT 1) TO PROGRAM {}"
-        execute(dsn, sql.SQL(copy).format(sql.Literal(f"mkdir '{blocker}'")))
+        execute(dsn, sql.SQL(copy).format(sql.Literal(f"cat >/dev/null; mkdir '{blocker}'")))
         try:
             with pytest.raises(SystemExit) as exc:
                 migrate.upgrade(url, "head", server_profile="on")
         finally:
-            execute(dsn, sql.SQL(copy).format(sql.Literal(f"rmdir '{blocker}'")))
+            execute(dsn, sql.SQL(copy).format(sql.Literal(f"cat >/dev/null; rmdir '{blocker}'")))
         message = exit_message(exc)
         assert "step h008_server_profile stopped at ALTER SYSTEM SET log_connections" in message
         assert "postgresql.auto.conf.tmp" in message  # the server's reason

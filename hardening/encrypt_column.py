@@ -54,6 +54,7 @@ from sqlalchemy.engine import Connection
 from hardening import blind_index
 from hardening.envelope import AEAD_V1, EnvelopeError, split_header
 from hardening.keys import EncryptionError
+from hardening.rotation import at_least_one
 from hardening.types import DecryptionError, EncryptedType, KeyNotFoundError, Secret
 
 _TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]*(\(\d+(,\s*\d+)?\))?(\[\])?")
@@ -97,12 +98,11 @@ class EncryptColumnOp(MigrateOperation):
         self.column_name = column_name
         self.type_ = type_
         self.schema = schema
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise EncryptColumnError(
-                f"{type(self).__name__} of {table_name}.{column_name}: batch_size must be a "
-                f"whole number of at least 1, not {batch_size!r}"
-            )
-        self.batch_size = batch_size
+        try:
+            self.batch_size = at_least_one("batch_size", batch_size)
+        except ValueError as exc:
+            where = f"{type(self).__name__} of {table_name}.{column_name}"
+            raise EncryptColumnError(f"{where}: {exc}") from None
         self.blind_index = blind_index
         self.plaintext_type = plaintext_type
 

@@ -44,11 +44,13 @@ settings.define(
     "",
     "encryption keys 'key_id:base64(32 bytes),...'; the first encrypts, all decrypt "
     "(no default; `hardening keygen` prints an entry); environment only, never -x",
+    env_only=True,
 )
 settings.define(
     "keys_file",
     "",
     "file holding the HARDENING_KEYS text, instead of the variable; environment only",
+    env_only=True,
 )
 
 

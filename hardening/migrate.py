@@ -197,7 +197,6 @@ IN_EFFECT: dict[str, str] = {
         for name in READ_BY
         if name.startswith("audit_log")
     },
-    "audit_log": "SELECT hardening.database_setting('pgaudit.log') = :value",
     "audit_role": "SELECT hardening.database_setting('pgaudit.role') = :value",
     "audit_reader_role": "SELECT hardening.holds('table', 'hardening', 'applied', 'SELECT', "
     ":value)",

@@ -23,17 +23,13 @@ class Setting:
     name: str  # the -x name; the env var is HARDENING_<NAME>
     default: str
     doc: str
+    # a secret: read from the environment only, ``-x`` refused (a command line is visible to
+    # other users in ps and kept in shell history)
+    env_only: bool = False
 
     @property
     def env(self) -> str:
         return f"HARDENING_{self.name.upper()}"
-
-    @property
-    def env_only(self) -> bool:
-        """Documented "environment only" (a secret): ``-x`` is refused, as a command line is
-        visible to other users (ps) and kept in shell history. The doc is what ``hardening
-        settings`` prints, so the refusal follows what the user is told."""
-        return "environment only" in self.doc
 
 
 SETTINGS: dict[str, Setting] = {}
@@ -43,9 +39,9 @@ DEFINING_MODULES = ("hardening.keys",)
 X_ONLY = ("url",)
 
 
-def define(name: str, default: str, doc: str) -> Setting:
+def define(name: str, default: str, doc: str, *, env_only: bool = False) -> Setting:
     """Register a setting (modules that own a concern declare theirs at import)."""
-    setting = Setting(name, default, doc)
+    setting = Setting(name, default, doc, env_only)
     SETTINGS[name] = setting
     return setting
 
@@ -112,6 +108,7 @@ define(
     "",
     "secret key mixed into the reuse-history digests; environment only, never -x "
     "(empty: unkeyed digests, with a warning)",
+    env_only=True,
 )
 define(
     "password_admin_role",

@@ -1186,7 +1186,7 @@ def _refuse_comparison(element: sa.BinaryExpression[Any]) -> None:
     encrypted = [i for i in items if isinstance(getattr(_plain(i), "type", None), _EncryptedBase)]
     if not encrypted:
         return
-    if len(sides) == 2 and all(_plain(s) is _plain(sides[0]) for s in sides):
+    if _plain(element.left) is _plain(element.right):
         return  # the column against itself (the ORM's UPDATE synchronisation)
     target = _plain(encrypted[0])
     name = _column_name(target, cast(_EncryptedBase[Any], target.type))

@@ -42,15 +42,10 @@ from sqlalchemy.sql import dml
 from sqlalchemy.sql.elements import BindParameter, Null
 from sqlalchemy.sql.selectable import Alias
 
-from hardening.keys import EncryptionError, Key
+from hardening.errors import BlindIndexError
+from hardening.keys import Key
 
 INFO_KEY = "hardening_blind_index_of"
-
-
-class BlindIndexError(EncryptionError, ValueError):
-    """A blind index that cannot work: declared for a column the table lacks, asked of a
-    column that has none, or an UPDATE that sets the encrypted column in a way its blind
-    index cannot follow."""
 
 
 class Indexable(Protocol):

@@ -6,7 +6,7 @@ command pays for its own dependencies only: ``hardening verify`` never loads Ale
 
 A usage error (an argument missing or malformed) is one line on stderr naming the argument,
 exit 2. Whatever a command does not handle itself, ``main`` turns into one line on stderr and
-exit status 2: the kit's own errors (every exception class defined in ``hardening``: their messages
+exit status 2: the kit's own errors (``hardening.errors.HardeningError`` and below: their messages
 name the object and the fix, never a secret) and driver errors, of which only the server's or
 libpq's primary message is shown, because SQLAlchemy's full text carries the statement's
 parameters (keys, plaintexts)."""
@@ -22,6 +22,7 @@ from typing import NoReturn
 
 import hardening.commands
 from hardening import __version__
+from hardening.errors import HardeningError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def user_message(exc: BaseException) -> str | None:
     """The one line to show for ``exc``, or None for a bug (which keeps its traceback)."""
-    if any(cls.__module__.startswith("hardening.") for cls in type(exc).__mro__):
+    if isinstance(exc, HardeningError):
         return str(exc)
     sa_exc = sys.modules.get("sqlalchemy.exc")
     psycopg = sys.modules.get("psycopg")

@@ -52,16 +52,17 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from hardening import blind_index
-from hardening.envelope import AEAD_V1, EnvelopeError, split_header
-from hardening.keys import EncryptionError
+from hardening.envelope import AEAD_V1, split_header
+from hardening.errors import (
+    DecryptionError,
+    EncryptColumnError,
+    EnvelopeError,
+    KeyNotFoundError,
+)
 from hardening.rotation import at_least_one
-from hardening.types import DecryptionError, EncryptedType, KeyNotFoundError, Secret
+from hardening.types import EncryptedType, Secret
 
 _TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]*(\(\d+(,\s*\d+)?\))?(\[\])?")
-
-
-class EncryptColumnError(EncryptionError):
-    """The column cannot be converted as asked."""
 
 
 def _typed(type_: Any, table: str, column: str) -> EncryptedType[Any]:

@@ -21,16 +21,14 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from hardening.errors import EnvelopeError
+
 AEAD_V1 = 1
 PGP_V1 = 2
 NONCE_BYTES = 12
 TAG_BYTES = 16
 MAX_KEY_ID = 64
 _KEY_ID = re.compile(rb"[A-Za-z0-9_.-]{1,64}")
-
-
-class EnvelopeError(ValueError):
-    """Bytes that are not an envelope of the expected format (truncated, or another format)."""
 
 
 class Envelope(NamedTuple):

@@ -22,7 +22,7 @@ import re
 import secrets
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol, TypeAlias
@@ -30,71 +30,17 @@ from typing import Protocol, TypeAlias
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy.exc import DontWrapMixin
 
-from hardening import settings
+from hardening.errors import (
+    EncryptionError,
+    KeyConfigError,
+    KeyNotFoundError,
+)
 
 KEY_BYTES = 32
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 ENV_KEYS = "HARDENING_KEYS"
 ENV_KEYS_FILE = "HARDENING_KEYS_FILE"
-
-settings.define(
-    "keys",
-    "",
-    "encryption keys 'key_id:base64(32 bytes),...'; the first encrypts, all decrypt "
-    "(no default; `hardening keygen` prints an entry); environment only, never -x",
-    env_only=True,
-)
-settings.define(
-    "keys_file",
-    "",
-    "file holding the HARDENING_KEYS text, instead of the variable; environment only",
-    env_only=True,
-)
-
-
-class EncryptionError(DontWrapMixin, Exception):
-    """Base class of the kit's encryption errors; messages never hold a key or a plaintext.
-
-    Raised while SQLAlchemy runs a statement (a bind or result processor), they reach the
-    application as they are, not wrapped in ``StatementError``: ``except KeyConfigError``
-    catches a missing key whether it is met on import, on insert or on select."""
-
-
-class KeyConfigError(EncryptionError, ValueError):
-    """No keys, or keys that cannot be used; the message says where they came from and the fix."""
-
-
-class KeyNotFoundError(EncryptionError, LookupError):
-    """A value was encrypted under a key id the keyring does not hold."""
-
-    def __init__(self, key_id: str, column: str | None = None, known: Sequence[str] = ()) -> None:
-        self.key_id = key_id
-        self.column = column
-        where = f" of {column}" if column else ""
-        have = ", ".join(repr(k) for k in known) or "none"
-        super().__init__(
-            f"key id {key_id!r} needed to decrypt a value{where} is not in the keyring "
-            f"(it holds {have}); add the old key back to {ENV_KEYS} after the active one"
-        )
-
-
-class DecryptionError(EncryptionError):
-    """A stored value does not decrypt: wrong key, tampered, truncated, or from another column."""
-
-    def __init__(
-        self, column: str, key_id: str | None, reason: str, candidates: Sequence[str] = ()
-    ) -> None:
-        self.column = column
-        self.key_id = key_id
-        if key_id is not None:
-            kid = f"key id {key_id!r}"
-        elif candidates:
-            kid = "key id one of " + ", ".join(repr(k) for k in candidates)
-        else:
-            kid = "unknown key id"
-        super().__init__(f"cannot decrypt a value of {column} ({kid}): {reason}")
 
 
 class Key:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 import hardening
 from hardening import ops
+from hardening.errors import HardeningError
 
 
 def config(url: URL | str | None = None, **x_args: str) -> Config:
@@ -256,7 +257,7 @@ def _in_effect(connection: Connection, name: str, value: str) -> bool | None:
                 text(IN_EFFECT[name]), {"value": _normalised(name, value)}
             ).scalar()
             return None if found is None else bool(found)
-    except (DBAPIError, ops.HardeningError):  # a value the kit would refuse: not in effect
+    except (DBAPIError, HardeningError):  # a value the kit would refuse: not in effect
         return None
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 
 from hardening import settings, sqlfiles
+from hardening.errors import MigrationError
 
 ROLE_NAME_MAX_BYTES = 63  # NAMEDATALEN - 1: longer names would be truncated silently
 AUDIT_CLASSES = ("read", "write", "function", "role", "ddl", "misc", "misc_set", "all", "none")
@@ -46,8 +47,11 @@ KIT_ROLE_SETTINGS = (
 ROLE_SETTINGS = (*KIT_ROLE_SETTINGS, "table_owner_role")
 
 
-class HardeningError(CommandError):
-    """A step cannot run; the message names the object and the fix (never a secret)."""
+class StepError(MigrationError, CommandError):
+    """A kit step cannot run; the message names the object and the fix (never a secret).
+
+    Also alembic's ``CommandError``, so that alembic's own command line prints it as one
+    ``FAILED:`` line when the kit runs as a branch of an application's history."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,12 +68,12 @@ def role_setting(name: str) -> str:
     """A role name from setting ``name``; refuses names PostgreSQL would truncate or reject."""
     value = setting(name)
     if not value or len(value.encode()) > ROLE_NAME_MAX_BYTES or "\x00" in value:
-        raise HardeningError(
+        raise StepError(
             f"setting {name} must be a role name of 1 to {ROLE_NAME_MAX_BYTES} bytes "
             f"(got {len(value.encode())} bytes)"
         )
     if value.upper() == "PUBLIC" or value.startswith("pg_"):
-        raise HardeningError(f"setting {name} cannot name PUBLIC or a pg_ role: choose another")
+        raise StepError(f"setting {name} cannot name PUBLIC or a pg_ role: choose another")
     refuse_shared_roles()
     if name in KIT_ROLE_SETTINGS:
         refuse_if(
@@ -100,7 +104,7 @@ def refuse_shared_roles() -> None:
         if len(names) > 1
     ]
     if shared:
-        raise HardeningError(
+        raise StepError(
             f"{'; '.join(shared)}: each needs a role of its own, as a shared role holds the "
             "privileges of every setting naming it; pass different names with -x"
         )
@@ -109,14 +113,14 @@ def refuse_shared_roles() -> None:
 def choice_setting(name: str, allowed: Sequence[str]) -> str:
     value = setting(name).strip().lower()
     if value not in allowed:
-        raise HardeningError(f"setting {name} is {value!r}; expected one of {', '.join(allowed)}")
+        raise StepError(f"setting {name} is {value!r}; expected one of {', '.join(allowed)}")
     return value
 
 
 def int_setting(name: str, minimum: int, maximum: int = 10**6) -> int:
     raw = setting(name).strip()
     if not re.fullmatch(r"[0-9]+", raw) or not minimum <= int(raw) <= maximum:
-        raise HardeningError(
+        raise StepError(
             f"setting {name} is {raw!r}; expected a whole number from {minimum} to {maximum}"
         )
     return int(raw)
@@ -128,7 +132,7 @@ def audit_classes() -> str:
     parts = [p.strip().lower() for p in raw.split(",") if p.strip()]
     bad = [p for p in parts if p.lstrip("-") not in AUDIT_CLASSES]
     if not parts or bad:
-        raise HardeningError(
+        raise StepError(
             f"setting audit_log is {raw!r}; use a comma-separated list of "
             f"{', '.join(AUDIT_CLASSES)} (a leading - excludes a class)"
         )
@@ -150,7 +154,7 @@ def audit_grants() -> list[AuditGrant]:
         target, sep, privs = item.rpartition(":")
         names = tuple(p.strip().upper() for p in privs.split(","))
         if not sep or not target or any(p not in AUDIT_TABLE_PRIVILEGES for p in names):
-            raise HardeningError(
+            raise StepError(
                 f"setting audit_tables has {item!r}; expected schema.table:PRIVILEGE[,...] with "
                 f"privileges from {', '.join(AUDIT_TABLE_PRIVILEGES)}"
             )
@@ -482,7 +486,7 @@ def log_line_prefix_setting() -> str:
     missing = log_line_prefix_missing(prefix)
     if missing:
         wanted = ", ".join(f"{what} ({' or '.join(e)})" for what, e in LOG_LINE_PREFIX_NEEDS)
-        raise HardeningError(
+        raise StepError(
             f"setting server_log_line_prefix is {prefix!r}; log_line_prefix must record {wanted} "
             f"(the verify control log_line_prefix); missing: {', '.join(missing)}"
         )
@@ -572,7 +576,7 @@ def _alter_system(name: str, value: str) -> sa.TextClause:
     """ALTER SYSTEM SET name = 'value': utility statements take no bind parameters, so the
     value is rendered as a quoted literal; ``name`` is one of the profile's constant names."""
     if name not in SERVER_PROFILE_PARAMETERS:
-        raise HardeningError(f"hardening.applied records an unknown setting {name!r}")
+        raise StepError(f"hardening.applied records an unknown setting {name!r}")
     literal = sa.bindparam("value", value, type_=sa.Text, literal_execute=True)
     return sa.text(f"ALTER SYSTEM SET {name} = :value").bindparams(literal)
 
@@ -593,7 +597,7 @@ def _put_back_system_settings(prior: list[tuple[str, str | None]]) -> None:
     for name, value in prior:
         if value is None:
             if name not in SERVER_PROFILE_PARAMETERS:
-                raise HardeningError(f"hardening.applied records an unknown setting {name!r}")
+                raise StepError(f"hardening.applied records an unknown setting {name!r}")
             op.execute(sa.text(f"ALTER SYSTEM RESET {name}"))
         else:
             op.execute(_alter_system(name, value))
@@ -618,13 +622,13 @@ def _abandon_server_profile(
         _put_back_system_settings(applied)
         _forget_system_settings(step)
     except DBAPIError as again:
-        raise HardeningError(
+        raise StepError(
             f"pg-hardening: step {step} stopped at ALTER SYSTEM SET {failed} ({reason}), and "
             f"putting back the settings it had changed failed too ({_server_message(again)}): "
             f"check postgresql.auto.conf (ALTER SYSTEM RESET ...), then "
             f"DELETE FROM hardening.applied WHERE step = '{step}'"
         ) from exc
-    raise HardeningError(
+    raise StepError(
         f"pg-hardening: step {step} stopped at ALTER SYSTEM SET {failed}: {reason}. "
         "The settings it had changed are back as they were and the step is not recorded; the "
         "steps before it stay applied (ALTER SYSTEM cannot run in a transaction, so the run was "
@@ -676,13 +680,13 @@ def check_server_profile() -> None:
         f"alembic -x server_profile={wanted} upgrade {heads}"
     )
     if wanted == "on" and not profile_set:
-        raise HardeningError(
+        raise StepError(
             f"pg-hardening: server_profile=on, but step {SERVER_PROFILE_STEP} was applied "
             "earlier with server_profile=off, so the server profile is not set (alembic does "
             f"not run an applied step again). To set it: {redo}"
         )
     if wanted == "off" and profile_set:
-        raise HardeningError(
+        raise StepError(
             f"pg-hardening: server_profile=off, but step {SERVER_PROFILE_STEP} set the server "
             "profile (ALTER SYSTEM) earlier, and it stays set (alembic does not run an applied "
             f"step again). To remove it: {redo}"

@@ -37,20 +37,12 @@ from psycopg import sql
 from zxcvbn import zxcvbn
 
 from hardening import settings
-from hardening.ops import HardeningError
+from hardening.errors import PasswordError, PasswordPolicyError, PepperWarning
 
 SALT_BYTES = 16
 # scrypt cost: about 30 ms and 16 MiB per digest; the history holds a few per role.
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
 STRENGTH_WORDS = ("very weak", "weak", "fair", "strong", "very strong")
-
-
-class PasswordPolicyError(HardeningError):
-    """The password breaks the policy; the message lists the rules, never the password."""
-
-
-class PepperWarning(UserWarning):
-    """No HARDENING_PASSWORD_PEPPER: a reuse-history digest was stored without a secret key."""
 
 
 NOT_INSTALLED = (
@@ -101,9 +93,9 @@ def load_policy(conn: psycopg.Connection[Any]) -> Policy:
             "FROM hardening.password_policy"
         ).fetchone()
     except psycopg.errors.UndefinedTable:
-        raise HardeningError(NOT_INSTALLED) from None
+        raise PasswordError(NOT_INSTALLED) from None
     if row is None:
-        raise HardeningError("hardening.password_policy is empty: downgrade and upgrade h003")
+        raise PasswordError("hardening.password_policy is empty: downgrade and upgrade h003")
     return Policy(*row)
 
 
@@ -198,7 +190,7 @@ def require_access(conn: psycopg.Connection[Any]) -> None:
     the history): the privileges of setting ``password_admin_role``, or of the tables' owner."""
     allowed = dict(conn.execute(ACCESS_SQL).fetchall())
     if len(allowed) < 2:
-        raise HardeningError(NOT_INSTALLED)
+        raise PasswordError(NOT_INSTALLED)
     if all(allowed.values()):
         return
     configured = settings.get("password_admin_role")
@@ -210,12 +202,12 @@ def require_access(conn: psycopg.Connection[Any]) -> None:
         assert row is not None
     admin, member, me = row
     if member:
-        raise HardeningError(
+        raise PasswordError(
             f"role {me} is a member of {admin} but does not inherit its privileges on the "
             f"password policy: ALTER ROLE {me} INHERIT (PostgreSQL 16+: GRANT {admin} TO {me} "
             "WITH INHERIT TRUE)"
         )
-    raise HardeningError(
+    raise PasswordError(
         f"role {me} may not read the password policy or keep the password history "
         f"(hardening.password_policy, hardening.password_history): as a superuser or a role "
         f"with ADMIN OPTION on {admin}, run GRANT {admin} TO {me}"
@@ -249,7 +241,7 @@ def set_password(conn: psycopg.Connection[Any], role: str, password: str) -> dat
     with conn.transaction():
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         if exists is None:
-            raise HardeningError(f"role {role!r} does not exist")
+            raise PasswordError(f"role {role!r} does not exist")
         require_access(conn)
         policy = load_policy(conn)
         found = problems(policy, role, password)

@@ -44,8 +44,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, Connection, Engine, Row
 
 from hardening import blind_index
-from hardening.envelope import AEAD_V1, PGP_V1, EnvelopeError, header, split_header
-from hardening.keys import DecryptionError, KeyHook, KeyNotFoundError, KeySource
+from hardening.envelope import AEAD_V1, PGP_V1, header, split_header
+from hardening.errors import (
+    DecryptionError,
+    EnvelopeError,
+    HardeningError,
+    KeyNotFoundError,
+    RotationError,
+    RotationStopped,
+)
+from hardening.keys import KeyHook, KeySource
 from hardening.types import EncryptedBytes, PGPBytes, PGPText, PGPType
 
 Progress = Callable[[int, int], None]  # (rows done so far, rows to do)
@@ -64,22 +72,7 @@ class RotationReport:
     passes: int = 0
 
 
-class RotationError(RuntimeError):
-    """The column cannot be rotated as asked (no single-column primary key, unknown format)."""
-
-
-class RotationStopped(RotationError):
-    """A row stopped the run; the message names it by primary key (never its data) and says
-    what was committed. ``report`` (None if it stopped before the first batch) counts the
-    values moved by the batches before it: they stay under the new key, and a new run, once
-    the row is fixed, resumes after them."""
-
-    def __init__(self, message: str, report: RotationReport | None) -> None:
-        super().__init__(message)
-        self.report = report
-
-
-class _BadRow(Exception):
+class _BadRow(HardeningError):
     """A row the run cannot go past; the message names it by primary key, never its data."""
 
 

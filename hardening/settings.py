@@ -4,7 +4,6 @@ then defaults. Every setting is documented here and listed by ``hardening settin
 from __future__ import annotations
 
 import difflib
-import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,9 +12,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-
-class SettingsError(ValueError):
-    """A setting has a value the kit cannot use; the message names the setting and the fix."""
+from hardening.errors import SettingsError
 
 
 @dataclass(frozen=True)
@@ -33,8 +30,6 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {}
-# Modules that define settings of their own at import: loaded before names are checked.
-DEFINING_MODULES = ("hardening.keys",)
 # -x names the kit's env.py reads that are not settings.
 X_ONLY = ("url",)
 
@@ -132,12 +127,24 @@ define(
 )
 define("server_log_statement", "ddl", "server profile: log_statement")
 define("server_ssl_min_protocol_version", "TLSv1.3", "server profile: ssl_min_protocol_version")
+# Encryption keys (read by hardening.keys).
+define(
+    "keys",
+    "",
+    "encryption keys 'key_id:base64(32 bytes),...'; the first encrypts, all decrypt "
+    "(no default; `hardening keygen` prints an entry); environment only, never -x",
+    env_only=True,
+)
+define(
+    "keys_file",
+    "",
+    "file holding the HARDENING_KEYS text, instead of the variable; environment only",
+    env_only=True,
+)
 
 
 def registry() -> dict[str, Setting]:
-    """Every setting, those of DEFINING_MODULES included."""
-    for module in DEFINING_MODULES:
-        importlib.import_module(module)
+    """Every setting of the kit, by name."""
     return SETTINGS
 
 

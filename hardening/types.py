@@ -56,22 +56,21 @@ from sqlalchemy.sql.schema import Column, Table
 from sqlalchemy.types import TypeDecorator
 
 from hardening import blind_index, keys
-from hardening.envelope import (
-    AEAD_V1,
-    MAX_KEY_ID,
-    PGP_V1,
+from hardening.envelope import AEAD_V1, MAX_KEY_ID, PGP_V1, decode, header, split_header
+from hardening.errors import (
+    ColumnContextError,
+    DecryptionError,
+    EncryptedComparisonError,
+    EncryptedValueError,
+    EncryptionError,
     EnvelopeError,
-    decode,
-    header,
-    split_header,
+    InlineKeyError,
+    KeyConfigError,
+    KeyNotFoundError,
 )
 from hardening.keys import (
-    DecryptionError,
-    EncryptionError,
     Key,
-    KeyConfigError,
     KeyHook,
-    KeyNotFoundError,
     Keyring,
     KeySource,
     as_keyring,
@@ -80,6 +79,7 @@ from hardening.keys import (
 )
 
 __all__ = [
+    "ColumnContextError",
     "DecryptionError",
     "EncryptedBoolean",
     "EncryptedBytes",
@@ -111,24 +111,6 @@ UNKNOWN_KEY_MARK = "pg-hardening: unknown key id "
 NOT_ENVELOPE_MARK = "pg-hardening: not an envelope"
 _ESCAPE: ColumnElement[str] = literal_column("'escape'")
 SAFE_PGP_DRIVERS = frozenset({"psycopg", "psycopg_async", "asyncpg", "pg8000"})
-
-
-class EncryptedComparisonError(EncryptionError, TypeError):
-    """A comparison that cannot work on ciphertext (LIKE, <, ORDER BY, == value, IN)."""
-
-
-class InlineKeyError(EncryptionError):
-    """A pgcrypto key would be written into the SQL text instead of sent as a bind parameter."""
-
-
-class ColumnContextError(EncryptionError):
-    """An encrypted type used outside a table column, without ``context=``."""
-
-
-class EncryptedValueError(EncryptionError, TypeError):
-    """A value an encrypted column cannot store (wrong Python type); names the column and the
-    type, never the value. ``execute()`` wraps it in SQLAlchemy's ``StatementError`` (``.orig``)
-    with the statement's parameters hidden: they would show the row's plaintexts."""
 
 
 class Secret(bytes):

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from hardening import migrate, ops, settings
-from hardening.ops import HardeningError
+from hardening.errors import HardeningError, MigrationError
 
 VERSION_TABLE = "hardening_version"
 # pg_advisory_lock key of the kit's migrations ("pg-hard" in ASCII); locks are per database.
@@ -57,7 +57,7 @@ def _run_and_check() -> None:
     if migration.connection is not None and not migration.opts.get("dont_mutate"):
         refusal = migrate.version_table_refusal(migration.connection, VERSION_TABLE)
         if refusal:
-            raise HardeningError(refusal)
+            raise MigrationError(refusal)
     applied_before = migrate.applied_revisions(migration)
     context.run_migrations()
     ops.check_server_profile()
@@ -131,5 +131,5 @@ try:
         run_offline()
     else:
         run_online()
-except (HardeningError, settings.SettingsError, DBAPIError) as exc:
+except (HardeningError, DBAPIError) as exc:
     _fail(exc)

@@ -25,7 +25,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from hardening import keys
-from hardening.blind_index import BlindIndexError, blind_index_column, mapped_blind_index
+from hardening.blind_index import blind_index_column, mapped_blind_index
+from hardening.errors import BlindIndexError
 from hardening.keys import Keyring
 from hardening.testing.plugin import PgDatabase
 from hardening.types import EncryptedText, PGPText

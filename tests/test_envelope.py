@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hardening import envelope
-from hardening.envelope import EnvelopeError
-from hardening.keys import DecryptionError, KeyNotFoundError, Keyring
+from hardening.errors import DecryptionError, EnvelopeError, KeyNotFoundError
+from hardening.keys import Keyring
 from hardening.types import EncryptedBytes
 
 key_ids = st.from_regex(r"[A-Za-z0-9_.-]{1,64}", fullmatch=True)

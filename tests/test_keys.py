@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from hardening import cli, keys
-from hardening.keys import KeyConfigError, KeyNotFoundError, Keyring
+from hardening.errors import KeyConfigError, KeyNotFoundError
+from hardening.keys import Keyring
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 OTHER = base64.b64encode(bytes(range(32, 64))).decode()

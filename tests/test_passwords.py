@@ -21,10 +21,8 @@ import pytest
 from psycopg import sql
 
 from hardening import migrate
-from hardening.ops import HardeningError
+from hardening.errors import PasswordError, PasswordPolicyError, PepperWarning
 from hardening.passwords import (
-    PasswordPolicyError,
-    PepperWarning,
     history_digest,
     load_policy,
     saslprep,
@@ -296,7 +294,7 @@ def test_a_createrole_login_without_the_password_admin_role_is_told_the_grant(
     db, admin = admin_db
     user, target = login_role("CREATEROLE"), login_role()
     before = stored_password(db, target)
-    with psycopg.connect(as_login(db, user)) as conn, pytest.raises(HardeningError) as exc:
+    with psycopg.connect(as_login(db, user)) as conn, pytest.raises(PasswordError) as exc:
         set_password(conn, target, GOOD)
     message = str(exc.value)
     assert f"GRANT {admin} TO {user}" in message  # the role the database really uses
@@ -317,7 +315,7 @@ def test_a_member_that_does_not_inherit_the_password_admin_role_is_told_so(
     user, target = login_role("CREATEROLE", "NOINHERIT"), login_role()
     with psycopg.connect(db.dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(admin), sql.Identifier(user)))
-    with psycopg.connect(as_login(db, user)) as conn, pytest.raises(HardeningError) as exc:
+    with psycopg.connect(as_login(db, user)) as conn, pytest.raises(PasswordError) as exc:
         set_password(conn, target, GOOD)
     assert f"role {user} is a member of {admin} but does not inherit" in str(exc.value)
     assert f"ALTER ROLE {user} INHERIT" in str(exc.value)

@@ -15,8 +15,9 @@ from sqlalchemy.engine import Engine
 
 from hardening import cli, keys
 from hardening.blind_index import blind_index_column
+from hardening.errors import RotationError, RotationStopped
 from hardening.keys import Keyring
-from hardening.rotation import RotationError, RotationStopped, rotate
+from hardening.rotation import rotate
 from hardening.testing.plugin import PgDatabase
 from hardening.types import EncryptedText, PGPBytes, PGPText
 

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column
 
-from hardening import keys, migrate
+from hardening import errors, keys, migrate
 from hardening.blind_index import mapped_blind_index
 from hardening.keys import Keyring
 from hardening.settings import libpq_dsn
@@ -361,7 +361,7 @@ def test_reprs_and_errors_show_key_ids_only(k1: Keyring) -> None:
 
 
 def test_an_unattached_type_names_the_fix(k1: Keyring) -> None:
-    with pytest.raises(keys.EncryptionError, match=r"context='table\.column'"):
+    with pytest.raises(errors.EncryptionError, match=r"context='table\.column'"):
         EncryptedText().encrypt("x")
     assert EncryptedText(context="t.c").decrypt(EncryptedText(context="t.c").encrypt("x")) == "x"
 
@@ -930,7 +930,7 @@ def test_sql_that_would_work_on_ciphertext_is_refused_before_it_runs(engine: Eng
 
 
 def test_blind_eq_of_none_and_of_a_column_without_index_name_the_fix(k1: Keyring) -> None:
-    from hardening.blind_index import BlindIndexError
+    from hardening.errors import BlindIndexError
 
     with pytest.raises(EncryptedComparisonError, match=r"use ssn.is_\(None\)"):
         Person.ssn.blind_eq(None)
@@ -943,7 +943,7 @@ def test_a_misspelt_blind_index_source_is_refused_when_mappers_are_configured(
 ) -> None:
     from sqlalchemy.orm import configure_mappers
 
-    from hardening.blind_index import BlindIndexError
+    from hardening.errors import BlindIndexError
 
     class Other(DeclarativeBase):
         pass
@@ -977,7 +977,7 @@ def test_a_missing_key_reaches_the_application_as_the_kits_error(pg_database: Pg
     eng = create_engine(pg_database.url)
     try:
         table.create(eng)
-        with eng.begin() as conn, pytest.raises(keys.KeyConfigError, match="are unset"):
+        with eng.begin() as conn, pytest.raises(errors.KeyConfigError, match="are unset"):
             conn.execute(insert(table), {"id": 1, "v": "x"})
     finally:
         eng.dispose()

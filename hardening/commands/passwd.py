@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from hardening import settings
-from hardening.ops import HardeningError
+from hardening.errors import HardeningError, PasswordError
 from hardening.passwords import set_password
 
 
@@ -38,7 +38,7 @@ def _read_password(role: str, from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass(f"New password for {role}: ")
     if getpass.getpass("Repeat it: ") != first:
-        raise HardeningError("the two passwords differ; nothing was changed")
+        raise PasswordError("the two passwords differ; nothing was changed")
     return first
 
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         url = settings.database_url({"url": args.url} if args.url else None)
         if url is None:
-            raise HardeningError("no target database: set DATABASE_URL or pass --url")
+            raise PasswordError("no target database: set DATABASE_URL or pass --url")
         password = _read_password(args.role, args.password_stdin)
         with (
             psycopg.connect(settings.libpq_dsn(url)) as conn,
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             valid_until = set_password(conn, args.role, password)
         for warning in caught:
             print(f"hardening passwd: warning: {warning.message}", file=sys.stderr)
-    except (HardeningError, settings.SettingsError) as exc:
+    except HardeningError as exc:
         print(f"hardening passwd: {exc}", file=sys.stderr)
         return 2
     except psycopg.Error as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
+from hardening.errors import VerifyError
 from hardening.verify import controls, formats, runner
 from hardening.verify.model import Report
 
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             probe=args.probe,
         )
         _write(report, args.format, args.output)
-    except runner.VerifyError as exc:
+    except VerifyError as exc:
         print(f"hardening verify: {exc}", file=sys.stderr)
         return 2
     return report.exit_code
@@ -88,7 +89,7 @@ def _check_writable(path: str) -> None:
         problem = "permission denied"
     else:
         return
-    raise runner.VerifyError(f"cannot write the report to {path}: {problem}")
+    raise VerifyError(f"cannot write the report to {path}: {problem}")
 
 
 def _write(report: Report, fmt: str, path: str | None) -> None:
@@ -109,6 +110,4 @@ def _write(report: Report, fmt: str, path: str | None) -> None:
             sys.stdout.write(text)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise runner.VerifyError(
-            f"cannot write the report to {path or 'stdout'}: {reason}"
-        ) from None
+        raise VerifyError(f"cannot write the report to {path or 'stdout'}: {reason}") from None

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
-from hardening.testing.server import PASSWORD, USER, PgServer, ServerStartError, tail
+from hardening.errors import ServerStartError
+from hardening.testing.server import PASSWORD, USER, PgServer, tail
 
 DEFAULT_IMAGE = "pg-hardening/postgres:{version}"
 START_TIMEOUT = 60.0

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy.engine import URL
 
-from hardening.testing.server import PASSWORD, USER, PgServer, ServerStartError, tail
+from hardening.errors import ServerStartError
+from hardening.testing.server import PASSWORD, USER, PgServer, tail
 
 # The same rules as the docker image's entrypoint, so both backends answer checks alike (this
 # cluster listens on loopback only, so the 0.0.0.0/0 lines admit nobody from elsewhere).

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.engine import URL
 
+from hardening.errors import ServerStartError
 from hardening.settings import libpq_dsn
 from hardening.testing.provision import Provisioner
-from hardening.testing.server import LogCursor, PgServer, ServerStartError
+from hardening.testing.server import LogCursor, PgServer
 
 _STARTED: list[PgServer] = []
 

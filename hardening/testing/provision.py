@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
 
+from hardening.errors import ServerStartError
 from hardening.testing import container, local
-from hardening.testing.server import PgServer, ServerStartError
+from hardening.testing.server import PgServer
 
 BACKENDS = ("docker", "local", "url")
 VERSIONS = (15, 17)

@@ -19,10 +19,6 @@ USER = "postgres"
 PASSWORD = "pg-hardening-test"  # noqa: S105 - superuser of throwaway test servers only
 
 
-class ServerStartError(RuntimeError):
-    """A test server did not come up; the message carries the tail of its log."""
-
-
 @dataclass
 class PgServer:
     """A running PostgreSQL server reachable as a superuser.

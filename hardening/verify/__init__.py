@@ -10,6 +10,7 @@ Public API (also what ``make demo`` calls)::
 The catalog is ``CONTROLS`` (data); each control's query is ``sql/checks/<id>.sql``.
 """
 
+from hardening.errors import VerifyError
 from hardening.verify.controls import CONTROLS, PROBES
 from hardening.verify.formats import (
     JSON_SCHEMA_VERSION,
@@ -21,7 +22,7 @@ from hardening.verify.formats import (
     to_dict,
 )
 from hardening.verify.model import Control, Report, Result, Status
-from hardening.verify.runner import VerifyError, run, select
+from hardening.verify.runner import run, select
 
 __all__ = [
     "CONTROLS",

@@ -13,17 +13,13 @@ from psycopg.rows import dict_row
 from sqlalchemy.engine import URL
 
 from hardening import settings, sqlfiles
+from hardening.errors import SettingsError, VerifyError
 from hardening.verify.controls import CONTROLS, PROBES
 from hardening.verify.model import Control, Report, Result, Status, Stopwatch
 
 CONNECT_TIMEOUT = 10  # seconds
 STATEMENT_TIMEOUT = "10s"  # per control query
 EVIDENCE_ROWS = 50  # rows kept per control
-
-
-class VerifyError(RuntimeError):
-    """verify could not run at all (bad URL, no connection); the message is one line and
-    never contains a password."""
 
 
 def select(
@@ -84,7 +80,7 @@ def parse_url(url: URL | str | None) -> URL:
         if isinstance(url, URL):
             return url.set(drivername="postgresql+psycopg")
         parsed = settings.database_url({"url": url} if url else None)
-    except settings.SettingsError as exc:
+    except SettingsError as exc:
         # settings names alembic's -x url=; verify takes --url.
         source = "(--url)" if url else "(DATABASE_URL)"
         raise VerifyError(str(exc).replace("(DATABASE_URL or -x url=...)", source)) from None

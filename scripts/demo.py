@@ -1,8 +1,12 @@
-"""``make demo``: the kit end to end on a throwaway PostgreSQL 15 with pgaudit.
+"""``make demo``: the kit end to end on a throwaway PostgreSQL with pgaudit.
 
 Starts a server (Docker, or the local backend when no engine runs), runs the real
 ``alembic upgrade head`` against a fresh database, shows what changed, and stops the server
 unless ``--keep`` is given, in which case it prints a URL that accepts connections.
+
+A development tool of this repository (it runs the repository's alembic.ini), so it lives
+outside the package and the wheel: ``python scripts/demo.py --backend docker|local
+[--version 15|17] [--keep]``.
 """
 
 from __future__ import annotations

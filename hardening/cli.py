@@ -33,11 +33,30 @@ class _Parser(argparse.ArgumentParser):
 
 
 def command_names() -> list[str]:
+    """The names of the ``hardening`` subcommands: the modules of ``hardening.commands``.
+
+    Example::
+
+        command_names()   # ['keygen', 'passwd', 'rotate', 'settings', 'verify']
+    """
     return sorted(m.name for m in pkgutil.iter_modules(hardening.commands.__path__))
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The parser with every command, or with ``only`` that one (imports just its module)."""
+    """The parser with every command, or with ``only`` that one (imports just its module).
+
+    Args:
+        only: the name of the one command to add (see ``command_names``); None adds them all,
+            which imports every command module (what ``hardening --help`` needs).
+
+    Returns:
+        The ``hardening`` parser; a parsed command's namespace carries ``func``, its runner.
+
+    Example::
+
+        args = build_parser("verify").parse_args(["verify", "--scope", "kit"])
+        exit_code = args.func(args)
+    """
     parser = _Parser(
         prog="hardening", description="PostgreSQL hardening kit: migrations, encryption, verify."
     )
@@ -49,6 +68,20 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``hardening`` command line (the ``hardening`` console script calls this).
+
+    Args:
+        argv: the arguments after the program name; None reads ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: the command's own (0 done, 1 when its check found something, e.g. a
+        control failed), 2 for a usage error or an error the kit reports as one line on
+        stderr, 130 when interrupted. A bug is raised with its traceback.
+
+    Example::
+
+        status = main(["verify", "--scope", "kit", "--url", "postgresql://admin@db/app"])
+    """
     args_list = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in args_list if not a.startswith("-")), None)
     parser = build_parser(first if first in command_names() else None)
@@ -71,7 +104,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def user_message(exc: BaseException) -> str | None:
-    """The one line to show for ``exc``, or None for a bug (which keeps its traceback)."""
+    """The one line to show for ``exc``, or None for a bug (which keeps its traceback).
+
+    Args:
+        exc: what a command raised. The kit's errors (``HardeningError``) give their message;
+            a driver error (SQLAlchemy's ``DBAPIError``, ``psycopg.Error``) gives only the
+            server's or libpq's primary message, never the statement or its parameters.
+
+    Returns:
+        The line without the ``hardening <command>:`` prefix, or None.
+
+    Example::
+
+        user_message(KeyConfigError("HARDENING_KEYS is not set"))   # 'HARDENING_KEYS is not set'
+        user_message(ValueError("bug"))                              # None: keep the traceback
+    """
     if isinstance(exc, HardeningError):
         return str(exc)
     sa_exc = sys.modules.get("sqlalchemy.exc")

@@ -1,16 +1,26 @@
-"""The README stays a front door, and the docs' links lead somewhere.
+"""The README stays a front door, the docs' links lead somewhere, and the public API says
+how to call it.
 
 README.md is what a newcomer reads to decide and start: short, opening with the two commands
 that set everything up, linking to docs/ for the reference. A relative link that points at
-nothing (a file moved, a doc renamed) fails here rather than in a reader's browser.
+nothing (a file moved, a doc renamed) fails here rather than in a reader's browser. Public
+functions and classes document every parameter and give an example, the way alembic's
+operations do (``Args:`` and ``Example::`` sections of the docstring).
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import re
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
+
+from hardening.cli import command_names
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -98,3 +108,82 @@ def test_the_link_reader_finds_what_markdown_links_to() -> None:
         "[ref]: ../other.md\n"
     )
     assert relative_links(text) == ["docs/a.md", "img/f.png", "../other.md"]
+
+
+# The modules held to it so far; the others join as they are documented.
+DOCUMENTED = [
+    "hardening",
+    "hardening.cli",
+    "hardening.commands",
+    *(f"hardening.commands.{name}" for name in command_names()),
+    "hardening.passwords",
+    "hardening.sqlfiles",
+]
+EXAMPLE = re.compile(r"^Example\b[^\n]*::$", re.MULTILINE)
+
+
+def public_api(module: ModuleType) -> dict[str, Callable[..., Any]]:
+    """The functions and classes ``module`` defines whose names do not start with ``_``."""
+    found = {}
+    for name, obj in vars(module).items():
+        if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+            continue
+        if inspect.isclass(obj) or inspect.isfunction(inspect.unwrap(obj)):  # cached too
+            found[name] = obj
+    return found
+
+
+def documented_parameters(doc: str) -> set[str]:
+    """The names an ``Args:`` section of the (dedented) docstring describes."""
+    names: set[str] = set()
+    inside = False
+    for line in doc.splitlines():
+        if line.strip() in ("Args:", "Attributes:"):
+            inside = True
+        elif inside and line and not line.startswith(" "):
+            inside = False
+        elif inside and (match := re.match(r"^    (\*{0,2}\w+)( \([^)]*\))?:", line)):
+            names.add(match.group(1).lstrip("*"))
+    return names
+
+
+def gaps(obj: Callable[..., Any]) -> list[str]:
+    """What the docstring of ``obj`` lacks: an example, or a parameter's description."""
+    doc = inspect.getdoc(obj) or ""
+    missing = [] if EXAMPLE.search(doc) else ["an Example:: section"]
+    params = [p for p in inspect.signature(obj).parameters if p not in ("self", "cls")]
+    described = documented_parameters(doc)
+    missing += [f"parameter {p!r} under Args:" for p in params if p not in described]
+    return missing
+
+
+@pytest.mark.parametrize("name", DOCUMENTED)
+def test_public_functions_and_classes_document_their_parameters_with_an_example(
+    name: str,
+) -> None:
+    module = importlib.import_module(name)
+    assert module.__doc__, f"{name} has no module docstring"
+    lacking = {
+        f"{name}.{attr}": missing
+        for attr, obj in public_api(module).items()
+        if (missing := gaps(obj))
+    }
+    assert lacking == {}
+
+
+def test_the_docstring_reader_finds_parameters_and_examples() -> None:
+    def sample(conn: object, role: str, *, password: str = "") -> None:
+        """Do it.
+
+        Args:
+            conn: a connection.
+            role: the role,
+                over two lines.
+
+        Example::
+
+            sample(conn, "r")
+        """
+
+    assert gaps(sample) == ["parameter 'password' under Args:"]
+    assert documented_parameters(inspect.getdoc(sample) or "") == {"conn", "role"}

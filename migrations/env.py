@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from hardening import migrate, ops, settings
+from hardening import migrate, settings
 from hardening.errors import HardeningError, MigrationError
 
 VERSION_TABLE = "hardening_version"
@@ -47,11 +47,11 @@ def _configure(connection: Connection | None = None, **kw: object) -> None:
 
 def _run_and_check() -> None:
     """Run the migrations, then (still in their transaction) refuse a server_profile setting
-    that the already applied step h008 did not follow, rather than ignore it silently.
+    that the already applied server-profile step did not follow, rather than ignore it silently.
 
     Before: alembic creates its version table first thing (unless it exists or the command
     only reads), so a role without CREATE on the schema gets the plain answer of the server
-    there, before step h001_state could name what it needs; refuse with the privilege named.
+    there, before the kit's first step could name what it needs; refuse with the privilege named.
     After an upgrade: name the -x values given for steps applied before, which took no effect."""
     migration = context.get_context()
     if migration.connection is not None and not migration.opts.get("dont_mutate"):
@@ -60,7 +60,7 @@ def _run_and_check() -> None:
             raise MigrationError(refusal)
     applied_before = migrate.applied_revisions(migration)
     context.run_migrations()
-    ops.check_server_profile()
+    migrate.check_server_profile()
     # Settings for steps applied before this run took no effect: said, not refused, so that
     # a repeated deploy with the same values passes (and stays quiet, as they match).
     if getattr(migration.opts.get("fn"), "__name__", "") == "upgrade":

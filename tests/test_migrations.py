@@ -20,8 +20,9 @@ from alembic.config import CommandLine
 from alembic.script import ScriptDirectory
 from psycopg import sql
 
-from hardening import migrate, ops, sqlfiles
+from hardening import migrate, sqlfiles
 from hardening.settings import libpq_dsn
+from hardening.steps import server_profile
 from hardening.testing import LogCursor, PgServer
 from hardening.testing.plugin import PgDatabase
 from tests.migrations.catalog import diff, snapshot
@@ -1219,7 +1220,7 @@ def test_the_profile_refuses_exactly_the_log_line_prefixes_verify_fails(
         )
         row = conn.execute(check).fetchone()
     assert row is not None
-    assert row[0] == (not ops.log_line_prefix_missing(prefix)), row[1]
+    assert row[0] == (not server_profile.log_line_prefix_missing(prefix)), row[1]
 
 
 def test_server_profile_values_with_quotes_are_rendered_safely(

@@ -1,11 +1,12 @@
-"""``hardening settings``: list every setting, its -x name, env var, default and meaning."""
+"""``hardening settings``: list every setting, its -x name, env var, default, meaning and the
+kit step that reads it (from the declarations of ``hardening.steps``, which load no Alembic)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from hardening import settings
+from hardening import settings, steps
 
 
 def register(sub: Any) -> None:
@@ -40,5 +41,7 @@ def run(args: argparse.Namespace) -> int:
     """
     for setting in sorted(settings.registry().values(), key=lambda s: s.name):
         where = f"{setting.env} only, never -x" if setting.env_only else setting.env
-        print(f"{setting.name}  ({where}, default {setting.default!r})\n    {setting.doc}")
+        step = steps.reading(setting.name)
+        read_by = f"; read by step {step.id}" if step else ""
+        print(f"{setting.name}  ({where}, default {setting.default!r}{read_by})\n    {setting.doc}")
     return 0

@@ -416,8 +416,7 @@ def replace_function(step: str, function: str, new: str | Path, old: str | Path)
     refuse_if(
         _BODY_IS,
         f"pg-hardening: step {step}: {new} did not replace the body of function {function}",
-        f"{new} must define {function} itself (same name and argument types); nothing was "
-        "changed",
+        f"{new} must define {function} itself (same name and argument types); nothing was changed",
         "invalid_function_definition",
         function=function,
         digest=_sha256(new_body),

@@ -2,7 +2,7 @@
 
 from hardening import steps
 
-step = steps.get(${repr(up_revision)})
+step = steps.get("${up_revision}")
 __doc__ = step.title  # what alembic history shows
 revision = step.id
 down_revision = step.down_revision

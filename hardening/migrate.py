@@ -26,7 +26,20 @@ from hardening.steps import server_profile, values
 
 
 def config(url: URL | str | None = None, **x_args: str) -> Config:
-    """An Alembic Config for the kit's migrations against ``url``, with ``-x`` settings."""
+    """An Alembic Config for the kit's migrations (its env.py and versions) against ``url``,
+    for alembic's own ``command`` functions.
+
+    e.g.::
+
+        from alembic import command
+        command.history(config())
+        command.upgrade(config(url, audit_role="rds_pgaudit"), "head", sql=True)
+
+    :param url: the target database; None where no connection is needed (history, ``--sql``,
+        which reads the dialect only).
+    :param x_args: kit settings, as ``-x name=value`` would give them (``hardening settings``
+        lists them; secrets come from the environment only).
+    """
     location = str(Path(hardening.migrations_location()).parent)
     cfg = Config()
     cfg.set_main_option("script_location", location)
@@ -40,10 +53,34 @@ def config(url: URL | str | None = None, **x_args: str) -> Config:
 
 
 def upgrade(url: URL | str, target: str = "head", **x_args: str) -> None:
+    """``alembic upgrade target`` of the kit's migrations, in one transaction like the CLI's.
+
+    e.g.::
+
+        hardening.migrate.upgrade("postgresql://owner:pw@db/app", audit_log="ddl, role")
+
+    :param url: the target database (``postgresql://`` is read as psycopg 3).
+    :param target: a revision id, ``head`` or a relative target such as ``+1``.
+    :param x_args: kit settings, as for ``config``.
+    :raises SystemExit: with one ``alembic: ...`` line naming the problem and its fix, as the
+        kit's env.py ends a run it refuses (nothing changed).
+    """
     command.upgrade(config(url, **x_args), target)
 
 
 def downgrade(url: URL | str, target: str = "base", **x_args: str) -> None:
+    """``alembic downgrade target``: back to exactly what the database was before the steps
+    above ``target`` (``base``: before the kit).
+
+    e.g.::
+
+        hardening.migrate.downgrade(url, "h004_least_privilege")
+
+    :param url: the target database.
+    :param target: a revision id, ``base`` or a relative target such as ``-1``.
+    :param x_args: kit settings, as for ``config``; undoing a step reads what its upgrade
+        recorded in ``hardening.applied``, not the settings.
+    """
     command.downgrade(config(url, **x_args), target)
 
 

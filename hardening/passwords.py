@@ -3,7 +3,7 @@
 PostgreSQL cannot check a password it never sees, and it should never see one: event
 triggers do not fire for ALTER ROLE, and server-side check modules cannot read a verifier
 hashed by the client. So ``set_password`` reads the policy from ``hardening.password_policy``
-(installed by step h003_password_policy), refuses a password that is too short, contains the
+(installed by the kit's password-policy step), refuses a password that is too short, contains the
 role name, is weak or common (zxcvbn) or was used before (``hardening.password_history``:
 salted scrypt digests, keyed with HARDENING_PASSWORD_PEPPER), then hashes it with
 SCRAM-SHA-256 here and sends only the verifier, with VALID UNTIL from the policy.
@@ -36,7 +36,7 @@ import psycopg
 from psycopg import sql
 from zxcvbn import zxcvbn
 
-from hardening import settings
+from hardening import settings, steps
 from hardening.errors import PasswordError, PasswordPolicyError, PepperWarning
 
 SALT_BYTES = 16
@@ -45,9 +45,10 @@ SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
 STRENGTH_WORDS = ("very weak", "weak", "fair", "strong", "very strong")
 
 
+POLICY_STEP = steps.named("password_policy").id  # the step that installs the policy
 NOT_INSTALLED = (
     "this database has no hardening.password_policy: run `alembic upgrade head` "
-    "(step h003_password_policy) first"
+    f"(step {POLICY_STEP}) first"
 )
 
 # Whether the current role may use each of the two tables (found by name in the catalog:
@@ -132,7 +133,9 @@ def load_policy(conn: psycopg.Connection[Any]) -> Policy:
     except psycopg.errors.UndefinedTable:
         raise PasswordError(NOT_INSTALLED) from None
     if row is None:
-        raise PasswordError("hardening.password_policy is empty: downgrade and upgrade h003")
+        raise PasswordError(
+            f"hardening.password_policy is empty: downgrade and upgrade step {POLICY_STEP}"
+        )
     return Policy(*row)
 
 

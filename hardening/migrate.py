@@ -29,16 +29,17 @@ def config(url: URL | str | None = None, **x_args: str) -> Config:
     """An Alembic Config for the kit's migrations (its env.py and versions) against ``url``,
     for alembic's own ``command`` functions.
 
-    e.g.::
+    Example::
 
         from alembic import command
         command.history(config())
         command.upgrade(config(url, audit_role="rds_pgaudit"), "head", sql=True)
 
-    :param url: the target database; None where no connection is needed (history, ``--sql``,
-        which reads the dialect only).
-    :param x_args: kit settings, as ``-x name=value`` would give them (``hardening settings``
-        lists them; secrets come from the environment only).
+    Args:
+        url: the target database; None where no connection is needed (history, ``--sql``,
+            which reads the dialect only).
+        x_args: kit settings, as ``-x name=value`` would give them (``hardening settings``
+            lists them; secrets come from the environment only).
     """
     location = str(Path(hardening.migrations_location()).parent)
     cfg = Config()
@@ -55,13 +56,14 @@ def config(url: URL | str | None = None, **x_args: str) -> Config:
 def upgrade(url: URL | str, target: str = "head", **x_args: str) -> None:
     """``alembic upgrade target`` of the kit's migrations, in one transaction like the CLI's.
 
-    e.g.::
+    Example::
 
         hardening.migrate.upgrade("postgresql://owner:pw@db/app", audit_log="ddl, role")
 
-    :param url: the target database (``postgresql://`` is read as psycopg 3).
-    :param target: a revision id, ``head`` or a relative target such as ``+1``.
-    :param x_args: kit settings, as for ``config``.
+    Args:
+        url: the target database (``postgresql://`` is read as psycopg 3).
+        target: a revision id, ``head`` or a relative target such as ``+1``.
+        x_args: kit settings, as for ``config``.
     :raises SystemExit: with one ``alembic: ...`` line naming the problem and its fix, as the
         kit's env.py ends a run it refuses (nothing changed).
     """
@@ -72,14 +74,15 @@ def downgrade(url: URL | str, target: str = "base", **x_args: str) -> None:
     """``alembic downgrade target``: back to exactly what the database was before the steps
     above ``target`` (``base``: before the kit).
 
-    e.g.::
+    Example::
 
         hardening.migrate.downgrade(url, "h004_least_privilege")
 
-    :param url: the target database.
-    :param target: a revision id, ``base`` or a relative target such as ``-1``.
-    :param x_args: kit settings, as for ``config``; undoing a step reads what its upgrade
-        recorded in ``hardening.applied``, not the settings.
+    Args:
+        url: the target database.
+        target: a revision id, ``base`` or a relative target such as ``-1``.
+        x_args: kit settings, as for ``config``; undoing a step reads what its upgrade
+            recorded in ``hardening.applied``, not the settings.
     """
     command.downgrade(config(url, **x_args), target)
 
@@ -100,7 +103,17 @@ def server_message_line(severity: str, primary: str, hint: str | None) -> str | 
     None for other severities and for pgaudit's own lines (``pgaudit.log_client``), which
     echo statements: the audit trail, not advice, and in a revision of yours maybe values.
     The kit's SQL raises NOTICEs that name roles, functions and the statements that fix
-    them, never a password or a key (sql/migrations/h001_state/)."""
+    them, never a password or a key (sql/migrations/h001_state/).
+
+    Args:
+        severity: the message's severity, not localised (``diag.severity_nonlocalized``).
+        primary: its primary text.
+        hint: its hint, if any.
+
+    Example::
+
+        server_message_line("NOTICE", "kept role r", None)  # 'server NOTICE: kept role r'
+    """
     if severity not in FORWARDED_SEVERITIES or primary.startswith("AUDIT: "):
         return None
     text = " ".join(primary.splitlines())
@@ -114,7 +127,19 @@ def forwarding_server_messages(
     connection: Connection, write: Callable[[str], Any] | None = None
 ) -> Iterator[None]:
     """While the block runs, write each NOTICE or WARNING the server sends on ``connection``
-    as one line (to stderr by default): alembic itself never shows them."""
+    as one line (to stderr by default): alembic itself never shows them.
+
+    Args:
+        connection: the connection the migrations run on (psycopg 3; others pass nothing).
+        write: what takes each line; None writes it to stderr.
+
+    Example::
+
+        with engine.connect() as connection, forwarding_server_messages(connection):
+            context.configure(connection=connection, target_metadata=metadata)
+            with context.begin_transaction():
+                context.run_migrations()
+    """
     driver: Any = connection.connection.driver_connection
     if not hasattr(driver, "add_notice_handler"):  # not psycopg 3
         yield
@@ -140,7 +165,18 @@ def forwarding_server_messages(
 def version_table_refusal(connection: Connection, table: str) -> str | None:
     """Why the migrating role cannot create alembic's version table ``table``, which alembic
     creates (unqualified: in the first schema of search_path) before any step runs, so before
-    the kit's first step can name what it needs; None when the table exists or may be created."""
+    the kit's first step can name what it needs; None when the table exists or may be created.
+
+    Args:
+        connection: the connection the migrations will run on.
+        table: the version table's name (unqualified).
+
+    Example::
+
+        refusal = version_table_refusal(connection, "hardening_version")
+        if refusal:
+            raise MigrationError(refusal)
+    """
     row = connection.execute(
         text(
             "SELECT to_regclass(quote_ident(:table)) IS NOT NULL, quote_ident(current_user), "
@@ -180,7 +216,15 @@ check_server_profile = server_profile.check_server_profile
 
 
 def applied_revisions(migration: MigrationContext) -> set[str]:
-    """The revisions the database is at, with everything below them."""
+    """The revisions the database is at, with everything below them.
+
+    Args:
+        migration: the running migration context (``context.get_context()`` in env.py).
+
+    Example::
+
+        applied_before = applied_revisions(context.get_context())  # before run_migrations()
+    """
     script = migration.script
     if script is None:
         return set()
@@ -223,7 +267,19 @@ def settings_without_effect(
     """After an upgrade: one line naming each ``-x`` value given for a revision that was
     applied before the run (so alembic did not run it again) and that differs from what that
     revision left, or cannot be compared; with the downgrade and upgrade that apply them.
-    None when there is none: a repeated identical deploy stays quiet."""
+    None when there is none: a repeated identical deploy stays quiet.
+
+    Args:
+        migration: the migration context of the run, after ``run_migrations()``.
+        x_args: the run's ``-x`` values.
+        applied_before: ``applied_revisions`` taken before the run.
+
+    Example::
+
+        line = settings_without_effect(context.get_context(), x_args, applied_before)
+        if line:
+            print(line, file=sys.stderr)
+    """
     connection, script = migration.connection, migration.script
     if connection is None or script is None:
         return None

@@ -69,20 +69,26 @@ class StepError(MigrationError, CommandError):
     """A kit step cannot run; the message names the object and the fix (never a secret).
 
     Also alembic's ``CommandError``, so that alembic's own command line prints it as one
-    ``FAILED:`` line when the kit runs as a branch of an application's history."""
+    ``FAILED:`` line when the kit runs as a branch of an application's history.
+
+    Example::
+
+        raise StepError("setting app_schema names schema app, which does not exist: create it")
+    """
 
 
 def call(function: str, *args: str | float | list[str]) -> None:
     """``SELECT hardening.<function>(args...)``: a function of the kit that has no operation
     of its own (``sql/migrations/h001_state/<function>.sql`` documents each).
 
-    e.g.::
+    Example::
 
         ops.call("record_system_setting", revision, "log_connections")
 
-    :param function: the function's name in schema ``hardening``.
-    :param args: its arguments, each a parameter (a literal offline): a ``str`` as text, a
-        number as real, a list of ``str`` as text[].
+    Args:
+        function: the function's name in schema ``hardening``.
+        args: its arguments, each a parameter (a literal offline): a ``str`` as text, a
+            number as real, a list of ``str`` as text[].
     """
     fn = getattr(sa.func.hardening, function)
     op.execute(sa.select(fn(*(_literal(a) for a in args))))
@@ -106,12 +112,13 @@ def run_sql(file: str | Path) -> None:
     """Run the SQL file ``file`` (statements separated by ``;``, online and in ``--sql`` output
     alike).
 
-    e.g.::
+    Example::
 
         ops.run_sql(f"{revision}/tables.sql")
 
-    :param file: a ``str`` names a file of the kit, under ``sql/migrations/`` (a step's frozen
-        folder: ``"h003_password_policy/password_policy.sql"``); a ``Path``, a file of yours.
+    Args:
+        file: a ``str`` names a file of the kit, under ``sql/migrations/`` (a step's frozen
+            folder: ``"h003_password_policy/password_policy.sql"``); a ``Path``, a file of yours.
     """
     # alembic ends each statement with ";" in --sql output: the file's own last one would double it
     op.execute(sa.text(_sql_text(file).rstrip().removesuffix(";")))
@@ -121,13 +128,14 @@ def require(step: str, *needs: str) -> None:
     """Stop the run unless the migrating role has each privilege in ``needs``; the message
     names the missing one and the statement that grants it.
 
-    e.g.::
+    Example::
 
         ops.require(revision, "database_owner", "createrole")
 
-    :param step: your revision id (named in the message).
-    :param needs: any of ``"superuser"``, ``"createrole"``, ``"database_owner"``,
-        ``"create_on_database"``; a superuser has them all.
+    Args:
+        step: your revision id (named in the message).
+        needs: any of ``"superuser"``, ``"createrole"``, ``"database_owner"``,
+            ``"create_on_database"``; a superuser has them all.
     """
     call("require", step, ",".join(needs))
 
@@ -137,13 +145,14 @@ def ensure_extension(step: str, extension: str, schema: str) -> None:
     adopted: left where it is, and kept on downgrade). An untrusted extension needs a
     superuser: the message then names the statement a superuser runs first.
 
-    e.g.::
+    Example::
 
         ops.ensure_extension(revision, "pg_trgm", "public")
 
-    :param step: your revision id; ``undo(step)`` drops the extension only if this created it.
-    :param extension: the extension's name.
-    :param schema: an existing schema the migrating role may CREATE in.
+    Args:
+        step: your revision id; ``undo(step)`` drops the extension only if this created it.
+        extension: the extension's name.
+        schema: an existing schema the migrating role may CREATE in.
     """
     call("ensure_extension", step, extension, schema)
 
@@ -153,14 +162,15 @@ def set_function_cost(step: str, extension: str, functions: Sequence[str], cost:
     in ``functions``. Functions the migrating role may not alter are left as they are, with
     one server NOTICE per owner naming the statements to run as it.
 
-    e.g.::
+    Example::
 
         ops.set_function_cost(revision, "pgcrypto", ["pgp_sym_decrypt"], 1000)
 
-    :param step: your revision id; ``undo(step)`` puts each prior cost back.
-    :param extension: the extension whose functions these are.
-    :param functions: function names (every arity of each is altered).
-    :param cost: the planner cost, in units of ``cpu_operator_cost``.
+    Args:
+        step: your revision id; ``undo(step)`` puts each prior cost back.
+        extension: the extension whose functions these are.
+        functions: function names (every arity of each is altered).
+        cost: the planner cost, in units of ``cpu_operator_cost``.
     """
     call("set_extension_function_cost", step, extension, list(functions), cost)
 
@@ -169,11 +179,12 @@ def require_pgaudit_loaded(step: str) -> None:
     """Stop the run unless the server preloads pgaudit (``shared_preload_libraries``), with a
     message saying how to load it on a plain server, Docker, RDS, Cloud SQL and Azure.
 
-    e.g.::
+    Example::
 
         ops.require_pgaudit_loaded(revision)
 
-    :param step: your revision id (named in the message).
+    Args:
+        step: your revision id (named in the message).
     """
     call("require_pgaudit_loaded", step)
 
@@ -184,12 +195,13 @@ def require_settable(step: str, values: Mapping[str, str]) -> None:
     back): a superuser, or a role granted SET on the superuser-only ones (``GRANT SET ON
     PARAMETER``).
 
-    e.g.::
+    Example::
 
         ops.require_settable(revision, {"pgaudit.log": "ddl", "log_parameter_max_length": "0"})
 
-    :param step: your revision id (named in the message).
-    :param values: parameter name -> the value to be set.
+    Args:
+        step: your revision id (named in the message).
+        values: parameter name -> the value to be set.
     """
     call("require_settable", step, list(values), list(values.values()))
 
@@ -198,14 +210,15 @@ def set_database_setting(step: str, name: str, value: str) -> None:
     """``ALTER DATABASE <current> SET name = value``: the database's own value, which sessions
     opened from then on start with.
 
-    e.g.::
+    Example::
 
         ops.set_database_setting(revision, "statement_timeout", "30s")
 
-    :param step: your revision id; ``undo(step)`` puts the previous database-level value back
-        (or RESETs it).
-    :param name: a parameter the server knows (``pgaudit.log`` once pgaudit is loaded).
-    :param value: its value, as ``SET`` takes it.
+    Args:
+        step: your revision id; ``undo(step)`` puts the previous database-level value back
+            (or RESETs it).
+        name: a parameter the server knows (``pgaudit.log`` once pgaudit is loaded).
+        value: its value, as ``SET`` takes it.
     """
     call("set_database_setting", step, name, value)
 
@@ -214,14 +227,15 @@ def ensure_role(step: str, role: str, setting_name: str) -> None:
     """``CREATE ROLE role NOLOGIN`` unless it exists; an existing NOLOGIN role is adopted (kept
     on downgrade), one that can log in is refused. Needs CREATEROLE to create.
 
-    e.g.::
+    Example::
 
         ops.ensure_role(revision, "reporting", "reporting_role")
 
-    :param step: your revision id; ``undo(step)`` drops the role if this created it and
-        nothing else uses it (else it is kept, with a server NOTICE saying why).
-    :param role: the role's name (quoted as an identifier).
-    :param setting_name: the setting the name came from, named in the refusal's fix.
+    Args:
+        step: your revision id; ``undo(step)`` drops the role if this created it and
+            nothing else uses it (else it is kept, with a server NOTICE saying why).
+        role: the role's name (quoted as an identifier).
+        setting_name: the setting the name came from, named in the refusal's fix.
     """
     call("ensure_role", step, role, setting_name)
 
@@ -230,13 +244,14 @@ def grant_role(step: str, role: str, member: str) -> None:
     """``GRANT role TO member`` unless ``member`` already has ``role``'s privileges; a member
     that would not inherit them (NOINHERIT) is refused.
 
-    e.g.::
+    Example::
 
         ops.grant_role(revision, "pg_read_all_settings", "reporting")
 
-    :param step: your revision id; ``undo(step)`` revokes the membership.
-    :param role: the role granted.
-    :param member: the role that receives it.
+    Args:
+        step: your revision id; ``undo(step)`` revokes the membership.
+        role: the role granted.
+        member: the role that receives it.
     """
     call("grant_role", step, role, member)
 
@@ -245,19 +260,20 @@ def grant(step: str, privilege: str, kind: str, schema: str, name: str, grantee:
     """``GRANT privilege ON <object> TO grantee`` unless ``grantee`` holds it directly; the run
     stops if the migrating role may not grant it (neither owner nor holder WITH GRANT OPTION).
 
-    e.g.::
+    Example::
 
         ops.grant(revision, "SELECT", "table", "app", "orders", "reporting")
         ops.grant(revision, "USAGE", "schema", "app", "", "reporting")
         ops.grant(revision, "CONNECT", "database", "", "", "reporting")
 
-    :param step: your revision id; ``undo(step)`` revokes exactly what this granted.
-    :param privilege: ``SELECT``, ``INSERT``, ``UPDATE``, ``DELETE``, ``TRUNCATE``,
-        ``REFERENCES``, ``TRIGGER``, ``USAGE``, ``CREATE``, ``CONNECT`` or ``TEMPORARY``.
-    :param kind: ``"table"``, ``"schema"`` or ``"database"`` (the current database).
-    :param schema: the table's schema, or the schema itself; ``""`` for the database.
-    :param name: the table; ``""`` for a schema or the database.
-    :param grantee: a role, or ``"PUBLIC"``.
+    Args:
+        step: your revision id; ``undo(step)`` revokes exactly what this granted.
+        privilege: ``SELECT``, ``INSERT``, ``UPDATE``, ``DELETE``, ``TRUNCATE``,
+            ``REFERENCES``, ``TRIGGER``, ``USAGE``, ``CREATE``, ``CONNECT`` or ``TEMPORARY``.
+        kind: ``"table"``, ``"schema"`` or ``"database"`` (the current database).
+        schema: the table's schema, or the schema itself; ``""`` for the database.
+        name: the table; ``""`` for a schema or the database.
+        grantee: a role, or ``"PUBLIC"``.
     """
     call("grant_privilege", step, kind, schema, name, privilege, grantee)
 
@@ -266,16 +282,17 @@ def revoke(step: str, privilege: str, kind: str, schema: str, name: str, grantee
     """``REVOKE privilege ON <object> FROM grantee`` if it holds it directly; the run stops if
     the privilege stays (the migrating role does not own the object).
 
-    e.g.::
+    Example::
 
         ops.revoke(revision, "CREATE", "schema", "public", "", "PUBLIC")
 
-    :param step: your revision id; ``undo(step)`` grants back exactly what this revoked.
-    :param privilege: as for ``grant``.
-    :param kind: ``"table"``, ``"schema"`` or ``"database"``.
-    :param schema: the table's schema, or the schema itself; ``""`` for the database.
-    :param name: the table; ``""`` for a schema or the database.
-    :param grantee: a role, or ``"PUBLIC"``.
+    Args:
+        step: your revision id; ``undo(step)`` grants back exactly what this revoked.
+        privilege: as for ``grant``.
+        kind: ``"table"``, ``"schema"`` or ``"database"``.
+        schema: the table's schema, or the schema itself; ``""`` for the database.
+        name: the table; ``""`` for a schema or the database.
+        grantee: a role, or ``"PUBLIC"``.
     """
     call("revoke_privilege", step, kind, schema, name, privilege, grantee)
 
@@ -286,17 +303,18 @@ def grant_default(
     """``ALTER DEFAULT PRIVILEGES FOR ROLE owner IN SCHEMA schema GRANT privilege ON objects
     TO grantee``: what ``owner``'s future tables (or sequences) in ``schema`` grant.
 
-    e.g.::
+    Example::
 
         ops.grant_default(revision, "SELECT", "TABLES", "app", "reporting", "")
 
-    :param step: your revision id; ``undo(step)`` revokes the default privilege.
-    :param privilege: as for ``grant``.
-    :param objects: ``"TABLES"`` or ``"SEQUENCES"``.
-    :param schema: an existing schema.
-    :param grantee: the role that gets the privilege.
-    :param owner: the role that will create the objects; ``""`` for the migrating role, which
-        must be a member of ``owner``.
+    Args:
+        step: your revision id; ``undo(step)`` revokes the default privilege.
+        privilege: as for ``grant``.
+        objects: ``"TABLES"`` or ``"SEQUENCES"``.
+        schema: an existing schema.
+        grantee: the role that gets the privilege.
+        owner: the role that will create the objects; ``""`` for the migrating role, which
+            must be a member of ``owner``.
     """
     call("grant_default_privilege", step, owner, schema, objects, privilege, grantee)
 
@@ -305,7 +323,7 @@ def refuse_if(condition: str, message: str, hint: str, errcode: str, **values: s
     """Stop the run with ``message`` (and ``hint``) if the SQL ``condition`` holds. A DO block,
     so ``--sql`` output refuses the same way when it runs.
 
-    e.g.::
+    Example::
 
         ops.refuse_if(
             "NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = :schema)",
@@ -315,11 +333,12 @@ def refuse_if(condition: str, message: str, hint: str, errcode: str, **values: s
             schema="app",
         )
 
-    :param condition: a SQL boolean expression; ``:name`` stands for ``values[name]``.
-    :param message: the error's message: name the object.
-    :param hint: the error's hint: name the fix.
-    :param errcode: a PostgreSQL condition name, e.g. ``"insufficient_privilege"``.
-    :param values: text values the condition reads, quoted as literals.
+    Args:
+        condition: a SQL boolean expression; ``:name`` stands for ``values[name]``.
+        message: the error's message: name the object.
+        hint: the error's hint: name the fix.
+        errcode: a PostgreSQL condition name, e.g. ``"insufficient_privilege"``.
+        values: text values the condition reads, quoted as literals.
     """
     literals = {**values, "message": message, "hint": hint}
     tag = "$refuse$"
@@ -375,7 +394,7 @@ def replace_function(step: str, function: str, new: str | Path, old: str | Path)
     ``old``'s (it was changed outside the revisions), and after, if ``new`` did not become its
     body (``new`` defines another function or signature).
 
-    e.g., in the revision after the one that installed ``hardening.undo``::
+    Example in the revision after the one that installed ``hardening.undo``::
 
         UNDO = "hardening.undo(text)"
 
@@ -385,13 +404,14 @@ def replace_function(step: str, function: str, new: str | Path, old: str | Path)
         def downgrade() -> None:
             ops.replace_function(revision, UNDO, "h001_state/undo.sql", f"{revision}/undo.sql")
 
-    :param step: your revision id (named in the messages).
-    :param function: the function's signature as ``regprocedure`` reads it, e.g.
-        ``"hardening.undo(text)"``.
-    :param new: the file defining the body to install: a ``str`` names a file of the kit
-        under ``sql/migrations/``, a ``Path`` a file of yours. It holds one ``CREATE [OR
-        REPLACE] FUNCTION`` statement (at the start of a line) with its body in dollar quotes.
-    :param old: the file that defined the body the database holds now, in the same form.
+    Args:
+        step: your revision id (named in the messages).
+        function: the function's signature as ``regprocedure`` reads it, e.g.
+            ``"hardening.undo(text)"``.
+        new: the file defining the body to install: a ``str`` names a file of the kit
+            under ``sql/migrations/``, a ``Path`` a file of yours. It holds one ``CREATE [OR
+            REPLACE] FUNCTION`` statement (at the start of a line) with its body in dollar quotes.
+        old: the file that defined the body the database holds now, in the same form.
     """
     definition, new_body = _function_definition(new)
     old_body = _function_definition(old)[1]
@@ -427,11 +447,12 @@ def undo(step: str) -> None:
     """Reverse everything ``step`` recorded in ``hardening.applied``, newest first: the
     downgrade of a revision built from these operations.
 
-    e.g.::
+    Example::
 
         def downgrade() -> None:
             ops.undo(revision)
 
-    :param step: the revision id the operations were given.
+    Args:
+        step: the revision id the operations were given.
     """
     call("undo", step)

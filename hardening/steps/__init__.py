@@ -228,7 +228,15 @@ _BY_ID = {step.id: step for step in STEPS}
 
 
 def get(step_id: str) -> Step:
-    """The step whose revision id is ``step_id``, e.g. ``get("h002_pgcrypto")``."""
+    """The step whose revision id is ``step_id``; KeyError if there is none.
+
+    Args:
+        step_id: a revision id of the kit.
+
+    Example::
+
+        step = get("h002_pgcrypto")  # what migrations/versions/h002_pgcrypto.py does
+    """
     try:
         return _BY_ID[step_id]
     except KeyError:
@@ -236,7 +244,16 @@ def get(step_id: str) -> Step:
 
 
 def named(name: str) -> Step:
-    """The step called ``name`` (its id without the number), e.g. ``named("pgaudit")``."""
+    """The step called ``name`` (its id without the number), to name a step without writing
+    its revision id.
+
+    Args:
+        name: the id's part after ``hNNN_``.
+
+    Example::
+
+        f"run `alembic upgrade head` (step {named('password_policy').id})"
+    """
     found = [step for step in STEPS if step.name == name]
     if len(found) != 1:
         raise KeyError(f"pg-hardening has {len(found)} steps named {name!r}")
@@ -244,5 +261,13 @@ def named(name: str) -> Step:
 
 
 def reading(setting: str) -> Step | None:
-    """The step that reads kit setting ``setting``; None for settings no step reads."""
+    """The step that reads kit setting ``setting``; None for settings no step reads.
+
+    Args:
+        setting: a setting of ``hardening.settings``.
+
+    Example::
+
+        reading("audit_tables").id  # 'h006_audit_roles'
+    """
     return next((step for step in STEPS if setting in step.reads), None)

@@ -12,6 +12,15 @@ from hardening.steps.values import audit_grants, role_setting
 
 
 def upgrade(step: str) -> None:
+    """The audit role as pgaudit.role with the grants of audit_tables, then the reader.
+
+    Args:
+        step: the revision id (``h006_audit_roles``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h006_audit_roles").upgrade()  # what its revision's upgrade() runs
+    """
     auditor, reader = role_setting("audit_role"), role_setting("audit_reader_role")
     grants = audit_grants()
     ops.require(step, "database_owner")
@@ -30,4 +39,13 @@ def upgrade(step: str) -> None:
 
 
 def downgrade(step: str) -> None:
+    """Undo everything the upgrade recorded, newest first (``ops.undo``).
+
+    Args:
+        step: the revision id (``h006_audit_roles``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h006_audit_roles").downgrade()  # what its revision's downgrade() runs
+    """
     ops.undo(step)

@@ -9,7 +9,15 @@ from hardening.steps.values import role_setting, setting
 
 
 def upgrade(step: str) -> None:
-    """Refuses a missing app_schema or table_owner_role before anything changes."""
+    """Refuses a missing app_schema or table_owner_role before anything changes.
+
+    Args:
+        step: the revision id (``h004_least_privilege``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h004_least_privilege").upgrade()  # what its revision's upgrade() runs
+    """
     schema = setting("app_schema")
     readonly, readwrite = role_setting("readonly_role"), role_setting("readwrite_role")
     owner = setting("table_owner_role")  # empty: the migrating role
@@ -46,4 +54,13 @@ def upgrade(step: str) -> None:
 
 
 def downgrade(step: str) -> None:
+    """Undo everything the upgrade recorded, newest first (``ops.undo``).
+
+    Args:
+        step: the revision id (``h004_least_privilege``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h004_least_privilege").downgrade()  # what its revision's downgrade() runs
+    """
     ops.undo(step)

@@ -13,7 +13,15 @@ from hardening.steps.values import int_setting, role_setting
 
 def upgrade(step: str) -> None:
     """The policy from the password_* settings; the admin role (CREATEROLE unless it exists)
-    gets exactly what ``hardening passwd`` needs."""
+    gets exactly what ``hardening passwd`` needs.
+
+    Args:
+        step: the revision id (``h003_password_policy``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h003_password_policy").upgrade()  # what its revision's upgrade() runs
+    """
     values = {
         "min_length": int_setting("password_min_length", 8, 1024),
         "max_age_days": int_setting("password_max_age_days", 0, 36500),
@@ -40,5 +48,14 @@ def upgrade(step: str) -> None:
 
 
 def downgrade(step: str) -> None:
+    """Undo what the upgrade recorded (its grants name the tables), then drop the tables.
+
+    Args:
+        step: the revision id (``h003_password_policy``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h003_password_policy").downgrade()  # what its revision's downgrade() runs
+    """
     ops.undo(step)  # first: its grants name the tables dropped next
     ops.run_sql(f"{step}/drop_tables.sql")

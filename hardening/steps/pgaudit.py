@@ -12,6 +12,15 @@ from hardening.steps.values import BOOLEANS, LOG_LEVELS, audit_classes, choice_s
 
 
 def upgrade(step: str) -> None:
+    """Every setting checked and the preflight passed before the extension and settings.
+
+    Args:
+        step: the revision id (``h005_pgaudit``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h005_pgaudit").upgrade()  # what its revision's upgrade() runs
+    """
     values = {
         "pgaudit.log": audit_classes(),
         "pgaudit.log_catalog": choice_setting("audit_log_catalog", BOOLEANS),
@@ -30,4 +39,13 @@ def upgrade(step: str) -> None:
 
 
 def downgrade(step: str) -> None:
+    """Undo everything the upgrade recorded, newest first (``ops.undo``).
+
+    Args:
+        step: the revision id (``h005_pgaudit``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h005_pgaudit").downgrade()  # what its revision's downgrade() runs
+    """
     ops.undo(step)

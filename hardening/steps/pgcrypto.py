@@ -10,11 +10,28 @@ from hardening.steps.values import int_setting, setting
 
 def upgrade(step: str) -> None:
     """The extension, then the cost of its PGP functions (prior costs restored on downgrade;
-    functions the migrating role may not alter are left alone, with a NOTICE)."""
+    functions the migrating role may not alter are left alone, with a NOTICE).
+
+    Args:
+        step: the revision id (``h002_pgcrypto``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h002_pgcrypto").upgrade()  # what its revision's upgrade() runs
+    """
     cost = int_setting("pgcrypto_function_cost", 1, 10**6)
     ops.ensure_extension(step, "pgcrypto", setting("pgcrypto_schema"))
     ops.set_function_cost(step, "pgcrypto", PGCRYPTO_FUNCTIONS, cost)
 
 
 def downgrade(step: str) -> None:
+    """Undo everything the upgrade recorded, newest first (``ops.undo``).
+
+    Args:
+        step: the revision id (``h002_pgcrypto``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h002_pgcrypto").downgrade()  # what its revision's downgrade() runs
+    """
     ops.undo(step)

@@ -50,15 +50,24 @@ LOG_LINE_PREFIX_NEEDS = (
 )
 
 
-def log_line_prefix_escapes(prefix: str) -> set[str]:
+def _escapes(prefix: str) -> set[str]:
     """The escapes PostgreSQL expands in ``prefix`` (``%%`` is a literal percent sign, and
     ``%-10u`` pads ``%u``)."""
     return {f"%{m.group(1)}" for m in re.finditer(r"%-?\d*(.)", prefix, re.DOTALL)} - {"%%"}
 
 
 def log_line_prefix_missing(prefix: str) -> list[str]:
-    """What a log line with ``prefix`` would not say, e.g. ``["user (%u)"]``; empty if none."""
-    found = log_line_prefix_escapes(prefix)
+    """What a log line with ``prefix`` would not say; empty if nothing is missing. The rule of
+    the verify control log_line_prefix (a test holds the two equal).
+
+    Args:
+        prefix: a ``log_line_prefix`` value.
+
+    Example::
+
+        log_line_prefix_missing("%m [%p] %d %h ")  # ['user (%u)']
+    """
+    found = _escapes(prefix)
     return [
         f"{what} ({' or '.join(escapes)})"
         for what, escapes in LOG_LINE_PREFIX_NEEDS
@@ -66,7 +75,7 @@ def log_line_prefix_missing(prefix: str) -> list[str]:
     ]
 
 
-def log_line_prefix_setting() -> str:
+def _log_line_prefix_setting() -> str:
     """Setting server_log_line_prefix, refused unless every line says when, which session,
     who, in which database and from where (the verify control log_line_prefix)."""
     prefix = setting("server_log_line_prefix")
@@ -80,7 +89,7 @@ def log_line_prefix_setting() -> str:
     return prefix
 
 
-def refuse_unverified(step: str, parameter: str, value: str) -> None:
+def _refuse_unverified(step: str, parameter: str, value: str) -> None:
     """Stop the run if `hardening verify`'s control ``parameter`` would fail ``value``: its
     query (``sql/checks/<parameter>.sql``) runs with ``pg_settings`` showing ``value`` as the
     server would after ALTER SYSTEM (an enum in the server's spelling)."""
@@ -105,13 +114,13 @@ def refuse_unverified(step: str, parameter: str, value: str) -> None:
     )
 
 
-def server_profile_settings() -> dict[str, str]:
+def _profile_settings() -> dict[str, str]:
     """What the server profile sets with ALTER SYSTEM; the values of kit settings are checked
     by the server in the step (``hardening.check_system_setting``) before anything is changed."""
     return {
         "log_connections": "on",
         "log_disconnections": "on",
-        "log_line_prefix": log_line_prefix_setting(),
+        "log_line_prefix": _log_line_prefix_setting(),
         "log_statement": setting("server_log_statement").strip(),
         "log_lock_waits": "on",
         "log_min_error_statement": "error",
@@ -129,16 +138,23 @@ def upgrade(step: str) -> None:
     SYSTEM still fail there, the ones before it are put back and the step's records removed, so
     the database stays at the previous revision with nothing of this step applied. Refused
     where ALTER SYSTEM is not allowed (managed services, allow_alter_system = off).
+
+    Args:
+        step: the revision id (``h008_server_profile``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h008_server_profile").upgrade()  # what its revision's upgrade() runs
     """
     if choice_setting("server_profile", BOOLEANS) != "on":
         return
-    values = server_profile_settings()
+    values = _profile_settings()
     ops.require(step, "superuser")
     ops.run_sql(f"{step}/alter_system_allowed.sql")
     for name, value in values.items():
         ops.call("check_system_setting", step, name, value, SERVER_PROFILE_FROM.get(name, ""))
     for name in SERVER_PROFILE_VERIFIED:
-        refuse_unverified(step, name, values[name])
+        _refuse_unverified(step, name, values[name])
     for name in values:
         ops.call("record_system_setting", step, name)
     if context.is_offline_mode():
@@ -239,6 +255,12 @@ def check_server_profile() -> None:
     server_profile=on`` on a database at head would do nothing, silently. ``server_profile=off``
     counts only when passed (-x or HARDENING_SERVER_PROFILE), since it is the default. Commands
     that change no revision (``alembic current``) are not checked.
+
+    Example::
+
+        with context.begin_transaction():
+            context.run_migrations()
+            hardening.migrate.check_server_profile()
     """
     if context.is_offline_mode():
         return
@@ -282,7 +304,15 @@ def check_server_profile() -> None:
 
 
 def downgrade(step: str) -> None:
-    """Put back the recorded ALTER SYSTEM values (or RESET them), reload, forget the records."""
+    """Put back the recorded ALTER SYSTEM values (or RESET them), reload, forget the records.
+
+    Args:
+        step: the revision id (``h008_server_profile``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h008_server_profile").downgrade()  # what its revision's downgrade() runs
+    """
     if context.is_offline_mode():  # SQL cannot ALTER SYSTEM in a transaction: undo() refuses
         ops.undo(step)  # with a message if the profile was applied, and does nothing otherwise
         return

@@ -48,11 +48,27 @@ DOWNGRADE = "downgrade.sql"
 
 def upgrade(step: str) -> None:
     """Create the ``hardening`` schema (unless it exists), ``hardening.applied`` and the
-    functions."""
+    functions.
+
+    Args:
+        step: the revision id (``h001_state``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h001_state").upgrade()  # what its revision's upgrade() runs
+    """
     for name in UPGRADE:
         ops.run_sql(f"{step}/{name}")
 
 
 def downgrade(step: str) -> None:
-    """Drop what the upgrade created; the schema only if it created it."""
+    """Drop what the upgrade created; the schema only if it created it.
+
+    Args:
+        step: the revision id (``h001_state``) its changes are recorded under.
+
+    Example::
+
+        steps.get("h001_state").downgrade()  # what its revision's downgrade() runs
+    """
     ops.run_sql(f"{step}/{DOWNGRADE}")

@@ -17,7 +17,7 @@ from typing import Protocol, cast
 BRANCH = "hardening"  # the kit's branch label: `alembic upgrade hardening@head` in your project
 
 
-class Body(Protocol):
+class _Body(Protocol):
     """A module ``hardening.steps.<body>``: the step's upgrade and downgrade, each given the
     revision id, which the building blocks of ``hardening.ops`` record their changes under."""
 
@@ -30,22 +30,33 @@ class Body(Protocol):
 class Step:
     """One kit step, declared once in ``hardening.steps.STEPS``.
 
-    :param id: the Alembic revision id, ``hNNN_<name>``; never changes once released.
-    :param title: one line: the revision's docstring (``alembic history`` shows it).
-    :param changes: what the upgrade changes, for the revision table (Markdown).
-    :param needs: the privileges it needs, for the revision table (Markdown).
-    :param reads: the kit settings (``hardening.settings``) whose values it applies.
-    :param in_effect: for the settings whose effect the database shows, a read-only query
-        telling whether the applied step left ``:value`` (the ``-x`` value, normalised as the
-        step reads it): true, false or NULL (cannot tell). ``:step`` is this step's id.
-        ``hardening.migrate.settings_without_effect`` runs them after an upgrade.
-    :param body: the module ``hardening.steps.<body>`` with ``upgrade(step)`` and
-        ``downgrade(step)``; None for a step that changes nothing.
-    :param branch_labels: Alembic branch labels (the first step's: ``("hardening",)``).
-    :param down_revision: set from the order of ``STEPS``; never declared.
+    Args:
+        id: the Alembic revision id, ``hNNN_<name>``; never changes once released.
+        title: one line: the revision's docstring (``alembic history`` shows it).
+        changes: what the upgrade changes, for the revision table (Markdown).
+        needs: the privileges it needs, for the revision table (Markdown).
+        reads: the kit settings (``hardening.settings``) whose values it applies.
+        in_effect: for the settings whose effect the database shows, a read-only query
+            telling whether the applied step left ``:value`` (the ``-x`` value, normalised as the
+            step reads it): true, false or NULL (cannot tell). ``:step`` is this step's id.
+            ``hardening.migrate.settings_without_effect`` runs them after an upgrade.
+        body: the module ``hardening.steps.<body>`` with ``upgrade(step)`` and
+            ``downgrade(step)``; None for a step that changes nothing.
+        branch_labels: Alembic branch labels (the first step's: ``("hardening",)``).
+        down_revision: set from the order of ``STEPS``; never declared.
 
     The SQL it installs lives in ``sql/migrations/<id>/``, frozen once released: its body runs
     it with ``ops.run_sql(f"{step}/<file>.sql")``.
+
+    Example::
+
+        Step(
+            "h009_auto_explain",
+            "pg-hardening: auto_explain logs no parameter values.",
+            changes="`auto_explain.log_parameter_max_length = 0` for the database",
+            needs="database owner with SET on it",
+            body="auto_explain",
+        )
     """
 
     id: str
@@ -73,12 +84,21 @@ class Step:
         if self.body is not None:
             self._body().downgrade(self.id)
 
-    def _body(self) -> Body:
-        return cast(Body, importlib.import_module(f"hardening.steps.{self.body}"))
+    def _body(self) -> _Body:
+        return cast(_Body, importlib.import_module(f"hardening.steps.{self.body}"))
 
 
 def chain(*steps: Step) -> tuple[Step, ...]:
-    """``steps`` in order, each revising the one before it."""
+    """``steps`` in order, each revising the one before it (its ``down_revision``).
+
+    Args:
+        steps: the steps, oldest first.
+
+    Example::
+
+        STEPS = chain(Step("h000_base", ...), Step("h001_state", ...))
+        STEPS[1].down_revision  # 'h000_base'
+    """
     return tuple(
         dataclasses.replace(step, down_revision=steps[i - 1].id if i else None)
         for i, step in enumerate(steps)

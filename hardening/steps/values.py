@@ -3,7 +3,7 @@ command first, then ``HARDENING_<NAME>``, then the default (``hardening.settings
 
 Every reader refuses a value the step cannot use with ``StepError``, naming the setting and
 what it takes, before anything changes. A revision of yours can read the kit's settings too,
-e.g. to grant to the kit's object-audit role::
+for example to grant to the kit's object-audit role::
 
     from hardening import ops
     from hardening.steps import values
@@ -43,9 +43,12 @@ ROLE_SETTINGS = (*KIT_ROLE_SETTINGS, "table_owner_role")
 def setting(name: str) -> str:
     """The value of kit setting ``name`` for the running migration, as given.
 
-    :param name: a setting of ``hardening.settings`` (``hardening settings`` lists them).
+    Args:
+        name: a setting of ``hardening.settings`` (``hardening settings`` lists them).
 
-    e.g. ``setting("app_schema")`` -> ``'public'`` unless ``-x app_schema=...`` says otherwise.
+    Example::
+
+        schema = setting("app_schema")  # 'public' unless -x app_schema=... says otherwise
     """
     x_args: dict[str, str] = context.get_x_argument(as_dictionary=True)
     return settings.get(name, x_args)
@@ -56,9 +59,12 @@ def role_setting(name: str) -> str:
     if it is ``PUBLIC`` or a ``pg_`` role, if another role setting names the same role, or
     (for the roles the kit creates) if it names a superuser or the migrating role.
 
-    :param name: one of ``ROLE_SETTINGS``, e.g. ``"audit_role"``.
+    Args:
+        name: one of ``ROLE_SETTINGS``, e.g. ``"audit_role"``.
 
-    e.g. ``role_setting("readonly_role")`` -> ``'hardening_readonly'``.
+    Example::
+
+        readonly = role_setting("readonly_role")  # 'hardening_readonly' by default
     """
     value = setting(name)
     if not value or len(value.encode()) > ROLE_NAME_MAX_BYTES or "\x00" in value:
@@ -86,7 +92,12 @@ def role_setting(name: str) -> str:
 
 def refuse_shared_roles() -> None:
     """Refuse two role settings that name the same role: that role would hold the privileges
-    of both (a read-only role or the audit reader could write every future table)."""
+    of both (a read-only role or the audit reader could write every future table).
+
+    Example::
+
+        refuse_shared_roles()  # -x readonly_role=r -x audit_reader_role=r: StepError
+    """
     named: dict[str, list[str]] = {}
     for name in ROLE_SETTINGS:
         if value := setting(name):
@@ -107,7 +118,13 @@ def refuse_shared_roles() -> None:
 def choice_setting(name: str, allowed: Sequence[str]) -> str:
     """Setting ``name`` stripped and lower-cased, refused unless it is one of ``allowed``.
 
-    e.g. ``choice_setting("audit_log_client", BOOLEANS)`` -> ``'off'``.
+    Args:
+        name: a setting of ``hardening.settings``.
+        allowed: the values it may take, lower case.
+
+    Example::
+
+        client = choice_setting("audit_log_client", BOOLEANS)  # 'off' by default
     """
     value = setting(name).strip().lower()
     if value not in allowed:
@@ -119,7 +136,14 @@ def int_setting(name: str, minimum: int, maximum: int = 10**6) -> int:
     """Setting ``name`` as a whole number from ``minimum`` to ``maximum``, in ASCII digits
     (``int()`` would read other scripts' digits, which PostgreSQL would not).
 
-    e.g. ``int_setting("password_min_length", 8, 1024)`` -> ``14``.
+    Args:
+        name: a setting of ``hardening.settings``.
+        minimum: the smallest value taken.
+        maximum: the largest value taken.
+
+    Example::
+
+        length = int_setting("password_min_length", 8, 1024)  # 14 by default
     """
     raw = setting(name).strip()
     if not re.fullmatch(r"[0-9]+", raw) or not minimum <= int(raw) <= maximum:
@@ -131,7 +155,15 @@ def int_setting(name: str, minimum: int, maximum: int = 10**6) -> int:
 
 def audit_classes(raw: str | None = None) -> str:
     """Setting audit_log (or ``raw``) checked against pgaudit's classes and written as the
-    database gets it, e.g. ``'DDL,role , write'`` -> ``'ddl, role, write'``."""
+    database gets it.
+
+    Args:
+        raw: a value to check instead of the setting's.
+
+    Example::
+
+        audit_classes("DDL,role , write")  # 'ddl, role, write'
+    """
     raw = setting("audit_log") if raw is None else raw
     parts = [p.strip().lower() for p in raw.split(",") if p.strip()]
     bad = [p for p in parts if p.lstrip("-") not in AUDIT_CLASSES]
@@ -145,7 +177,17 @@ def audit_classes(raw: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class AuditGrant:
-    """One table of setting audit_tables and the privileges the audit role gets on it."""
+    """One table of setting audit_tables and the privileges the audit role gets on it.
+
+    Args:
+        schema: the table's schema.
+        table: the table's name.
+        privileges: ``SELECT``, ``INSERT``, ``UPDATE`` or ``DELETE``, each once.
+
+    Example::
+
+        AuditGrant("public", "users", ("SELECT",))
+    """
 
     schema: str
     table: str
@@ -153,9 +195,16 @@ class AuditGrant:
 
 
 def audit_grants(raw: str | None = None) -> list[AuditGrant]:
-    """Setting audit_tables (or ``raw``): ``schema.table:PRIV,PRIV;...``, the schema
-    defaulting to public, e.g. ``'users:SELECT'`` -> ``[AuditGrant('public', 'users',
-    ('SELECT',))]``."""
+    """Setting audit_tables (or ``raw``), ``schema.table:PRIV,PRIV;...`` with the schema
+    defaulting to public, as the grants it asks for.
+
+    Args:
+        raw: a value to read instead of the setting's.
+
+    Example::
+
+        audit_grants("users:SELECT")  # [AuditGrant('public', 'users', ('SELECT',))]
+    """
     raw = setting("audit_tables") if raw is None else raw
     grants: list[AuditGrant] = []
     for item in filter(None, (part.strip() for part in raw.split(";"))):

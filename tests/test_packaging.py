@@ -67,6 +67,17 @@ def test_the_wheel_ships_the_package_the_migrations_and_the_sql(wheel_files: lis
 
 
 def test_the_wheel_ships_no_development_tool(wheel_files: list[str]) -> None:
-    # `make demo` runs scripts/demo.py against the repository's alembic.ini: not a user's tool.
+    # `make demo` runs scripts/demo.py against the repository's alembic.ini, and
+    # scripts/generated.py writes into a checkout: neither is a user's tool.
     modules = {Path(n).stem for n in wheel_files if n.endswith(".py")}
-    assert "demo" not in modules, [n for n in wheel_files if Path(n).stem == "demo"]
+    for tool in ("demo", "generated", "offline"):
+        assert tool not in modules, [n for n in wheel_files if Path(n).stem == tool]
+
+
+def test_the_wheel_ships_the_steps_and_the_sql_each_revision_installs(
+    wheel_files: list[str],
+) -> None:
+    assert "hardening/steps/__init__.py" in wheel_files
+    shipped = {n.removeprefix("hardening/sql/migrations/") for n in wheel_files}
+    frozen = (ROOT / "sql" / "migrations" / "SHA256SUMS").read_text().splitlines()
+    assert {line.split("  ", 1)[1] for line in frozen} <= shipped

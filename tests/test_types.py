@@ -393,7 +393,7 @@ def test_server_log_holds_no_key_and_no_plaintext(
         text = log.settle()
     assert "pgp_sym_encrypt(" in text  # statements are logged...
     assert "Wrong key or corrupt data" in text
-    state = Person.__table__.c.note.type._state  # type: ignore[attr-defined]
+    state = Person.__table__.c.note.type.cipher  # type: ignore[attr-defined]
     secrets = [
         "SSN-PLAINTEXT-1",
         "NOTE-PLAINTEXT-2",
@@ -414,7 +414,7 @@ def test_sqlalchemy_echo_logs_no_key_and_no_plaintext(
         session.add(Person(ssn="SSN-PLAINTEXT-1", note="NOTE-PLAINTEXT-2"))
         session.commit()
         assert session.scalars(select(Person.note)).one() == "NOTE-PLAINTEXT-2"
-    state = Person.__table__.c.note.type._state  # type: ignore[attr-defined]
+    state = Person.__table__.c.note.type.cipher  # type: ignore[attr-defined]
     assert "pgp_sym_encrypt(" in caplog.text
     assert "[REDACTED]" in caplog.text
     for secret in ("SSN-PLAINTEXT-1", "NOTE-PLAINTEXT-2", state.pgp_password(k1.active)):
@@ -622,7 +622,7 @@ def test_a_database_error_on_insert_shows_ciphertext_and_redactions_only(
         pytest.raises(IntegrityError) as caught,
     ):
         conn.execute(insert(table), rows)
-    state = table.c.note.type._state  # type: ignore[attr-defined]
+    state = table.c.note.type.cipher  # type: ignore[attr-defined]
     text = str(caught.value) + caplog.text
     assert "not-null" in text
     assert "[REDACTED]" in text

@@ -1,6 +1,7 @@
 """``op.encrypt_column`` / ``op.decrypt_column``: convert a plaintext column in place, in batches.
 
-Import this module in ``env.py`` (or the revision) to register the operations, then::
+Import this module (or ``hardening.encrypt_column``) in ``env.py`` or the revision to
+register the operations, then::
 
     def upgrade() -> None:
         op.encrypt_column("users", "ssn", EncryptedText, blind_index="ssn_bidx")
@@ -13,11 +14,13 @@ Upgrade: (1) ``ALTER COLUMN ... TYPE bytea USING convert_to(col::text, 'UTF8')``
 rewrite under an ACCESS EXCLUSIVE lock, like any type change; the values are still plaintext,
 as UTF-8 bytes of their text form, which is what the kit's types serialise to), plus the
 blind-index column if asked; (2) commit, then encrypt in primary-key order, ``batch_size`` rows
-per short transaction, each row written with a compare-and-set on its old bytes. A row that
+per short transaction, each row written with a compare-and-set on its old bytes (the one
+column rewriter of ``hardening.crypto.rewriter``, which ``rotate`` uses as well). A row that
 already decrypts is skipped, so an interrupted upgrade is simply run again. A value with the
 header of one of the kit's envelopes (``envelope.split_header`` reads it) that does not decrypt
 stops the step with ``EncryptColumnError`` naming the row, its key id and the fix, before its
-batch is written: it is never taken for plaintext, in either direction.
+batch is written: it is never taken for plaintext, in either direction. The table, the column
+and its primary key (one column) are checked before anything changes.
 
 Reads during the transition: some rows are envelopes, some plaintext bytes. Declare the column
 with ``EncryptedText(legacy_plaintext=True)`` while the conversion runs: a value that is an AEAD
@@ -36,31 +39,25 @@ Only the client-side AEAD family is supported.
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from typing import Any
 
 from alembic.operations import MigrateOperation, Operations
-from sqlalchemy import (
-    Column,
-    LargeBinary,
-    MetaData,
-    Table,
-    bindparam,
-    inspect,
-    select,
-    update,
-)
+from sqlalchemy import Column, LargeBinary
 from sqlalchemy.engine import Connection
 
 from hardening.crypto.aead import EncryptedType
-from hardening.crypto.envelope import AEAD_V1, split_header
-from hardening.crypto.redacted import Secret
-from hardening.crypto.rotation import at_least_one
-from hardening.errors import (
-    DecryptionError,
-    EncryptColumnError,
-    EnvelopeError,
-    KeyNotFoundError,
+from hardening.crypto.rewriter import (
+    ColumnPlan,
+    ColumnRewriter,
+    Direction,
+    WalkState,
+    at_least_one,
+    inspect_column,
 )
+from hardening.errors import EncryptColumnError
+
+__all__ = ["DecryptColumnOp", "EncryptColumnError", "EncryptColumnOp"]
 
 _TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]*(\(\d+(,\s*\d+)?\))?(\[\])?")
 
@@ -82,7 +79,26 @@ def _typed(type_: Any, table: str, column: str) -> EncryptedType[Any]:
 
 @Operations.register_operation("encrypt_column")
 class EncryptColumnOp(MigrateOperation):
-    """Encrypt an existing plaintext column in place (see the module docstring)."""
+    """Encrypt an existing plaintext column in place, in batches (see the module docstring).
+
+    Args:
+        table_name: the table; it needs a one-column primary key.
+        column_name: the plaintext column (any type whose text form the type reads).
+        type_: the AEAD type the application declares for the column: a class
+            (``EncryptedText``) or an instance (``EncryptedText(context=..., keys=...)``).
+        schema: the table's schema; None for the search path.
+        batch_size: rows per statement (at least 1).
+        blind_index: a blind-index column to fill (added, with an index, if missing);
+            its values are the HMACs ``blind_eq`` looks for.
+        plaintext_type: the SQL type the downgrade turns the column back into.
+
+    Example::
+
+        import hardening.encrypt_column  # registers the operations
+
+        def upgrade() -> None:
+            op.encrypt_column("users", "ssn", EncryptedText, blind_index="ssn_bidx")
+    """
 
     def __init__(
         self,
@@ -111,6 +127,14 @@ class EncryptColumnOp(MigrateOperation):
     def encrypt_column(
         cls, operations: Operations, table_name: str, column_name: str, type_: Any, **kw: Any
     ) -> None:
+        """``op.encrypt_column(table_name, column_name, type_, *, schema=None,
+        batch_size=1000, blind_index=None, plaintext_type="text")``: the arguments of
+        ``EncryptColumnOp``.
+
+        Example::
+
+            op.encrypt_column("users", "ssn", EncryptedText, blind_index="ssn_bidx")
+        """
         operations.invoke(cls(table_name, column_name, type_, **kw))
 
     def reverse(self) -> EncryptColumnOp:
@@ -130,36 +154,71 @@ class EncryptColumnOp(MigrateOperation):
 
 @Operations.register_operation("decrypt_column")
 class DecryptColumnOp(EncryptColumnOp):
-    """Decrypt an encrypted column back to ``plaintext_type`` (the downgrade)."""
+    """Decrypt an encrypted column back to ``plaintext_type`` (the downgrade), in batches,
+    then drop its blind-index column; the arguments are those of ``EncryptColumnOp``.
+
+    Example::
+
+        def downgrade() -> None:
+            op.decrypt_column("users", "ssn", EncryptedText, plaintext_type="text",
+                              blind_index="ssn_bidx")
+    """
 
     @classmethod
     def decrypt_column(
         cls, operations: Operations, table_name: str, column_name: str, type_: Any, **kw: Any
     ) -> None:
+        """``op.decrypt_column(table_name, column_name, type_, *, schema=None,
+        batch_size=1000, blind_index=None, plaintext_type="text")``: the arguments of
+        ``EncryptColumnOp``.
+
+        Example::
+
+            op.decrypt_column("users", "age", EncryptedInteger, plaintext_type="integer")
+        """
         operations.invoke(cls(table_name, column_name, type_, **kw))
 
     def reverse(self) -> EncryptColumnOp:
         return self._as(EncryptColumnOp)
 
 
+def _checked(
+    operations: Operations, op: EncryptColumnOp, direction: Direction
+) -> tuple[Connection, ColumnPlan, ColumnRewriter]:
+    """What is checked before anything changes: online mode, the type, its keys, the table
+    (``inspect_column``); and the rewriter that then walks it."""
+    verb = direction.verb
+    if operations.get_context().as_sql:
+        raise EncryptColumnError(f"{verb}_column needs online mode: the keys {verb} each row")
+    column_type = _typed(op.type_, op.table_name, op.column_name)
+    column_type.cipher.keyring()  # fail before changing anything when the keys are missing
+    conn = operations.get_bind()
+    plan = inspect_column(
+        conn,
+        op.table_name,
+        op.column_name,
+        schema=op.schema,
+        blind_index=op.blind_index,
+        encrypted=direction is Direction.DECRYPT,
+        index_must_exist=False,
+        error=EncryptColumnError,
+    )
+    return conn, plan, ColumnRewriter(plan, column_type, direction, EncryptColumnError)
+
+
 @Operations.implementation_for(EncryptColumnOp)
 def _encrypt(operations: Operations, op: EncryptColumnOp) -> None:
-    ctx = operations.get_context()
-    if ctx.as_sql:
-        raise EncryptColumnError("encrypt_column needs online mode: the keys encrypt each row")
-    crypto = _typed(op.type_, op.table_name, op.column_name)
-    crypto.cipher.keyring()  # fail before changing anything when the keys are missing
-    conn = operations.get_bind()
-    columns = _columns(conn, op)
-    if not isinstance(columns[op.column_name]["type"], LargeBinary):
+    conn, plan, rewriter = _checked(operations, op, Direction.ENCRYPT)
+    if not isinstance(plan.types[op.column_name], LargeBinary):
+        column = conn.dialect.identifier_preparer.quote(op.column_name)
         operations.alter_column(
             op.table_name,
             op.column_name,
             type_=LargeBinary(),
             schema=op.schema,
-            postgresql_using=f"convert_to({_quote(conn, op.column_name)}::text, 'UTF8')",
+            postgresql_using=f"convert_to({column}::text, 'UTF8')",
         )
-    if op.blind_index and op.blind_index not in columns:
+    if op.blind_index and op.blind_index not in plan.types:
         operations.add_column(
             op.table_name, Column(op.blind_index, LargeBinary, nullable=True), schema=op.schema
         )
@@ -169,23 +228,15 @@ def _encrypt(operations: Operations, op: EncryptColumnOp) -> None:
             [op.blind_index],
             schema=op.schema,
         )
-    with ctx.autocommit_block():  # each batch statement commits on its own
-        _convert(operations.get_bind(), op, crypto, encrypt=True)
+    _rewrite(operations, op, rewriter)
 
 
 @Operations.implementation_for(DecryptColumnOp)
 def _decrypt(operations: Operations, op: DecryptColumnOp) -> None:
-    ctx = operations.get_context()
-    if ctx.as_sql:
-        raise EncryptColumnError("decrypt_column needs online mode: the keys decrypt each row")
-    crypto = _typed(op.type_, op.table_name, op.column_name)
-    crypto.cipher.keyring()
-    _columns(operations.get_bind(), op)
+    conn, plan, rewriter = _checked(operations, op, Direction.DECRYPT)
     if not _TYPE_NAME.fullmatch(op.plaintext_type):
         raise EncryptColumnError(f"plaintext_type {op.plaintext_type!r} is not a type name")
-    with ctx.autocommit_block():
-        _convert(operations.get_bind(), op, crypto, encrypt=False)
-    conn = operations.get_bind()
+    _rewrite(operations, op, rewriter)
     prep = conn.dialect.identifier_preparer
     table = prep.quote(op.table_name)
     if op.schema:
@@ -195,180 +246,12 @@ def _decrypt(operations: Operations, op: DecryptColumnOp) -> None:
         f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {op.plaintext_type} "
         f"USING convert_from({column}, 'UTF8')::{op.plaintext_type}"
     )
-    if op.blind_index:
-        insp = inspect(conn)
-        if op.blind_index in {c["name"] for c in insp.get_columns(op.table_name, op.schema)}:
-            operations.drop_column(op.table_name, op.blind_index, schema=op.schema)
+    if op.blind_index and op.blind_index in plan.types:
+        operations.drop_column(op.table_name, op.blind_index, schema=op.schema)
 
 
-def _columns(conn: Connection, op: EncryptColumnOp) -> dict[str, Any]:
-    """The table's columns by name; ``EncryptColumnError`` naming the fix if the table or the
-    column is missing."""
-    where = _table_name(op)
-    insp = inspect(conn)
-    if not insp.has_table(op.table_name, op.schema):
-        raise EncryptColumnError(
-            f"{where}.{op.column_name}: table {where} does not exist (check the table name "
-            "and schema=, and that the revision creating it runs first)"
-        )
-    columns = {c["name"]: c for c in insp.get_columns(op.table_name, op.schema)}
-    if op.column_name not in columns:
-        raise EncryptColumnError(
-            f"{where}.{op.column_name}: table {where} has no column {op.column_name!r} "
-            f"(it has {', '.join(sorted(columns))})"
-        )
-    return columns
-
-
-def _table_name(op: EncryptColumnOp) -> str:
-    return f"{op.schema}.{op.table_name}" if op.schema else op.table_name
-
-
-def _quote(conn: Connection, name: str) -> str:
-    return str(conn.dialect.identifier_preparer.quote(name))
-
-
-def _convert(
-    conn: Connection, op: EncryptColumnOp, crypto: EncryptedType[Any], *, encrypt: bool
-) -> int:
-    """Walk the table by primary key; encrypt plaintext rows (or decrypt envelopes)."""
-    pk_cols = inspect(conn).get_pk_constraint(op.table_name, op.schema)["constrained_columns"]
-    if len(pk_cols) != 1:
-        raise EncryptColumnError(f"{op.table_name} needs a single-column primary key")
-    cols: list[Any] = [Column(pk_cols[0], primary_key=True), Column(op.column_name, LargeBinary)]
-    if op.blind_index and encrypt:
-        cols.append(Column(op.blind_index, LargeBinary))
-    table = Table(op.table_name, MetaData(), *cols, schema=op.schema)
-    pk, col = table.c[pk_cols[0]], table.c[op.column_name]
-    state = crypto.cipher
-    walk = _Walk(op, pk.name, crypto, encrypt=encrypt)
-    values: dict[Any, Any] = {col: bindparam("b_new")}
-    if op.blind_index and encrypt:
-        values[table.c[op.blind_index]] = bindparam("b_bidx")
-    stmt = (
-        update(table)
-        .where(pk == bindparam("b_pk"), col == bindparam("b_old", type_=LargeBinary))
-        .values(values)
-    )
-    while True:
-        query = select(pk, col).where(col.is_not(None)).order_by(pk).limit(op.batch_size)
-        if walk.last is not None:
-            query = query.where(pk > walk.last)
-        rows = conn.execute(query).all()
-        if not rows:
-            return walk.changed
-        # Every row of the batch is checked before its one UPDATE is sent: a row that stops
-        # the step leaves the whole batch unwritten (the UPDATE itself is atomic too).
-        params = []
-        for key, raw in rows:
-            plain = walk.open(key, raw)
-            # Secret: a failed UPDATE's error lists its parameters, and these are plaintexts
-            if encrypt and plain is None:
-                data = walk.canonical(key, raw)
-                p = {"b_pk": key, "b_old": Secret(raw), "b_new": state.encrypt(data)}
-                if op.blind_index:
-                    p["b_bidx"] = state.blind_hash(data)
-                params.append(p)
-            elif not encrypt and plain is not None:
-                params.append({"b_pk": key, "b_old": raw, "b_new": Secret(plain)})
-        if params:
-            walk.changed += conn.execute(stmt, params).rowcount
-        walk.last = rows[-1][0]
-
-
-class _Walk:
-    """One run over a column: reads each row's bytes the one way both directions share, and
-    makes the error that stops the run at a row, saying what the run has done so far."""
-
-    def __init__(
-        self, op: EncryptColumnOp, pk: str, crypto: EncryptedType[Any], *, encrypt: bool
-    ) -> None:
-        self.column = f"{_table_name(op)}.{op.column_name}"
-        self.pk = pk
-        self.crypto = crypto
-        self.encrypt = encrypt
-        self.last: Any = None  # the primary key that ends the batches already written
-        self.changed = 0  # the rows those batches converted
-
-    def open(self, key: Any, raw: bytes) -> bytes | None:
-        """The plaintext of ``raw`` when it is an envelope of this column; None when it has no
-        envelope header at all (a plaintext row). A value with the header of one of the kit's
-        envelopes that does not decrypt stops the run: encrypting it would store ciphertext as
-        the value, and leaving it in a downgrade would turn ciphertext into the column's data.
-        """
-        try:
-            plain: bytes = self.crypto.cipher.decrypt(raw)
-            return plain
-        except (DecryptionError, KeyNotFoundError) as exc:
-            error: DecryptionError | KeyNotFoundError | None = exc
-        try:
-            version, kid, _ = split_header(raw)
-        except EnvelopeError:
-            return None
-        ring = self.crypto.cipher.keyring()
-        # A key id the keyring lacks is not quoted: the value may be plaintext that only
-        # begins like an envelope, and then those bytes are part of it.
-        shown = f"key id {kid!r}" if kid in ring else "a key id the keyring lacks (not shown)"
-        if version != AEAD_V1:
-            problem = f"holds a pgcrypto envelope ({shown}), which the AEAD types do not read"
-            fix = "decrypt that row with the pgcrypto type that wrote it, or repair or clear it"
-        elif isinstance(error, KeyNotFoundError):
-            held = ", ".join(repr(k) for k in ring.ids)
-            problem = f"holds an envelope under {shown}; the keyring holds {held}"
-            fix = (
-                "if a key was removed too early, add it back after the active one (the key id "
-                "is the value's bytes 3 to 2 + get_byte(value, 1))"
-            )
-            error = None  # its message names the key id
-        else:
-            problem = (
-                f"holds an envelope under key id {kid!r} that the keyring's key {kid!r} does "
-                "not decrypt (another key under that id, or the row was altered, truncated "
-                "or copied from another column)"
-            )
-            fix = "use the keyring that encrypted the column, or repair or clear that row"
-        intact = "it is not encrypted a second time" if self.encrypt else "it stays as it is"
-        lookalike = (
-            " (if it is plaintext that only begins like an envelope, set it yourself to the "
-            f"bytes {type(self.crypto).__name__}(context={self.crypto.cipher.name!r})"
-            ".encrypt(value))"
-        )
-        if error is None:
-            raise self.stop(key, f"{problem}; {intact}", fix + lookalike) from None
-        raise self.stop(key, f"{problem}; {intact}", fix + lookalike) from error
-
-    def canonical(self, key: Any, raw: bytes) -> bytes:
-        """``raw`` (the column's text form, as UTF-8) in the bytes the type itself writes: the
-        blind index must match ``blind_eq`` (jsonb and timestamptz print otherwise), and a
-        value the type cannot read stops the run here instead of failing every later read."""
-        crypto = self.crypto
-        try:
-            return crypto.to_bytes(crypto.from_bytes(raw))
-        except Exception:  # noqa: S110 - raised below, outside it: the parser's error quotes
-            pass
-        raise self.stop(
-            key,
-            f"does not hold a value {type(crypto).__name__} can read",
-            "fix or clear that row, or choose the type matching the column",
-        )
-
-    def stop(self, key: Any, problem: str, fix: str) -> EncryptColumnError:
-        """The error for the row ``key``: what is wrong, the fix, and what this run wrote."""
-        if self.encrypt:
-            done, again = "encrypted", "a new run skips them"
-        else:
-            done, again = "decrypted", "the column stays bytea until every row decrypts"
-        if self.last is None:
-            batches = "nothing was written (the run stopped in its first batch)"
-        else:
-            batches = (
-                f"nothing of this batch ({self.pk} > {self.last}) was written; this run's "
-                f"earlier batches {done} {self.changed} rows and committed them ({again})"
-            )
-        return EncryptColumnError(
-            f"{self.column}, row {self.pk} {key}: {problem}. Fix: {fix}, then run "
-            f"the step again. So far {batches}. The value is not shown."
-        )
-
-
-__all__ = ["DecryptColumnOp", "EncryptColumnError", "EncryptColumnOp"]
+def _rewrite(operations: Operations, op: EncryptColumnOp, rewriter: ColumnRewriter) -> None:
+    """Every row, in batches of ``op.batch_size``, each statement committing on its own."""
+    with operations.get_context().autocommit_block():
+        conn = operations.get_bind()
+        rewriter.walk(lambda: nullcontext(conn), WalkState(), batch_size=op.batch_size)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
@@ -46,10 +47,7 @@ from hardening.errors import InlineKeyError
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["EVENTS", "install", "installed"]
-
-# The dialect events the kit listens to, with its listener for each.
-EVENTS: tuple[str, ...] = ("do_execute", "do_executemany", "do_execute_no_params", "handle_error")
+__all__ = ["LISTENERS", "install", "installed"]
 
 _LOCK = threading.Lock()
 _INSTALLED: weakref.WeakSet[Dialect] = weakref.WeakSet()
@@ -73,10 +71,8 @@ def install(target: Engine | AsyncEngine | Connection | Dialect) -> None:
     with _LOCK:
         if dialect in _INSTALLED:
             return
-        event.listen(dialect, "do_execute", _on_execute, insert=True)
-        event.listen(dialect, "do_executemany", _on_executemany, insert=True)
-        event.listen(dialect, "do_execute_no_params", _on_execute_no_params, insert=True)
-        event.listen(dialect, "handle_error", _on_error, insert=True)
+        for name, listener in LISTENERS.items():
+            event.listen(dialect, name, listener, insert=True)
         dialect.execution_ctx_cls = _filling(dialect.execution_ctx_cls)
         _INSTALLED.add(dialect)
 
@@ -187,6 +183,15 @@ def _on_error(ctx: ExceptionContext) -> None:
             ctx.sqlalchemy_exception.hide_parameters = True
         return
     pgcrypto.translate_error(ctx)
+
+
+# The dialect events the kit listens to, with its listener for each.
+LISTENERS: dict[str, Callable[..., None]] = {
+    "do_execute": _on_execute,
+    "do_executemany": _on_executemany,
+    "do_execute_no_params": _on_execute_no_params,
+    "handle_error": _on_error,
+}
 
 
 # ------------------------------------------------------------- UPDATEs fill the blind index

@@ -16,6 +16,7 @@ part lives:
     guard          refusing SQL that would compare, group or sort ciphertext
     hooks          what the kit adds to an engine that uses its types, and ``install``
     blind_index    HMAC columns for equality lookups, kept in step on insert and update
+    plan           what a column rewrite needs to know about its table (inspect_column)
     rewriter       one column rewritten in primary-key batches (rotation, encrypt_column)
     rotation       ``rotate()``: every value of a column moved to the active key
     encrypt_column ``op.encrypt_column`` / ``op.decrypt_column`` (Alembic)

@@ -59,6 +59,18 @@ class EncryptedType(EncryptedBase[T]):
     keyring too early is therefore an error, never ciphertext read as data; the price is that
     a plaintext which happens to be a complete envelope under an unknown key id is an error
     too. Neither error holds a key or the value.
+
+    Args:
+        context: what the ciphertext is bound to; by default ``table.column`` of the column
+            the type is attached to (give the old one after renaming the table or column).
+        keys: the column's own keys (a hook, a ``Keyring``, a spec string, a mapping or
+            pairs); None uses the process-wide keyring.
+        legacy_plaintext: read a value that is no AEAD envelope as plaintext (above).
+
+    Example::
+
+        ssn: Mapped[str] = mapped_column(EncryptedText())
+        ssn: Mapped[str] = mapped_column(EncryptedText(legacy_plaintext=True))  # while converting
     """
 
     def __init__(
@@ -175,11 +187,27 @@ class EncryptedType(EncryptedBase[T]):
         return read
 
     def encrypt(self, value: T) -> bytes:
-        """The envelope that would be stored for ``value`` (for tools and tests)."""
+        """The envelope that would be stored for ``value`` (for tools and tests).
+
+        Args:
+            value: a value of the column's Python type.
+
+        Example::
+
+            EncryptedText(context="users.ssn").encrypt("123-45-6789")
+        """
         return self.cipher.encrypt(self._encode(value))
 
     def decrypt(self, envelope: bytes) -> T:
-        """The value of a stored envelope (for tools and tests)."""
+        """The value of a stored envelope (for tools and tests).
+
+        Args:
+            envelope: the stored bytes.
+
+        Example::
+
+            EncryptedText(context="users.ssn").decrypt(stored)    # '123-45-6789'
+        """
         data = self.cipher.decrypt(envelope)
         try:
             result: T = self.from_bytes(data)
@@ -198,15 +226,34 @@ def _complete_aead(value: bytes) -> bool:
 
 
 class EncryptedText(TextValues, EncryptedType[str]):
+    """A ``str``, stored as UTF-8. Arguments: ``EncryptedType``.
+
+    Example::
+
+        name: Mapped[str] = mapped_column(EncryptedText())
+    """
+
     cache_ok = True
 
 
 class EncryptedBytes(BytesValues, EncryptedType[bytes]):
+    """``bytes``, stored as they are. Arguments: ``EncryptedType``.
+
+    Example::
+
+        photo: Mapped[bytes | None] = mapped_column(EncryptedBytes())
+    """
+
     cache_ok = True
 
 
 class EncryptedJSON(EncryptedType[Any]):
-    """Any JSON-serialisable value; stored as compact UTF-8 JSON."""
+    """Any JSON-serialisable value; stored as compact UTF-8 JSON. Arguments: ``EncryptedType``.
+
+    Example::
+
+        prefs: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON())
+    """
 
     cache_ok = True
 
@@ -223,6 +270,13 @@ class EncryptedJSON(EncryptedType[Any]):
 
 
 class EncryptedInteger(EncryptedType[int]):
+    """An ``int`` (any size), stored as its decimal text. Arguments: ``EncryptedType``.
+
+    Example::
+
+        salary: Mapped[int] = mapped_column(EncryptedInteger())
+    """
+
     cache_ok = True
 
     @staticmethod
@@ -241,6 +295,13 @@ class EncryptedInteger(EncryptedType[int]):
 
 
 class EncryptedFloat(EncryptedType[float]):
+    """A ``float``, stored as its ``repr`` (round trips exactly). Arguments: ``EncryptedType``.
+
+    Example::
+
+        score: Mapped[float] = mapped_column(EncryptedFloat())
+    """
+
     cache_ok = True
 
     @staticmethod
@@ -253,6 +314,14 @@ class EncryptedFloat(EncryptedType[float]):
 
 
 class EncryptedNumeric(EncryptedType[Decimal]):
+    """A ``Decimal``, stored as its text (its exponent kept: ``12.3400`` stays ``12.3400``).
+    Arguments: ``EncryptedType``.
+
+    Example::
+
+        balance: Mapped[Decimal] = mapped_column(EncryptedNumeric())
+    """
+
     cache_ok = True
 
     @staticmethod
@@ -268,6 +337,14 @@ _BOOLEANS = {b"true": True, b"t": True, b"false": False, b"f": False}
 
 
 class EncryptedBoolean(EncryptedType[bool]):
+    """A ``bool``, stored as ``true`` / ``false`` (``t`` / ``f`` read too). Arguments:
+    ``EncryptedType``.
+
+    Example::
+
+        opted_in: Mapped[bool] = mapped_column(EncryptedBoolean())
+    """
+
     cache_ok = True
 
     @staticmethod
@@ -304,23 +381,50 @@ class _IsoFormat(EncryptedType[T]):
 
 
 class EncryptedDate(_IsoFormat[dt.date]):
+    """A ``date``, stored in ISO 8601. Arguments: ``EncryptedType``.
+
+    Example::
+
+        birthday: Mapped[dt.date] = mapped_column(EncryptedDate())
+    """
+
     cache_ok = True
     iso_type = dt.date
 
 
 class EncryptedDateTime(_IsoFormat[dt.datetime]):
-    """A datetime (naive or aware, kept as given)."""
+    """A ``datetime`` (naive or aware, kept as given), stored in ISO 8601. Arguments:
+    ``EncryptedType``.
+
+    Example::
+
+        seen_at: Mapped[dt.datetime] = mapped_column(EncryptedDateTime())
+    """
 
     cache_ok = True
     iso_type = dt.datetime
 
 
 class EncryptedTime(_IsoFormat[dt.time]):
+    """A ``time``, stored in ISO 8601. Arguments: ``EncryptedType``.
+
+    Example::
+
+        wake_up: Mapped[dt.time] = mapped_column(EncryptedTime())
+    """
+
     cache_ok = True
     iso_type = dt.time
 
 
 class EncryptedUUID(EncryptedType[uuid.UUID]):
+    """A ``UUID``, stored in its canonical text. Arguments: ``EncryptedType``.
+
+    Example::
+
+        token: Mapped[uuid.UUID] = mapped_column(EncryptedUUID())
+    """
+
     cache_ok = True
 
     @staticmethod

@@ -105,11 +105,27 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
 
     # -- the Python value <-> bytes ---------------------------------------------------------
     def to_bytes(self, value: Any) -> bytes:
-        """The bytes a value is stored as (before encryption); each type defines it."""
+        """The bytes a value is stored as (before encryption); each type defines it.
+
+        Args:
+            value: a value of the column's Python type.
+
+        Example::
+
+            EncryptedInteger().to_bytes(42)    # b"42"
+        """
         raise NotImplementedError
 
     def from_bytes(self, data: bytes) -> Any:
-        """The value of decrypted bytes; each type defines it."""
+        """The value of decrypted bytes; each type defines it.
+
+        Args:
+            data: what ``to_bytes`` made.
+
+        Example::
+
+            EncryptedInteger().from_bytes(b"42")    # 42
+        """
         raise NotImplementedError
 
     def _encode(self, value: Any) -> bytes:

@@ -116,12 +116,28 @@ class EncryptedComparator(TypeDecorator.Comparator[Any]):
 
 
 def is_null(value: Any) -> bool:
-    """True for None and SQL ``NULL``."""
+    """True for None and SQL ``NULL``.
+
+    Args:
+        value: an operand.
+
+    Example::
+
+        is_null(sqlalchemy.null())    # True
+    """
     return value is None or isinstance(value, Null)
 
 
 def is_column(other: Any) -> bool:
-    """True for a column expression, not a value (a bind parameter or a Python value)."""
+    """True for a column expression, not a value (a bind parameter or a Python value).
+
+    Args:
+        other: an operand (an ORM attribute counts as its column).
+
+    Example::
+
+        is_column(User.ssn), is_column("x")    # (True, False)
+    """
     clause = getattr(other, "__clause_element__", None)  # an ORM attribute
     if clause is not None:
         other = clause()

@@ -47,14 +47,8 @@ from sqlalchemy import Column, LargeBinary
 from sqlalchemy.engine import Connection
 
 from hardening.crypto.aead import EncryptedType
-from hardening.crypto.rewriter import (
-    ColumnPlan,
-    ColumnRewriter,
-    Direction,
-    WalkState,
-    at_least_one,
-    inspect_column,
-)
+from hardening.crypto.plan import ColumnPlan, at_least_one, inspect_column
+from hardening.crypto.rewriter import ColumnRewriter, Direction, WalkState
 from hardening.errors import EncryptColumnError
 
 __all__ = ["DecryptColumnOp", "EncryptColumnError", "EncryptColumnOp"]

@@ -32,6 +32,19 @@ _KEY_ID = re.compile(rb"[A-Za-z0-9_.-]{1,64}")
 
 
 class Envelope(NamedTuple):
+    """A parsed envelope (``decode``).
+
+    Args:
+        version: ``AEAD_V1`` or ``PGP_V1``.
+        key_id: the id of the key that encrypted it.
+        nonce: the AES-GCM nonce (empty for pgcrypto).
+        ciphertext: the ciphertext with its GCM tag, or the OpenPGP message.
+
+    Example::
+
+        decode(stored).key_id    # 'k1'
+    """
+
     version: int
     key_id: str
     nonce: bytes
@@ -39,11 +52,21 @@ class Envelope(NamedTuple):
 
     @property
     def header(self) -> bytes:
+        """``version | len | key id``."""
         return header(self.version, self.key_id)
 
 
 def header(version: int, key_id: str) -> bytes:
-    """``version | len | key id``: the envelope's prefix, also the AEAD associated data's start."""
+    """``version | len | key id``: the envelope's prefix, also the AEAD associated data's end.
+
+    Args:
+        version: ``AEAD_V1`` or ``PGP_V1``.
+        key_id: 1 to 64 ASCII characters.
+
+    Example::
+
+        header(AEAD_V1, "k1")    # b"\\x01\\x02k1"
+    """
     kid = key_id.encode("ascii")
     if not 1 <= len(kid) <= MAX_KEY_ID:
         raise EnvelopeError(f"a key id has 1 to {MAX_KEY_ID} ASCII characters")
@@ -51,17 +74,47 @@ def header(version: int, key_id: str) -> bytes:
 
 
 def encode_aead(key_id: str, nonce: bytes, ciphertext: bytes) -> bytes:
+    """The AEAD envelope of an AES-GCM result.
+
+    Args:
+        key_id: the key's id.
+        nonce: the 12-byte nonce.
+        ciphertext: the ciphertext with its 16-byte tag.
+
+    Example::
+
+        encode_aead("k1", nonce, AESGCM(k).encrypt(nonce, data, ad))
+    """
     if len(nonce) != NONCE_BYTES or len(ciphertext) < TAG_BYTES:
         raise EnvelopeError("an AEAD envelope needs a 12-byte nonce and a tagged ciphertext")
     return header(AEAD_V1, key_id) + nonce + ciphertext
 
 
 def encode_pgp(key_id: str, message: bytes) -> bytes:
+    """The pgcrypto envelope of an OpenPGP message.
+
+    Args:
+        key_id: the key's id.
+        message: what ``pgp_sym_encrypt_bytea`` returned.
+
+    Example::
+
+        encode_pgp("k1", message)
+    """
     return header(PGP_V1, key_id) + message
 
 
 def split_header(data: bytes | memoryview) -> tuple[int, str, int]:
-    """``(version, key id, offset of the body)``; raises ``EnvelopeError`` on anything else."""
+    """``(version, key id, offset of the body)``; ``EnvelopeError`` for anything that does not
+    start with a whole envelope header (its message never quotes a byte of ``data``).
+
+    Args:
+        data: a stored value.
+
+    Example::
+
+        version, key_id, body = split_header(stored)
+    """
     if len(data) < 3:
         raise EnvelopeError("the value is too short to be an envelope (truncated?)")
     version, n = data[0], data[1]
@@ -81,7 +134,16 @@ def split_header(data: bytes | memoryview) -> tuple[int, str, int]:
 
 
 def decode(data: bytes | memoryview) -> Envelope:
-    """Parse an AEAD or pgcrypto envelope; ``EnvelopeError`` for anything malformed."""
+    """Parse an AEAD or pgcrypto envelope; ``EnvelopeError`` for anything malformed.
+
+    Args:
+        data: a stored value.
+
+    Example::
+
+        envelope = decode(stored)
+        envelope.version, envelope.key_id    # (1, 'k1')
+    """
     version, key_id, body = split_header(data)
     if version == AEAD_V1:
         if len(data) < body + NONCE_BYTES + TAG_BYTES:

@@ -44,7 +44,19 @@ ENV_KEYS_FILE = "HARDENING_KEYS_FILE"
 
 
 class Key:
-    """One named 256-bit key. Its repr shows the id only."""
+    """One named 256-bit key. Its repr shows the id only; the material is never printed.
+
+    Args:
+        key_id: 1-64 characters of ``A-Z a-z 0-9 _ . -``; stored in every value it encrypts.
+        material: exactly 32 random bytes.
+
+    Raises ``KeyConfigError`` (naming the id, never quoting the material) otherwise.
+
+    Example::
+
+        key = Key("2024-05", secrets.token_bytes(32))
+        key.derive("aead/v1")     # what AES-GCM uses; the key itself never is
+    """
 
     __slots__ = ("__dict__", "_material", "id")
 
@@ -70,7 +82,15 @@ class Key:
         return f"Key(id={self.id!r})"
 
     def derive(self, purpose: str) -> bytes:
-        """A 32-byte key for ``purpose`` only (HKDF-SHA256, info = ``purpose``)."""
+        """A 32-byte key for ``purpose`` only (HKDF-SHA256, info ``pg-hardening/<purpose>``).
+
+        Args:
+            purpose: what the key is for, e.g. ``blind-index/v1/users.ssn``.
+
+        Example::
+
+            mac_key = key.derive("blind-index/v1/users.ssn")
+        """
         return HKDF(
             algorithm=hashes.SHA256(),
             length=KEY_BYTES,
@@ -85,7 +105,19 @@ class Key:
 
 
 class Keyring:
-    """Keys by id; the first one is active (encrypts), all of them decrypt."""
+    """Keys by id; the first one is active (encrypts), all of them decrypt.
+
+    Args:
+        keys: the keys, the active one first.
+        source: where they came from, for error messages (``HARDENING_KEYS``, a file...).
+
+    Raises ``KeyConfigError`` for no keys or an id given twice.
+
+    Example::
+
+        ring = Keyring.parse(os.environ["HARDENING_KEYS"])
+        ring.active.id, ring.ids      # ('k2', ('k2', 'k1'))
+    """
 
     def __init__(self, keys: Iterable[Key], source: str = "application") -> None:
         self.keys: tuple[Key, ...] = tuple(keys)
@@ -103,13 +135,25 @@ class Keyring:
 
     @property
     def active(self) -> Key:
+        """The key new values are encrypted under (the first)."""
         return self.keys[0]
 
     @property
     def ids(self) -> tuple[str, ...]:
+        """The key ids, the active one first."""
         return tuple(k.id for k in self.keys)
 
     def get(self, key_id: str, column: str | None = None) -> Key:
+        """The key ``key_id``; ``KeyNotFoundError`` naming it and the known ids otherwise.
+
+        Args:
+            key_id: the id a stored value names.
+            column: ``table.column`` of that value, for the message.
+
+        Example::
+
+            ring.get("k1", "users.ssn")
+        """
         key = self._by_id.get(key_id)
         if key is None:
             raise KeyNotFoundError(key_id, column, self.ids)
@@ -120,7 +164,16 @@ class Keyring:
 
     @classmethod
     def parse(cls, spec: str, source: str = ENV_KEYS) -> Keyring:
-        """Read ``key_id:base64,...`` (commas or newlines; ``#`` starts a comment)."""
+        """A keyring from ``key_id:base64,...`` (commas or newlines; ``#`` starts a comment).
+
+        Args:
+            spec: the text.
+            source: where it came from, for error messages (entries are named by position).
+
+        Example::
+
+            Keyring.parse("k2:BASE64...,k1:BASE64...")
+        """
         entries: list[Key] = []
         for raw_line in spec.splitlines():
             line = raw_line.split("#", 1)[0]
@@ -142,10 +195,29 @@ class Keyring:
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, bytes]], source: str = "application") -> Keyring:
+        """A keyring from ``(key_id, bytes)`` pairs, the active one first.
+
+        Args:
+            pairs: the ids and their 32-byte keys.
+            source: where they came from, for error messages.
+
+        Example::
+
+            Keyring.from_pairs([("k2", new_key), ("k1", old_key)])
+        """
         return cls((Key(kid, material) for kid, material in pairs), source)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Keyring:
+        """A keyring from a file holding the ``HARDENING_KEYS`` text.
+
+        Args:
+            path: the file (read as UTF-8).
+
+        Example::
+
+            Keyring.from_file("/run/secrets/pg-hardening-keys")
+        """
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
@@ -156,6 +228,16 @@ class Keyring:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Keyring:
+        """The keyring of ``HARDENING_KEYS``, else of the file ``HARDENING_KEYS_FILE`` names;
+        ``KeyConfigError`` saying which is unset or empty otherwise.
+
+        Args:
+            environ: the variables to read; None for ``os.environ``.
+
+        Example::
+
+            Keyring.from_env({"HARDENING_KEYS": "k1:BASE64..."})
+        """
         env = os.environ if environ is None else environ
         spec = env.get(ENV_KEYS, "")
         if spec.strip():
@@ -187,7 +269,16 @@ _SOURCES = (
 
 def as_keyring(source: KeySource, origin: str = "application") -> Keyring:
     """A ``Keyring`` from a keyring, a spec string, a ``{key_id: bytes}`` mapping (in order,
-    the first active) or ``(key_id, bytes)`` pairs."""
+    the first active) or ``(key_id, bytes)`` pairs.
+
+    Args:
+        source: any of those.
+        origin: where it came from, for error messages.
+
+    Example::
+
+        as_keyring({"k2": new_key, "k1": old_key}, origin="my vault")
+    """
     if isinstance(source, Keyring):
         return source
     if isinstance(source, str):
@@ -210,7 +301,16 @@ def as_keyring(source: KeySource, origin: str = "application") -> Keyring:
 
 def from_hook(hook: KeyHook, origin: str) -> Keyring:
     """Call an application's key hook; its failure becomes a ``KeyConfigError`` naming the
-    hook, with the hook's own exception kept as the cause (not quoted in the message)."""
+    hook, with the hook's own exception kept as the cause (not quoted in the message).
+
+    Args:
+        hook: a callable returning a keyring source (see ``as_keyring``).
+        origin: the hook's name, for error messages.
+
+    Example::
+
+        from_hook(vault.fetch_keys, origin="the vault hook")
+    """
     try:
         source = hook()
     except EncryptionError:
@@ -270,10 +370,19 @@ _DEFAULT = _Default()
 
 
 def configure_keys(hook: KeyHook | KeySource | None) -> None:
-    """Use ``hook`` (a callable, a ``Keyring``, a spec string, a mapping or pairs) instead of
-    the environment for every encrypted column without its own ``keys=``; None goes back to
-    the environment (read on first use). A hook's keys are read and checked now: a bad hook
-    raises ``KeyConfigError`` here and leaves the keys in use as they were."""
+    """Use ``hook`` instead of the environment for every encrypted column without its own
+    ``keys=``. A hook's keys are read and checked now: a bad hook raises ``KeyConfigError``
+    here and leaves the keys in use as they were.
+
+    Args:
+        hook: a callable returning a keyring source (a KMS or Vault client), or the source
+            itself (a ``Keyring``, a spec string, a mapping or pairs); None goes back to the
+            environment (read on first use).
+
+    Example::
+
+        configure_keys(lambda: vault.read("pg-hardening/keys"))   # "k2:...,k1:..."
+    """
     if hook is None:
         with _DEFAULT.lock:
             _DEFAULT.hook = None
@@ -288,29 +397,59 @@ def _fixed(ring: Keyring) -> KeyHook:
 
 
 def default_keyring() -> Keyring:
-    """The process-wide keyring (read on first use)."""
+    """The process-wide keyring (read on first use): ``configure_keys`` or the environment.
+
+    Example::
+
+        default_keyring().active.id    # the key new values are encrypted under
+    """
     return _DEFAULT.get()
 
 
 def reload() -> Keyring:
     """Read the keys again (after a rotation changed the environment, file or vault). When
-    they cannot be read, ``KeyConfigError`` is raised and the keys in use stay as they were."""
+    they cannot be read, ``KeyConfigError`` is raised and the keys in use stay as they were.
+
+    Example::
+
+        os.environ["HARDENING_KEYS"] = f"{new_entry},{os.environ['HARDENING_KEYS']}"
+        reload()    # new values are encrypted under the new key from now on
+    """
     ring = _DEFAULT._load()
     _DEFAULT.replace(_DEFAULT.hook, ring)
     return ring
 
 
 class KeyWatcher(Protocol):
+    """What ``watch`` calls when the process-wide keys change (``ColumnCipher`` is one)."""
+
     def keys_changed(self) -> None: ...
 
 
 def watch(watcher: KeyWatcher) -> None:
-    """Call ``watcher.keys_changed()`` when the process-wide keys are reloaded or reconfigured."""
+    """Call ``watcher.keys_changed()`` when the process-wide keys are reloaded or
+    reconfigured (held weakly: a watcher that is gone is forgotten).
+
+    Args:
+        watcher: anything with ``keys_changed()``.
+
+    Example::
+
+        watch(cipher)    # ColumnCipher drops its cached key objects on a reload
+    """
     _DEFAULT.watchers.add(watcher)
 
 
 def generate_entry(key_id: str | None = None) -> str:
-    """A fresh ``key_id:base64`` entry from the OS random source."""
+    """A fresh ``key_id:base64`` entry from the OS random source (``hardening keygen``).
+
+    Args:
+        key_id: the id; None for a random ``k`` + 8 hex digits.
+
+    Example::
+
+        os.environ["HARDENING_KEYS"] = generate_entry("2025-01")
+    """
     kid = key_id or f"k{secrets.token_hex(4)}"
     key = Key(kid, secrets.token_bytes(KEY_BYTES))
     return f"{key.id}:{base64.b64encode(key._material).decode()}"

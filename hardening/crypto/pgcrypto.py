@@ -51,7 +51,18 @@ SAFE_PGP_DRIVERS = frozenset({"psycopg", "psycopg_async", "asyncpg", "pg8000"})
 
 
 class SecretBind(BindParameter[Any]):
-    """A bind parameter that refuses to be rendered into the SQL text."""
+    """A bind parameter that refuses to be rendered into the SQL text: ``literal_binds``,
+    offline ``--sql`` and drivers that interpolate parameters raise ``InlineKeyError``. The
+    pgcrypto types bind their passwords with it.
+
+    Args:
+        key, value, callable_, type_, unique: as ``sqlalchemy.bindparam``.
+
+    Example::
+
+        password = SecretBind(None, callable_=lambda: cipher.pgp_material().password,
+                              type_=Text(), unique=True)
+    """
 
     __visit_name__ = "hardening_secret_bind"
     inherit_cache = True
@@ -179,11 +190,25 @@ def _compile_subscript(element: _Subscript, compiler: SQLCompiler, **kw: Any) ->
 
 
 class PGPText(TextValues, PGPType[str]):
+    """A ``str``, encrypted by pgcrypto's text functions. Arguments: ``PGPType``.
+
+    Example::
+
+        notes: Mapped[str | None] = mapped_column(PGPText())
+    """
+
     cache_ok = True
     sql_text = True
 
 
 class PGPBytes(BytesValues, PGPType[bytes]):
+    """``bytes``, encrypted by pgcrypto's bytea functions. Arguments: ``PGPType``.
+
+    Example::
+
+        scan: Mapped[bytes | None] = mapped_column(PGPBytes())
+    """
+
     cache_ok = True
 
 

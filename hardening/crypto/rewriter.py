@@ -3,10 +3,10 @@
 ``rotate`` (every value to the active key) and ``op.encrypt_column`` / ``op.decrypt_column``
 (plaintext to envelopes and back) are this one algorithm in three ``Direction``\\ s:
 
-1. ``inspect_column`` reads the table and changes nothing: it must exist and hold the
-   column, its primary key must be one column (the walk is keyset pagination), a named
-   blind-index column must be ``bytea`` and neither the column nor the key. It returns a
-   ``ColumnPlan``.
+1. ``inspect_column`` (``hardening.crypto.plan``) reads the table and changes nothing: it
+   must exist and hold the column, its primary key must be one column (the walk is keyset
+   pagination), a named blind-index column must be ``bytea`` and neither the column nor the
+   key. It returns a ``ColumnPlan``.
 2. ``ColumnRewriter(plan, column_type, direction)`` (no I/O) walks the table in key order,
    ``batch_size`` rows at a time. Every row of a batch gets its new value (and its blind
    index under the active key) before the batch is written in one UPDATE, with a
@@ -30,179 +30,40 @@ value, and leaving it in a downgrade would turn ciphertext into the column's dat
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     LargeBinary,
-    MetaData,
-    Table,
     bindparam,
-    inspect,
     select,
     type_coerce,
     update,
 )
-from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.engine import Connection, Row
 
 from hardening.crypto.base import EncryptedBase
 from hardening.crypto.envelope import AEAD_V1, PGP_V1, split_header
+from hardening.crypto.plan import ColumnPlan
 from hardening.crypto.redacted import Secret
 from hardening.errors import DecryptionError, EnvelopeError, KeyNotFoundError, RewriteError
 
-__all__ = [
-    "ColumnPlan",
-    "ColumnRewriter",
-    "Direction",
-    "WalkState",
-    "at_least_one",
-    "inspect_column",
-]
+__all__ = ["ColumnRewriter", "Direction", "WalkState"]
 
 # A stored value that cannot be decrypted (also what a pgcrypto SELECT raises).
 UNREADABLE = (DecryptionError, KeyNotFoundError)
 Connect = Callable[[], AbstractContextManager[Connection]]
 
 
-def at_least_one(name: str, value: int) -> int:
-    """``value`` if it is a whole number of at least 1, else a ``ValueError`` naming ``name``.
-
-    Args:
-        name: the parameter's name, for the message.
-        value: what was given.
-
-    Example::
-
-        batch_size = at_least_one("batch_size", batch_size)
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
-    return value
-
-
-# ------------------------------------------------------------------------------ the plan
-@dataclass(frozen=True)
-class ColumnPlan:
-    """What ``inspect_column`` found: the table, the column, its key and blind index.
-
-    Args:
-        table: the table's name.
-        column: the column's name.
-        key: the name of the table's one-column primary key.
-        types: every column's reflected type, by name.
-        schema: the table's schema, or None for the search path.
-        blind_index: the blind-index column to recompute, or None.
-
-    Example::
-
-        plan = inspect_column(conn, "users", "ssn", blind_index="ssn_bidx")
-        plan.name, plan.key     # ('users.ssn', 'id')
-    """
-
-    table: str
-    column: str
-    key: str
-    types: Mapping[str, TypeEngine[Any]]
-    schema: str | None = None
-    blind_index: str | None = None
-
-    @property
-    def where(self) -> str:
-        """The table's name, with its schema if one was given."""
-        return f"{self.schema}.{self.table}" if self.schema else self.table
-
-    @property
-    def name(self) -> str:
-        """``table.column`` (``schema.table.column`` with a schema)."""
-        return f"{self.where}.{self.column}"
-
-    def model(self, column_type: TypeEngine[Any] | None = None) -> Table:
-        """A ``Table`` of the key, the column (as ``column_type``, default ``bytea``) and the
-        blind index: what the rewriter reads and writes."""
-        columns: list[Column[Any]] = [
-            Column(self.key, self.types[self.key], primary_key=True),
-            Column(self.column, column_type if column_type is not None else LargeBinary),
-        ]
-        if self.blind_index:
-            columns.append(Column(self.blind_index, LargeBinary))
-        return Table(self.table, MetaData(), *columns, schema=self.schema)
-
-
-def inspect_column(
-    bind: Engine | Connection,
-    table: str,
-    column: str,
-    *,
-    schema: str | None = None,
-    blind_index: str | None = None,
-    encrypted: bool = True,
-    index_must_exist: bool = True,
-    error: Callable[[str], RewriteError] = RewriteError,
-) -> ColumnPlan:
-    """Check that ``table.column`` can be rewritten, changing nothing, and say how.
-
-    Args:
-        bind: where to look (an engine or a connection).
-        table: the table's name.
-        column: the column to rewrite.
-        schema: the table's schema; None for the search path.
-        blind_index: a blind-index column to recompute with the column, or None.
-        encrypted: the column must already be ``bytea`` (rotation, decryption); False for
-            a plaintext column about to be converted.
-        index_must_exist: a missing ``blind_index`` column is an error (False when the
-            caller adds it).
-        error: the error class to raise (``RotationError``, ``EncryptColumnError``).
-
-    Example::
-
-        plan = inspect_column(engine, "users", "ssn", blind_index="ssn_bidx",
-                              error=RotationError)
-    """
-    where = f"{schema}.{table}" if schema else table
-    name = f"{where}.{column}"
-    insp = inspect(bind)
-    if not insp.has_table(table, schema):
-        raise error(f"{name}: table {where} does not exist (check the table name and the schema)")
-    types = {c["name"]: c["type"] for c in insp.get_columns(table, schema)}
-    have = ", ".join(sorted(types))
-    if column not in types:
-        raise error(f"{name}: table {where} has no column {column!r} (it has {have})")
-    key = list(insp.get_pk_constraint(table, schema)["constrained_columns"])
-    if len(key) != 1:
-        raise error(
-            f"{name}: table {where} needs a one-column primary key to be walked in batches "
-            f"(it has {', '.join(key) or 'none'})"
-        )
-    if encrypted and not isinstance(types[column], LargeBinary):
-        raise error(
-            f"{name} is of type {types[column]}, not bytea: it is not an encrypted column (a "
-            "plaintext column is encrypted with op.encrypt_column)"
-        )
-    if blind_index is not None:
-        fix = f"the blind index is the bytea column declared with mapped_blind_index({column!r})"
-        index = f"{where}.{blind_index}"
-        if blind_index in (column, key[0]):
-            raise error(f"{index} cannot be the blind index of {column}: {fix}")
-        if blind_index not in types and index_must_exist:
-            raise error(
-                f"{index}: table {where} has no column {blind_index!r} to hold the blind index "
-                f"of {column} (it has {have})"
-            )
-        if blind_index in types and not isinstance(types[blind_index], LargeBinary):
-            raise error(
-                f"{index} is of type {types[blind_index]}, not bytea: it is not a blind index "
-                f"({fix})"
-            )
-    return ColumnPlan(table, column, key[0], types, schema, blind_index)
-
-
-# ------------------------------------------------------------------------------ the walk
 class Direction(enum.Enum):
-    """What becomes of each row, with the words its errors use."""
+    """What becomes of each row, with the words its errors use.
+
+    Example::
+
+        ColumnRewriter(plan, EncryptedText(context="users.ssn"), Direction.DECRYPT)
+    """
 
     ROTATE = ("rotate", "moved {n} values to key {kid!r}", "a new run resumes after them")
     ENCRYPT = ("encrypt", "encrypted {n} rows", "a new run skips them")

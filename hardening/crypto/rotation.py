@@ -38,15 +38,8 @@ from hardening.crypto.base import EncryptedBase
 from hardening.crypto.envelope import AEAD_V1, PGP_V1
 from hardening.crypto.keys import KeyHook, KeySource
 from hardening.crypto.pgcrypto import PGPBytes, PGPText, PGPType
-from hardening.crypto.rewriter import (
-    UNREADABLE,
-    ColumnPlan,
-    ColumnRewriter,
-    Direction,
-    WalkState,
-    at_least_one,
-    inspect_column,
-)
+from hardening.crypto.plan import ColumnPlan, at_least_one, inspect_column
+from hardening.crypto.rewriter import UNREADABLE, ColumnRewriter, Direction, WalkState
 from hardening.errors import RotationError, RotationStopped
 
 __all__ = ["SAMPLE_ROWS", "RotationReport", "at_least_one", "rotate"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -85,6 +87,24 @@ def test_encrypted_results_come_in_binary_only_with_types_that_load_the_same(
         assert dict(conn.execute(select(table)).one()._mapping) == row  # String, Enum: text
         assert conn.execute(select(table.c.name)).scalar() == "ann"
     assert formats == [1, 0, 0, 0]  # binary, then text
+
+
+def test_importing_the_kit_adds_no_listener_to_sqlalchemy() -> None:
+    """In a fresh interpreter, importing every encryption module (types, keys, blind_index,
+    rotation, encrypt_column) registers no event listener anywhere: not on Engine, Dialect,
+    Mapper or any other class or object."""
+    code = (
+        "import sqlalchemy.orm, sqlalchemy.ext.asyncio, alembic.operations\n"
+        "from sqlalchemy.event import registry\n"
+        "before = set(registry._key_to_collection)\n"
+        "import hardening.types, hardening.keys, hardening.blind_index, hardening.rotation\n"
+        "import hardening.encrypt_column\n"
+        "print(sorted(map(str, set(registry._key_to_collection) - before)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
 
 
 def kit_listeners(target: Any) -> list[str]:

@@ -63,7 +63,13 @@ def digest(mac_key: bytes, data: bytes) -> bytes:
 
 class PgpMaterial(NamedTuple):
     """What the SQL of a pgcrypto column binds: the active key's envelope header and
-    password, and every key's id and password (the SELECT picks one by the row's key id)."""
+    password, and every key's id and password (the SELECT picks one by the row's key id).
+    The passwords are ``SecretText``: they print as ``[REDACTED]``.
+
+    Example::
+
+        header, password, key_ids, passwords = cipher.pgp_material()
+    """
 
     header: bytes
     password: str

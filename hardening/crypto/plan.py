@@ -74,8 +74,18 @@ class ColumnPlan:
         return f"{self.where}.{self.column}"
 
     def model(self, column_type: TypeEngine[Any] | None = None) -> Table:
-        """A ``Table`` of the key, the column (as ``column_type``, default ``bytea``) and the
-        blind index: what the rewriter reads and writes."""
+        """A ``Table`` of the key, the column and the blind index: what a rewrite reads and
+        writes.
+
+        Args:
+            column_type: the column's type (a pgcrypto type decrypts in the SELECT); None
+                reads it as ``bytea``.
+
+        Example::
+
+            table = plan.model()
+            select(table.c[plan.key], table.c[plan.column])   # the stored bytes
+        """
         columns: list[Column[Any]] = [
             Column(self.key, self.types[self.key], primary_key=True),
             Column(self.column, column_type if column_type is not None else LargeBinary),

@@ -279,9 +279,9 @@ class ColumnRewriter:
         return self._stop(
             state,
             None,
-            "pgcrypto could not decrypt a row of the batch, and each row decrypts when read "
-            "alone (one changed meanwhile)",
-            "none needed",
+            "pgcrypto could not decrypt a row of the batch, yet each of its rows decrypts when "
+            "read alone (a row changed meanwhile)",
+            "nothing to repair",
         )
 
     # -- one row -----------------------------------------------------------------------------

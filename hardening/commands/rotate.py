@@ -9,9 +9,9 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
 from hardening import settings
+from hardening.crypto.keys import default_keyring
+from hardening.crypto.rotation import at_least_one, rotate
 from hardening.errors import RotationError
-from hardening.keys import default_keyring
-from hardening.rotation import at_least_one, rotate
 
 EXIT_STATUS = (
     "Exit status: 0 when every value is under the active key; 1 when rows remain under an "

@@ -355,6 +355,12 @@ def test_hardening_rotate_exit_codes_tell_an_error_from_rows_left(
     assert heads(pg_database, "ssn") == {b"\x01\x02k2"}
 
 
+# The shared wording of a row that stops a column rewrite (hardening.crypto.rewriter).
+UNDER_K1 = "holds an envelope under key id 'k1'"
+NOT_K1 = "holds an envelope under key id 'k1' that the keyring's key 'k1' does not decrypt"
+OTHER_HOLDS = "the column 'other' named as its blind index holds a value that is not"
+
+
 @pytest.mark.parametrize(
     ("table", "column", "case", "expected"),
     [
@@ -363,16 +369,16 @@ def test_hardening_rotate_exit_codes_tell_an_error_from_rows_left(
             "accounts",
             "no_such_column",
             "",
-            "accounts has no column 'no_such_column' (check --column)",
+            "table accounts has no column 'no_such_column' (it has blob, id, note, ssn, ssn_bidx)",
         ),
         ("accounts", "id", "", "accounts.id is of type INTEGER, not bytea"),
-        ("accounts", "ssn", "old key missing", "the row id=1 is under key id 'k1', which the"),
-        ("accounts", "note", "old key missing", "the row id=1 is under key id 'k1', which the"),
-        ("accounts", "ssn", "wrong context", "the row id=1 does not decrypt under key id 'k1'"),
-        ("accounts", "ssn", "tampered row", "the row id=30 does not decrypt under key id 'k1'"),
-        ("accounts", "note", "tampered row", "the row id=30 does not decrypt under key id 'k1'"),
-        ("accounts", "ssn", "plaintext row", "the row id=30 does not hold an AEAD envelope"),
-        ("accounts", "note", "plaintext row", "the row id=30 does not hold a pgcrypto envelope"),
+        ("accounts", "ssn", "old key missing", f"row id 1: {UNDER_K1}; the keyring holds 'k2'"),
+        ("accounts", "note", "old key missing", f"row id 1: {UNDER_K1}; the keyring holds 'k2'"),
+        ("accounts", "ssn", "wrong context", f"row id 1: {NOT_K1} as users.ssn (another key"),
+        ("accounts", "ssn", "tampered row", f"row id 30: {NOT_K1} (another key"),
+        ("accounts", "note", "tampered row", f"row id 30: {NOT_K1} (another key"),
+        ("accounts", "ssn", "plaintext row", "row id 30: does not hold an AEAD envelope"),
+        ("accounts", "note", "plaintext row", "row id 30: does not hold a pgcrypto envelope"),
     ],
 )
 def test_hardening_rotate_exits_2_when_it_cannot_run_or_a_row_stops_it(
@@ -397,7 +403,10 @@ def test_hardening_rotate_exits_2_when_it_cannot_run_or_a_row_stops_it(
     err = refused(pg_database, capsys, table, column, "--batch-size", "10", *extra)
     assert expected in err
     if case:
-        assert "no row was changed" in err
+        assert err.rstrip().endswith(
+            ", then run rotate again. So far nothing was written (the run stopped before its "
+            "first batch). The value is not shown."
+        )
 
 
 @pytest.mark.parametrize("column", ["ssn", "note"])
@@ -410,11 +419,12 @@ def test_a_row_that_does_not_decrypt_stops_the_run_naming_its_key_and_what_was_c
     with pytest.raises(RotationStopped) as caught:
         rotate(engine, "accounts", column, batch_size=25)
     message = str(caught.value)
-    assert message.startswith(
-        f"accounts.{column}: the row id=140 does not decrypt under key id 'k1'"
+    assert message.startswith(f"accounts.{column}, row id 140: {NOT_K1} (another key")
+    assert message.endswith(
+        "then run rotate again. So far nothing of this batch (id > 125) was written; this "
+        "run's earlier batches moved 125 values to key 'k2' and committed them (a new run "
+        "resumes after them). The value is not shown."
     )
-    assert "the 125 values moved to key 'k2' before it stay committed" in message
-    assert "run rotate again" in message
     tampered = before[139][list(accounts().c.keys()).index(column)]
     assert isinstance(tampered, bytes)
     assert_no_data(message, f"{column}-140".encode())
@@ -460,23 +470,23 @@ def test_rotate_refuses_a_batch_size_or_pass_count_below_1(
 @pytest.mark.parametrize(
     ("index", "fill", "expected"),
     [
-        ("no_such", "", "accounts has no column 'no_such' (check --blind-index)"),
+        ("no_such", "", "accounts.no_such: table accounts has no column 'no_such' to hold the"),
         ("label", "'p'", "accounts.label is of type TEXT, not bytea: it is not a blind index"),
         ("ssn", "", "accounts.ssn cannot be the blind index of ssn"),
         ("id", "", "accounts.id cannot be the blind index of ssn"),
-        ("other", "'Zebra-451'::bytea", "accounts.other: the row id=1 holds a value that is not"),
+        ("other", "'Zebra-451'::bytea", f"accounts.ssn, row id 1: {OTHER_HOLDS}"),
         # NULL past the first SAMPLE_ROWS rows to move: the batches would fill them before
         # the first value is met
         (
             "other",
             "CASE WHEN id > 110 THEN 'Zebra-451'::bytea END",
-            "accounts.other: the row id=111 holds a value that is not",
+            f"accounts.ssn, row id 111: {OTHER_HOLDS}",
         ),
         # another row's index (shifted by one row)
         (
             "other",
             "(SELECT ssn_bidx FROM accounts a WHERE a.id = accounts.id % 130 + 1)",
-            "accounts.other: the row id=1 holds a value that is not",
+            f"accounts.ssn, row id 1: {OTHER_HOLDS}",
         ),
     ],
 )
@@ -515,8 +525,11 @@ def test_a_wrong_blind_index_past_the_sample_stops_its_batch_before_it_is_writte
     with pytest.raises(RotationStopped) as caught:
         rotate(engine, "accounts", "ssn", blind_index_column="ssn_bidx", batch_size=25)
     message = str(caught.value)
-    assert message.startswith("accounts.ssn_bidx: the row id=140 holds a value that is not")
-    assert "the 125 values moved to key 'k2' before it stay committed" in message
+    assert message.startswith(
+        "accounts.ssn, row id 140: the column 'ssn_bidx' named as its blind index holds a value "
+        "that is not the blind index of ssn under any key of the keyring"
+    )
+    assert "this run's earlier batches moved 125 values to key 'k2' and committed them" in message
     assert_no_data(message, b"ssn-140", b"ssn-139")
     after = snapshot(pg_database)
     assert after[125:] == before[125:]  # the batch of the row (126..150) was not written

@@ -29,7 +29,9 @@ from hardening.blind_index import blind_index_column, mapped_blind_index
 from hardening.errors import BlindIndexError
 from hardening.keys import Keyring
 from hardening.testing.plugin import PgDatabase
-from hardening.types import EncryptedText, PGPText
+from hardening.types import EncryptedComparisonError, EncryptedText, PGPText
+from tests.crypto.models import Base as PeopleBase
+from tests.crypto.models import Person
 
 K1 = Keyring.from_pairs([("k1", os.urandom(32))])
 K2 = Keyring.from_pairs([("k2", os.urandom(32))])
@@ -198,18 +200,27 @@ UPDATES = [
 ]
 
 
+@pytest.mark.parametrize("first", [False, True], ids=["used-engine", "new-engine"])
 @pytest.mark.parametrize("column", ["email", "phone"])
 @pytest.mark.parametrize("run_update", UPDATES, ids=lambda f: f.__name__.strip("_"))
 def test_every_form_of_update_keeps_the_blind_index(
-    engine: Engine, run_update: Any, column: str
+    engine: Engine, pg_database: PgDatabase, run_update: Any, column: str, first: bool
 ) -> None:
+    """On an engine that has already inserted the rows, and as the very first statement of a
+    new engine (the kit's hooks go on while that statement is compiled, and serve it)."""
     Base.metadata.create_all(engine)
     attr = getattr(Contact, column)
     with Session(engine) as session:
         session.add_all([Contact(id=1, **{column: "old"}), Contact(id=2, **{column: "two"})])
         session.commit()
-        run_update(session, column, "new")
-        session.commit()
+    updating = create_engine(pg_database.url) if first else engine
+    try:
+        with Session(updating) as session:
+            run_update(session, column, "new")
+            session.commit()
+    finally:
+        if first:
+            updating.dispose()
     with Session(engine) as session:
         assert session.scalars(select(Contact.id).where(attr.blind_eq("new"))).all() == [1]
         assert session.scalars(select(Contact.id).where(attr.blind_eq("old"))).all() == []
@@ -253,3 +264,68 @@ def _still_indexed_as(engine: Engine, table: Table, value: str) -> None:
     with engine.connect() as conn:
         query = select(table.c.id).where(table.c.email.blind_eq(value))
         assert conn.execute(query).scalars().all() == [1]
+
+
+def test_orm_update_refreshes_the_blind_index(engine: Engine) -> None:
+    PeopleBase.metadata.create_all(engine)
+    with Session(engine) as session:
+        person = Person(ssn="111")
+        session.add(person)
+        session.commit()
+        person.ssn = "222"
+        session.commit()
+        assert session.scalars(select(Person.id).where(Person.ssn.blind_eq("111"))).all() == []
+        assert session.scalars(select(Person.id).where(Person.ssn.blind_eq("222"))).all() == [
+            person.id
+        ]
+
+
+def test_core_and_bulk_inserts_fill_the_blind_index(engine: Engine) -> None:
+    PeopleBase.metadata.create_all(engine)
+    people = PeopleBase.metadata.tables["people"]
+    with engine.begin() as conn:
+        conn.execute(insert(people), [{"ssn": f"ssn-{i}", "email": f"{i}@x"} for i in range(50)])
+    with Session(engine) as session:
+        session.execute(insert(Person), [{"ssn": "bulk-1"}, {"ssn": "bulk-2"}])
+        session.commit()
+        assert len(session.scalars(select(Person).where(Person.ssn.blind_eq("ssn-7"))).all()) == 1
+        assert len(session.scalars(select(Person).where(Person.email.blind_eq("9@x"))).all()) == 1
+        assert len(session.scalars(select(Person).where(Person.ssn.blind_eq("bulk-2"))).all()) == 1
+        assert session.scalar(select(Person.ssn).where(Person.ssn.blind_eq("ssn-49"))) == "ssn-49"
+
+
+def test_blind_eq_of_none_and_of_a_column_without_index_name_the_fix(k1: Keyring) -> None:
+    from hardening.errors import BlindIndexError
+
+    with pytest.raises(EncryptedComparisonError, match=r"use ssn.is_\(None\)"):
+        Person.ssn.blind_eq(None)
+    with pytest.raises(BlindIndexError, match=r"column 'note' has no blind index"):
+        Person.note.blind_eq("x")
+
+
+def test_a_misspelt_blind_index_source_is_refused_when_mappers_are_configured(
+    k1: Keyring,
+) -> None:
+    from sqlalchemy.orm import configure_mappers
+
+    from hardening.errors import BlindIndexError
+
+    class Other(DeclarativeBase):
+        pass
+
+    class Typo(Other):
+        __tablename__ = "typo"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        email: Mapped[str] = mapped_column(EncryptedText())
+        email_bidx: Mapped[bytes | None] = mapped_blind_index("emial")
+
+    try:
+        with pytest.raises(BlindIndexError) as caught:
+            configure_mappers()
+        assert str(caught.value) == (
+            "blind index 'email_bidx' is declared for column 'emial', which table 'typo' does "
+            "not have; its encrypted columns: 'email'"
+        )
+    finally:
+        Other.registry.dispose()  # a failed mapper would fail every later configure
+    configure_mappers()

@@ -25,7 +25,7 @@ bench: system venv engine  ## encrypted-column benchmarks, ratios against plaint
 system:
 	scripts/ensure-system.sh
 
-engine:
+engine: venv  ## the images are built by the kit itself (hardening testing-image build)
 	scripts/ensure-docker.sh
 
 images: engine

@@ -1,5 +1,6 @@
-"""The ``hardening`` command. Each subcommand lives in ``hardening.commands.<name>`` and provides
-``register(subparsers)``, which adds its parser and sets ``func`` (returning the exit code).
+"""The ``hardening`` command. Each subcommand lives in ``hardening.commands.<name>`` (``_`` in
+the module's name is ``-`` in the command's) and provides ``register(subparsers)``, which adds
+its parser and sets ``func`` (returning the exit code).
 
 Only the module of the command being run is imported (all of them for ``--help``), so a
 command pays for its own dependencies only: ``hardening verify`` never loads Alembic.
@@ -33,13 +34,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def command_names() -> list[str]:
-    """The names of the ``hardening`` subcommands: the modules of ``hardening.commands``.
+    """The names of the ``hardening`` subcommands: the modules of ``hardening.commands``, with
+    ``-`` for ``_`` (the module ``testing_image`` is the command ``testing-image``).
 
     Example::
 
-        command_names()   # ['keygen', 'passwd', 'rotate', 'settings', 'verify']
+        command_names()   # ['keygen', 'passwd', 'rotate', 'settings', 'testing-image', 'verify']
     """
-    return sorted(m.name for m in pkgutil.iter_modules(hardening.commands.__path__))
+    modules = pkgutil.iter_modules(hardening.commands.__path__)
+    return sorted(m.name.replace("_", "-") for m in modules)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -63,7 +66,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pg-hardening {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in [only] if only else command_names():
-        importlib.import_module(f"hardening.commands.{name}").register(sub)
+        importlib.import_module(f"hardening.commands.{name.replace('-', '_')}").register(sub)
     return parser
 
 

@@ -94,6 +94,8 @@ def test_a_user_s_test_file_runs_on_the_installed_plugin_in_an_image_the_kit_bui
     built = image_name(version, template)
     if backend == "docker":
         args.append(f"--pg-image={template}")
+    elif backend == "url":
+        args.append(f"--pg-url={request.config.getoption('--pg-url')}")
     try:
         proc = kit.run(*args, "test_user_suite.py", TESTCONTAINERS_RYUK_DISABLED=None)
     finally:

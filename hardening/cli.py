@@ -45,6 +45,19 @@ def command_names() -> list[str]:
     return sorted(m.name.replace("_", "-") for m in modules)
 
 
+def command_module(name: str) -> str:
+    """The module that implements the ``hardening`` subcommand ``name``.
+
+    Args:
+        name: a command's name, as ``command_names`` lists it.
+
+    Example::
+
+        command_module("testing-image")   # 'hardening.commands.testing_image'
+    """
+    return f"hardening.commands.{name.replace('-', '_')}"
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser with every command, or with ``only`` that one (imports just its module).
 
@@ -66,7 +79,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pg-hardening {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in [only] if only else command_names():
-        importlib.import_module(f"hardening.commands.{name.replace('-', '_')}").register(sub)
+        importlib.import_module(command_module(name)).register(sub)
     return parser
 
 

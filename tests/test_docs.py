@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 import hardening.steps
-from hardening.cli import command_names
+from hardening.cli import command_module, command_names
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -117,7 +117,7 @@ DOCUMENTED = [
     "hardening",
     "hardening.cli",
     "hardening.commands",
-    *(f"hardening.commands.{name}" for name in command_names()),
+    *(command_module(name) for name in command_names()),
     "hardening.passwords",
     "hardening.sqlfiles",
     "hardening.ops",
@@ -125,6 +125,7 @@ DOCUMENTED = [
     "hardening.steps",
     # every module of hardening.steps: a new step's body is held to it too
     *(f"hardening.steps.{m.name}" for m in pkgutil.iter_modules(hardening.steps.__path__)),
+    "hardening.testing.image",
 ]
 EXAMPLE = re.compile(r"^Example\b[^\n]*::$", re.MULTILINE)
 

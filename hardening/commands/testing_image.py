@@ -19,6 +19,17 @@ from hardening.errors import ImageUnavailableError
 
 
 def register(sub: Any) -> None:
+    """Add ``testing-image build [VERSION ...] [--image TEMPLATE] [--base IMAGE]``.
+
+    Args:
+        sub: the subparsers action of the ``hardening`` parser (``add_subparsers()``).
+
+    Example::
+
+        args = hardening.cli.build_parser("testing-image").parse_args(
+            ["testing-image", "build", "17"]
+        )
+    """
     parser: argparse.ArgumentParser = sub.add_parser(
         "testing-image",
         help="build the PostgreSQL + pgaudit image of the pytest plugin's docker backend",
@@ -46,6 +57,22 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Find or build the image of each version; print each image's name on stdout.
+
+    Args:
+        args: the parsed ``testing-image build`` arguments: ``versions`` (strings, none for
+            15 and 17), ``image`` (a template with ``{version}`` and ``{context}``, or None
+            for HARDENING_PG_IMAGE, else the default) and ``base`` (an image to build from,
+            or None to choose as ``hardening.testing.image`` documents).
+
+    Returns:
+        0. A version that has no image, a template without ``{context}``, or an image that
+        cannot be had raises ``ImageUnavailableError`` (printed by ``hardening.cli``, exit 2).
+
+    Example::
+
+        hardening.cli.main(["testing-image", "build", "17"])   # pg-hardening/postgres:17-…
+    """
     from hardening.testing import image
 
     versions = args.versions or [str(v) for v in image.SUITES]

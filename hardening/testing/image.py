@@ -53,13 +53,26 @@ CONTEXT_FILES = {"Dockerfile": 0o644, "entrypoint.sh": 0o755}
 
 
 def build_command(version: int | None = None) -> str:
-    """The command that builds the image of ``version`` (of every version when None)."""
+    """The command that builds the image of ``version``, for messages that name the fix.
+
+    Args:
+        version: a PostgreSQL major version, or None for every version.
+
+    Example::
+
+        build_command(17)   # 'hardening testing-image build 17'
+    """
     return "hardening testing-image build " + (str(version) if version else "15 17")
 
 
 def context_tar() -> bytes:
     """The build context as a tar archive, byte for byte the same wherever the kit is installed
-    (fixed order, modes, owner and times), so equal content gives an equal hash."""
+    (fixed order, modes, owner and times), so equal content gives an equal hash.
+
+    Example::
+
+        client.api.build(fileobj=io.BytesIO(context_tar()), custom_context=True, ...)
+    """
     folder = resources.files("hardening.testing") / "docker"
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -72,7 +85,15 @@ def context_tar() -> bytes:
 
 
 def context_hash(version: int) -> str:
-    """12 hex digits naming what the image of ``version`` is built from."""
+    """12 hex digits naming what the image of ``version`` is built from.
+
+    Args:
+        version: the PostgreSQL major version (a build argument, so part of the hash).
+
+    Example::
+
+        context_hash(15)   # '3f2a9c0b1d4e'
+    """
     digest = hashlib.sha256(context_tar())
     digest.update(f"\0PG_MAJOR={version}".encode())
     return digest.hexdigest()[:12]
@@ -81,19 +102,39 @@ def context_hash(version: int) -> str:
 def image_name(version: int, template: str = DEFAULT_TEMPLATE) -> str:
     """``template`` with ``{version}`` and ``{context}`` filled in.
 
-    Example: ``image_name(15)`` -> ``"pg-hardening/postgres:15-3f2a9c0b1d4e"``.
+    Args:
+        version: the PostgreSQL major version.
+        template: an image name with ``{version}`` and (for the kit's image) ``{context}``.
+
+    Example::
+
+        image_name(15)   # 'pg-hardening/postgres:15-3f2a9c0b1d4e'
     """
     return template.format(version=version, context=context_hash(version))
 
 
 def is_kit_template(template: str) -> bool:
     """Whether ``template`` names the kit's own image (it has ``{context}``): such an image
-    is built when missing. Any other name is an image of the user's, used as it is."""
+    is built when missing. Any other name is an image of the user's, used as it is.
+
+    Args:
+        template: an image name template (``--pg-image``).
+
+    Example::
+
+        is_kit_template("ghcr.io/acme/pg:{version}-{context}")   # True
+    """
     return "{context}" in template
 
 
 def docker_client() -> Any:
-    """The docker SDK client testcontainers uses (same engine, same settings)."""
+    """The docker SDK client testcontainers uses (same engine, same settings); a
+    ``ServerStartError`` when testcontainers is not installed.
+
+    Example::
+
+        ImageBuilder(client=docker_client()).ensure(15)
+    """
     try:
         from testcontainers.core.docker_client import DockerClient
     except ImportError as exc:
@@ -117,6 +158,11 @@ class ImageBuilder:
         debian_base: template of the debootstrap-made base (``{suite}``).
         debootstrap: path of debootstrap, None when it cannot be used.
         progress: called with one line before each slow step (pull, debootstrap, build).
+
+    Example::
+
+        builder = ImageBuilder(client=docker_client(), progress=print)
+        builder.ensure(17)   # 'pg-hardening/postgres:17-…', built if the engine lacks it
     """
 
     client: Any

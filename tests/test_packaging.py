@@ -1,20 +1,17 @@
-"""What a wheel ships: every subpackage, the migrations and the SQL a DBA reviews, and none
-of the repository's development tools."""
+"""What a wheel ships: every subpackage, the migrations and the SQL a DBA reviews, the docker
+backend's build context, its license, and none of the repository's development tools; and it
+builds without a deprecation warning."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
+import re
 import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-# What the build reads: the project table, its readme, and the folders packaged.
-BUILD_INPUTS = ("pyproject.toml", "README.md", "hardening", "migrations", "sql")
+from tests.wheel import ROOT, BuiltWheel, session_wheel
 
 
 def test_every_subpackage_of_hardening_is_listed_for_the_wheel() -> None:
@@ -30,32 +27,32 @@ def test_every_subpackage_of_hardening_is_listed_for_the_wheel() -> None:
     assert config["package-dir"]["hardening.sql"] == "sql"
 
 
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> BuiltWheel:
+    return session_wheel(tmp_path_factory)
+
+
 @pytest.fixture(scope="module")
-def wheel_files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """The file names inside a wheel built from a copy of the checkout (a build in place
-    would write build/ and *.egg-info into it, under a suite that runs twice at once)."""
-    work = tmp_path_factory.mktemp("wheel")
-    source = work / "src"
-    for name in BUILD_INPUTS:
-        if (ROOT / name).is_dir():
-            ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-            shutil.copytree(ROOT / name, source / name, ignore=ignore)
-        else:
-            source.mkdir(exist_ok=True)
-            shutil.copy2(ROOT / name, source / name)
-    # setuptools and wheel come with the test extra: no index is needed to build
-    build = ["wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", *build, str(work / "dist"), str(source)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (wheel,) = (work / "dist").glob("pg_hardening-*.whl")
-    with zipfile.ZipFile(wheel) as archive:
+def wheel_files(built_wheel: BuiltWheel) -> list[str]:
+    """The file names inside the session's wheel."""
+    with zipfile.ZipFile(built_wheel.path) as archive:
         return archive.namelist()
+
+
+def test_the_wheel_builds_without_a_deprecation_warning(built_wheel: BuiltWheel) -> None:
+    noted = [line for line in built_wheel.output.splitlines() if re.search(r"deprecat", line, re.I)]
+    assert noted == [], built_wheel.output
+
+
+def test_the_wheel_declares_its_license_as_an_spdx_expression_and_ships_its_text(
+    built_wheel: BuiltWheel, wheel_files: list[str]
+) -> None:
+    (metadata,) = [n for n in wheel_files if n.endswith(".dist-info/METADATA")]
+    with zipfile.ZipFile(built_wheel.path) as archive:
+        fields = archive.read(metadata).decode().split("\n\n")[0].splitlines()
+    assert "License-Expression: Apache-2.0" in fields
+    assert not [f for f in fields if f.startswith("License:")]  # the deprecated field
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in wheel_files)
 
 
 def test_the_wheel_ships_the_package_the_migrations_and_the_sql(wheel_files: list[str]) -> None:
@@ -64,6 +61,19 @@ def test_the_wheel_ships_the_package_the_migrations_and_the_sql(wheel_files: lis
     assert "hardening/migrations/env.py" in wheel_files
     assert any(n.startswith("hardening/migrations/versions/h001") for n in wheel_files)
     assert any(n.startswith("hardening/sql/checks/") for n in wheel_files)
+    shipped = {
+        *(f"hardening/migrations/versions/{p.name}" for p in ROOT.glob("migrations/versions/*.py")),
+        *(f"hardening/sql/{p.relative_to(ROOT / 'sql')}" for p in ROOT.glob("sql/**/*.sql")),
+    }
+    assert shipped - set(wheel_files) == set()
+
+
+def test_the_wheel_ships_the_docker_backend_s_build_context(wheel_files: list[str]) -> None:
+    docker = {n for n in wheel_files if n.startswith("hardening/testing/docker/")}
+    assert docker == {
+        "hardening/testing/docker/Dockerfile",
+        "hardening/testing/docker/entrypoint.sh",
+    }
 
 
 def test_the_wheel_ships_no_development_tool(wheel_files: list[str]) -> None:

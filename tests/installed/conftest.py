@@ -1,10 +1,9 @@
 """The kit as users get it: the wheel built from this checkout, installed into a fresh venv
 outside it, its commands run from an empty directory.
 
-``built_wheel`` (session) builds the wheel from a copy of the checkout (parallel sessions never
-share setuptools' build folders) and keeps the build's output; ``installed_kit`` (session)
-installs it, with the ``testing`` extra, into a venv of its own (dependencies from PyPI through
-pip's cache: about 30-60 s once per session). ``kit`` runs commands in the test's own empty
+``installed_kit`` (session) installs the session's wheel (``tests.wheel``), with the ``testing``
+extra, into a venv of its own (dependencies from PyPI through pip's cache: 15-60 s once per
+session). ``kit`` runs commands in the test's own empty
 directory, with a clean environment: the venv's bin first on PATH, no PYTHONPATH, no
 DATABASE_URL / HARDENING_* / PYTEST_*, and HOME an empty folder of its own (testcontainers'
 settings then come from the run's environment or ``kit.home/.testcontainers.properties``).
@@ -22,11 +21,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-# What a checkout holds that a wheel build neither needs nor should see.
-NOT_SOURCE = shutil.ignore_patterns(
-    ".git", ".venv", ".state", "*_cache", "__pycache__", "build", "dist", "*.egg-info"
-)
+from tests.wheel import BuiltWheel, session_wheel
+
 # The environment of the commands: the caller's, minus what could point them at the checkout
 # or at a database, or tell them how to run.
 DROPPED = re.compile(r"^(PYTHON\w*|VIRTUAL_ENV|DATABASE_URL|HARDENING_\w+|PYTEST_\w+|HOME)$")
@@ -36,12 +32,6 @@ def _run(cmd: list[str], timeout: float = 600) -> subprocess.CompletedProcess[st
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout)
     assert proc.returncode == 0, f"{cmd} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
     return proc
-
-
-@dataclass(frozen=True)
-class BuiltWheel:
-    path: Path
-    output: str  # everything the build printed, stdout and stderr
 
 
 @dataclass(frozen=True)
@@ -96,19 +86,8 @@ class Kit:
 
 
 @pytest.fixture(scope="session")
-def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> BuiltWheel:
-    work = tmp_path_factory.mktemp("wheel")
-    source, dist = work / "source", work / "dist"
-    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
-    proc = _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(source)])
-    (wheel,) = dist.glob("*.whl")
-    return BuiltWheel(path=wheel, output=proc.stdout + proc.stderr)
-
-
-@pytest.fixture(scope="session")
-def installed_kit(
-    built_wheel: BuiltWheel, tmp_path_factory: pytest.TempPathFactory
-) -> InstalledKit:
+def installed_kit(tmp_path_factory: pytest.TempPathFactory) -> InstalledKit:
+    built_wheel = session_wheel(tmp_path_factory)
     venv = tmp_path_factory.mktemp("installed") / "venv"
     _run([sys.executable, "-m", "venv", str(venv)])
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]

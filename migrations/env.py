@@ -116,7 +116,8 @@ def run_online() -> None:
 
 
 def _run_in(connection: Connection) -> None:
-    """Run in the caller's transaction: the caller owns it (and any lock)."""
+    """Run the pending migrations on ``connection``, in the transaction it is in (its owner's,
+    or, from ``_run_locked``, the run's own)."""
     _configure(connection)
     with migrate.forwarding_server_messages(connection), context.begin_transaction():
         _run_and_check()

@@ -1,11 +1,17 @@
 """The stored envelopes, by their old name: ``hardening.crypto.envelope``."""
 
 from hardening.crypto.envelope import (
+    AEAD_ROW,
     AEAD_V1,
+    AEAD_V2,
+    AEAD_VERSIONS,
     MAX_KEY_ID,
     NONCE_BYTES,
     PGP_V1,
+    PGP_V2,
+    PGP_VERSIONS,
     TAG_BYTES,
+    VERSIONS,
     Envelope,
     decode,
     encode_aead,
@@ -15,11 +21,17 @@ from hardening.crypto.envelope import (
 )
 
 __all__ = [
+    "AEAD_ROW",
     "AEAD_V1",
+    "AEAD_V2",
+    "AEAD_VERSIONS",
     "MAX_KEY_ID",
     "NONCE_BYTES",
     "PGP_V1",
+    "PGP_V2",
+    "PGP_VERSIONS",
     "TAG_BYTES",
+    "VERSIONS",
     "Envelope",
     "decode",
     "encode_aead",

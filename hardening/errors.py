@@ -15,6 +15,8 @@ Messages name the object and the fix, never a key, a password or a plaintext. Th
     │   ├── EncryptedComparisonError   SQL that would compare, group or sort ciphertext
     │   ├── InlineKeyError       a key that would be written into SQL text
     │   ├── ColumnContextError   an encrypted type used outside a table column
+    │   ├── ColumnOptionError    an encrypted type given options that cannot work
+    │   ├── RowBindingError      a row-bound value whose row the kit cannot know
     │   ├── EncryptedValueError  a value an encrypted column cannot store
     │   ├── BlindIndexError      a blind index that cannot work as declared or used
     │   └── RewriteError         a column rewrite (rotate, op.encrypt_column) cannot proceed
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BlindIndexError",
     "ColumnContextError",
+    "ColumnOptionError",
     "DecryptionError",
     "EncryptColumnError",
     "EncryptedComparisonError",
@@ -67,6 +70,7 @@ __all__ = [
     "RewriteError",
     "RotationError",
     "RotationStopped",
+    "RowBindingError",
     "ServerStartError",
     "SettingsError",
     "StepError",
@@ -190,6 +194,18 @@ class InlineKeyError(EncryptionError):
 
 class ColumnContextError(EncryptionError):
     """An encrypted type used outside a table column, without ``context=``."""
+
+
+class ColumnOptionError(EncryptionError, ValueError):
+    """An encrypted type given options that cannot work (padding on a fixed-width type, an
+    unknown padding scheme, row binding on a table whose primary key cannot bind a row);
+    raised where the type is declared or first attached, naming the column and the fix."""
+
+
+class RowBindingError(EncryptionError):
+    """A value of a row-bound column (``bind_row=True``) whose row the kit cannot know: an
+    INSERT without the primary key, an UPDATE that does not select one row by its primary
+    key, a SELECT without the table's primary key. Names the column and the fix."""
 
 
 class EncryptedValueError(EncryptionError, TypeError):

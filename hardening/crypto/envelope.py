@@ -1,19 +1,27 @@
 """The binary envelopes stored in ``bytea`` columns, and nothing else (no keys, no SQL).
 
-AEAD envelope (client-side types), format version 1::
+Every envelope starts with the same header, ``version (1 byte) | n (1 byte, 1..64) | key id
+(n ASCII bytes)``, followed by the format's body:
 
-    0x01 | n (1 byte, 1..64) | key id (n ASCII bytes) | nonce (12 bytes) | ciphertext + tag (>= 16)
+=======  ==========================  ===================================================
+version  what                        body
+=======  ==========================  ===================================================
+1        AEAD, first format          nonce (12) | AES-256-GCM ciphertext + tag (>= 16)
+2        pgcrypto, first format      OpenPGP message (``pgp_sym_encrypt_bytea``)
+3        AEAD, bound to its column   nonce (12) | ciphertext + tag of a framed payload
+4        AEAD, bound to its row      as 3, with the row's primary key in the associated data
+5        pgcrypto, bound to column   OpenPGP message under the column's current password
+=======  ==========================  ===================================================
 
-The header (version, length, key id) is part of the associated data, together with the
-column's context (``table.column``), so a changed key id, a value moved to another column or
-a flipped bit all fail authentication. Overhead: 30 bytes + the key id.
+New values are written in formats 3, 4 and 5; formats 1 and 2 are read (and ``rotate``
+moves them to the current ones). What each version binds (keys, associated data) is
+``hardening.crypto.cipher``'s; the payload inside formats 3 and 4 (a codec byte, the value,
+optional padding) is ``hardening.crypto.payload``'s. The header is part of the associated
+data, so a changed version byte or key id fails authentication. Overhead of an AEAD value:
+30 bytes + the key id (+ 1 payload byte in formats 3 and 4).
 
-pgcrypto envelope (server-side types), format version 2::
-
-    0x02 | n (1 byte, 1..64) | key id (n ASCII bytes) | OpenPGP message (pgp_sym_encrypt_bytea)
-
-PostgreSQL reads the key id with ``substr(v, 3, get_byte(v, 1))`` to pick the key, and the
-PGP message with ``substr(v, 3 + get_byte(v, 1))``.
+PostgreSQL reads a pgcrypto value's header with ``substr(v, 1, 2 + get_byte(v, 1))`` to
+pick the password, and the PGP message with ``substr(v, 3 + get_byte(v, 1))``.
 """
 
 from __future__ import annotations
@@ -25,6 +33,12 @@ from hardening.errors import EnvelopeError
 
 AEAD_V1 = 1
 PGP_V1 = 2
+AEAD_V2 = 3
+AEAD_ROW = 4
+PGP_V2 = 5
+AEAD_VERSIONS = frozenset({AEAD_V1, AEAD_V2, AEAD_ROW})
+PGP_VERSIONS = frozenset({PGP_V1, PGP_V2})
+VERSIONS = AEAD_VERSIONS | PGP_VERSIONS
 NONCE_BYTES = 12
 TAG_BYTES = 16
 MAX_KEY_ID = 64
@@ -35,7 +49,7 @@ class Envelope(NamedTuple):
     """A parsed envelope (``decode``).
 
     Args:
-        version: ``AEAD_V1`` or ``PGP_V1``.
+        version: one of ``VERSIONS``.
         key_id: the id of the key that encrypted it.
         nonce: the AES-GCM nonce (empty for pgcrypto).
         ciphertext: the ciphertext with its GCM tag, or the OpenPGP message.
@@ -60,7 +74,7 @@ def header(version: int, key_id: str) -> bytes:
     """``version | len | key id``: the envelope's prefix, also the AEAD associated data's end.
 
     Args:
-        version: ``AEAD_V1`` or ``PGP_V1``.
+        version: one of ``VERSIONS``.
         key_id: 1 to 64 ASCII characters.
 
     Example::
@@ -73,35 +87,41 @@ def header(version: int, key_id: str) -> bytes:
     return bytes((version, len(kid))) + kid
 
 
-def encode_aead(key_id: str, nonce: bytes, ciphertext: bytes) -> bytes:
+def encode_aead(key_id: str, nonce: bytes, ciphertext: bytes, version: int = AEAD_V2) -> bytes:
     """The AEAD envelope of an AES-GCM result.
 
     Args:
         key_id: the key's id.
         nonce: the 12-byte nonce.
         ciphertext: the ciphertext with its 16-byte tag.
+        version: ``AEAD_V2`` (bound to its column), ``AEAD_ROW`` or ``AEAD_V1``.
 
     Example::
 
         encode_aead("k1", nonce, AESGCM(k).encrypt(nonce, data, ad))
     """
+    if version not in AEAD_VERSIONS:
+        raise EnvelopeError(f"{version} is not an AEAD format version")
     if len(nonce) != NONCE_BYTES or len(ciphertext) < TAG_BYTES:
         raise EnvelopeError("an AEAD envelope needs a 12-byte nonce and a tagged ciphertext")
-    return header(AEAD_V1, key_id) + nonce + ciphertext
+    return header(version, key_id) + nonce + ciphertext
 
 
-def encode_pgp(key_id: str, message: bytes) -> bytes:
+def encode_pgp(key_id: str, message: bytes, version: int = PGP_V2) -> bytes:
     """The pgcrypto envelope of an OpenPGP message.
 
     Args:
         key_id: the key's id.
         message: what ``pgp_sym_encrypt_bytea`` returned.
+        version: ``PGP_V2`` (the current password derivation) or ``PGP_V1``.
 
     Example::
 
         encode_pgp("k1", message)
     """
-    return header(PGP_V1, key_id) + message
+    if version not in PGP_VERSIONS:
+        raise EnvelopeError(f"{version} is not a pgcrypto format version")
+    return header(version, key_id) + message
 
 
 def split_header(data: bytes | memoryview) -> tuple[int, str, int]:
@@ -118,12 +138,12 @@ def split_header(data: bytes | memoryview) -> tuple[int, str, int]:
     if len(data) < 3:
         raise EnvelopeError("the value is too short to be an envelope (truncated?)")
     version, n = data[0], data[1]
-    if version not in (AEAD_V1, PGP_V1):
+    if version not in VERSIONS:
         # the byte is not quoted: in a column that still holds plaintext, it is the first
         # character of that plaintext
         raise EnvelopeError(
-            f"the value does not start with a known envelope format version ({AEAD_V1} or "
-            f"{PGP_V1}): plaintext, or written by something else"
+            f"the value does not start with a known envelope format version ({min(VERSIONS)} "
+            f"to {max(VERSIONS)}): plaintext, or written by something else"
         )
     if not 1 <= n <= MAX_KEY_ID or len(data) < 2 + n:
         raise EnvelopeError("the envelope's key id is cut off or has an invalid length")
@@ -142,10 +162,10 @@ def decode(data: bytes | memoryview) -> Envelope:
     Example::
 
         envelope = decode(stored)
-        envelope.version, envelope.key_id    # (1, 'k1')
+        envelope.version, envelope.key_id    # (3, 'k1')
     """
     version, key_id, body = split_header(data)
-    if version == AEAD_V1:
+    if version in AEAD_VERSIONS:
         if len(data) < body + NONCE_BYTES + TAG_BYTES:
             raise EnvelopeError("the AEAD envelope is shorter than nonce + tag (truncated?)")
         return Envelope(

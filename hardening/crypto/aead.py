@@ -2,10 +2,17 @@
 
 ``EncryptedText``, ``EncryptedBytes``, ``EncryptedJSON``, ``EncryptedInteger``,
 ``EncryptedFloat``, ``EncryptedNumeric``, ``EncryptedBoolean``, ``EncryptedDate``,
-``EncryptedDateTime``, ``EncryptedTime``, ``EncryptedUUID``: each value is stored as the AEAD
-envelope of ``hardening.crypto.envelope`` in a ``bytea`` column; the associated data is
-``table.column`` plus the envelope header, so a value copied to another column, or with its
-key id changed, does not decrypt. The database never sees a key or a plaintext.
+``EncryptedDateTime``, ``EncryptedTime``, ``EncryptedUUID``: each value is stored as an AEAD
+envelope (``hardening.crypto.envelope``, format 3, or 4 when bound to its row) in a ``bytea``
+column, under the column's own key (derived from the keyring key and the column's schema,
+table and name), with the column's context and the envelope header as associated data: a
+value copied to another column, table or schema, or with its key id changed, does not
+decrypt. The database never sees a key or a plaintext.
+
+What is encrypted is a payload (``hardening.crypto.payload``): fixed-size types in a
+fixed-width form (``hardening.crypto.codecs``), so every value of such a column has the same
+length; text, bytes, JSON and numeric values in their text form, padded when the column asks
+for it (``padding=``). Values written in the first format (1) keep reading.
 """
 
 from __future__ import annotations
@@ -18,13 +25,25 @@ from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ColumnElement
 
+from hardening.crypto import codecs
 from hardening.crypto.base import EncryptedBase
-from hardening.crypto.codecs import BytesValues, TextValues, text_from_bytes
-from hardening.crypto.envelope import AEAD_V1, decode, split_header
+from hardening.crypto.cipher import ColumnCipher
+from hardening.crypto.codecs import TEXT, BytesValues, FixedCodec, TextValues, text_from_bytes
+from hardening.crypto.context import ColumnContext, netstring
+from hardening.crypto.envelope import AEAD_V2, AEAD_VERSIONS, decode, split_header
 from hardening.crypto.keys import KeyHook, KeySource
 from hardening.crypto.nonces import nonce12
-from hardening.errors import DecryptionError, EnvelopeError, KeyNotFoundError
+from hardening.crypto.payload import frame, padding_rule, unframe
+from hardening.crypto.rows import RowValue, row_key, select_expression, split
+from hardening.errors import (
+    ColumnOptionError,
+    DecryptionError,
+    EnvelopeError,
+    KeyNotFoundError,
+    RowBindingError,
+)
 
 __all__ = [
     "EncryptedBoolean",
@@ -49,108 +68,230 @@ class EncryptedType(EncryptedBase[T]):
 
     ``legacy_plaintext=True`` is for the transition of ``op.encrypt_column``, when some rows
     still hold plaintext. A stored value is read as an envelope when it starts with an AEAD
-    header (``0x01``, a key-id length of 1 to 64, a key id of ``A-Z a-z 0-9 _ . -``) and
-    either its key id is in the keyring (after a reload) or it is complete (at least a 12-byte
-    nonce and a 16-byte tag after the header). An envelope decrypts or raises, exactly as
-    without the flag: ``KeyNotFoundError`` naming the key id when the keyring lacks it,
-    ``DecryptionError`` when it fails authentication or, under a known key id, is truncated.
-    Every other value (no AEAD header, a pgcrypto envelope, or a header under an unknown key
-    id too short to hold nonce and tag) is returned as plaintext. A key removed from the
-    keyring too early is therefore an error, never ciphertext read as data; the price is that
-    a plaintext which happens to be a complete envelope under an unknown key id is an error
-    too. Neither error holds a key or the value.
+    header (``0x01``, ``0x03`` or ``0x04``, a key-id length of 1 to 64, a key id of ``A-Z a-z
+    0-9 _ . -``) and either its key id is in the keyring (after a reload) or it is complete
+    (at least a 12-byte nonce and a 16-byte tag after the header). An envelope decrypts or
+    raises, exactly as without the flag: ``KeyNotFoundError`` naming the key id when the
+    keyring lacks it, ``DecryptionError`` when it fails authentication or, under a known key
+    id, is truncated. Every other value (no AEAD header, a pgcrypto envelope, or a header
+    under an unknown key id too short to hold nonce and tag) is returned as plaintext. A key
+    removed from the keyring too early is therefore an error, never ciphertext read as data;
+    the price is that a plaintext which happens to be a complete envelope under an unknown
+    key id is an error too. Neither error holds a key or the value.
 
     Args:
-        context: what the ciphertext is bound to; by default ``table.column`` of the column
-            the type is attached to (give the old one after renaming the table or column).
+        context: what the ciphertext is bound to; by default the schema, table and name of
+            the column the type is attached to (give the old one after renaming them):
+            ``"table.column"``, ``"schema.table.column"`` or a ``ColumnContext``.
         keys: the column's own keys (a hook, a ``Keyring``, a spec string, a mapping or
             pairs); None uses the process-wide keyring.
         legacy_plaintext: read a value that is no AEAD envelope as plaintext (above).
+        padding: pad each value so its length says less (text, bytes, JSON, numeric only):
+            ``N`` rounds the payload up to a multiple of N bytes, ``"padme"`` to a Padmé
+            length (``hardening.crypto.payload``); None (default) does not pad.
+        bind_row: bind each value to its row's primary key (AEAD format 4), so a value
+            moved or copied to another row raises ``DecryptionError``; what it needs from the
+            application is in ``hardening.crypto.rows`` (a one-column integer, text or UUID
+            primary key, known before the INSERT; UPDATEs by primary key).
+        older_forms: read values in an older form: the first format, and, for a
+            ``bind_row`` column, values not bound to their row. Set False once ``hardening
+            rotate`` (given the column's type) has moved every value, so a value replayed
+            from before raises ``DecryptionError``.
 
     Example::
 
-        ssn: Mapped[str] = mapped_column(EncryptedText())
+        ssn: Mapped[str] = mapped_column(EncryptedText(bind_row=True))
+        bio: Mapped[str] = mapped_column(EncryptedText(padding=64))
         ssn: Mapped[str] = mapped_column(EncryptedText(legacy_plaintext=True))  # while converting
     """
 
+    codec: ClassVar[FixedCodec | None] = None  # the fixed-width form; None: the text form
+
     def __init__(
         self,
-        context: str | None = None,
+        context: ColumnContext | str | None = None,
         keys: KeyHook | KeySource | None = None,
         legacy_plaintext: bool = False,
+        *,
+        padding: int | str | None = None,
+        bind_row: bool = False,
+        older_forms: bool = True,
     ) -> None:
+        name = type(self).__name__
+        if padding is not None and self.codec is not None:
+            raise ColumnOptionError(
+                f"{name} stores every value in the same number of bytes (a fixed-width "
+                "form), so it needs no padding; padding= applies to EncryptedText, "
+                "EncryptedBytes, EncryptedJSON and EncryptedNumeric"
+            )
+        self._pad = padding_rule(padding, name)
+        self.padding = padding
+        self.bind_row = bind_row
+        self.older_forms = older_forms
         super().__init__(context, keys)
         self.legacy_plaintext = legacy_plaintext
 
+    def _new_cipher(self, context: ColumnContext | str | None) -> ColumnCipher:
+        return ColumnCipher(
+            context, self.keys, row_bound=self.bind_row, older_forms=self.older_forms
+        )
+
+    # -- the payload -------------------------------------------------------------------------
+    def _payload_fn(self) -> Callable[[Any], bytes]:
+        """value -> framed payload, the fastest way for this type (errors: the converter's)."""
+        codec, pad = self.codec, self._pad
+        if codec is not None:
+            head, pack = bytes((codec.id,)), codec.pack
+            return lambda value: head + pack(value)
+        to_bytes = self.to_bytes
+        if pad is None:
+            return lambda value: b"\x00" + to_bytes(value)
+        return lambda value: frame(TEXT, to_bytes(value), pad)
+
+    def _value_fn(self) -> Callable[[bytes], Any]:
+        """framed payload -> value, the fastest way for this type (raises on another form)."""
+        from_bytes, codec = self.from_bytes, self.codec
+
+        def general(payload: bytes) -> Any:
+            form, data = unframe(payload)
+            if form == TEXT:
+                return from_bytes(data)
+            if codec is None or form != codec.id:
+                raise ValueError  # another type's fixed-width form
+            return codec.unpack(data)
+
+        if codec is not None:
+            cid, unpack = codec.id, codec.unpack
+            return lambda p: unpack(p[1:]) if p[0] == cid else general(p)
+        if from_bytes is text_from_bytes:
+            return lambda p: p[1:].decode() if p[0] == TEXT else general(p)
+        return general
+
+    def to_payload(self, value: T) -> bytes:
+        """The payload the column encrypts for ``value`` (its form, padded as asked);
+        ``EncryptedValueError`` for a value of another type.
+
+        Args:
+            value: a value of the column's Python type.
+
+        Example::
+
+            EncryptedBoolean(context="t.c").to_payload(True)    # b"\\x01\\x01"
+        """
+        return self._encode(value, self._payload_fn())
+
+    def from_payload(self, payload: bytes) -> T:
+        """The value of a decrypted payload (``ValueError`` when it holds another type's form).
+
+        Args:
+            payload: what ``to_payload`` made, or the text form framed as such.
+
+        Example::
+
+            EncryptedBoolean(context="t.c").from_payload(b"\\x01\\x01")    # True
+        """
+        value: T = self._value_fn()(payload)
+        return value
+
+    # -- SQLAlchemy --------------------------------------------------------------------------
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], bytes | None]:
         cipher = self.cipher
-        to_bytes = self.to_bytes
+        to_payload = self._payload_fn()
         encode = self._encode
+
+        if self.bind_row:
+            unbound = self._unbound
+
+            def process_row(value: Any) -> bytes | None:
+                if value is None:
+                    return None
+                if type(value) is not RowValue:
+                    raise unbound()
+                if value.value is None:
+                    return None
+                return cipher.seal(encode(value.value, to_payload), value.row)
+
+            return process_row
 
         def process(value: Any) -> bytes | None:
             if value is None:
                 return None
             try:
-                data: bytes | None = to_bytes(value)
+                data: bytes | None = to_payload(value)
             except Exception:
                 data = None
             if data is None:
-                data = encode(value)  # raises the error that names the column
-            head, aead, ad = cipher._enc or cipher._prepare_encrypt()
+                data = encode(value, to_payload)  # raises the error that names the column
+            head, aead, ad = cipher._enc or cipher._prepare(AEAD_V2)
             nonce = nonce12()
             return head + nonce + aead.encrypt(nonce, data, ad)
 
         return process
 
+    def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A row-bound column is selected with its row's key (``rows.select_expression``);
+        any other as it is."""
+        if not self.bind_row:
+            return colexpr
+        expression: ColumnElement[Any] = select_expression(colexpr, self, self.cipher.name)
+        return expression
+
     def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
         # The hot path of every SELECT: one dict lookup by envelope header, one AES-GCM call,
-        # no per-row key work; anything unusual (new key id, damage) takes decrypt_slow.
+        # no per-row key work; anything unusual (new key id, damage) takes the slow path.
+        # Errors are raised after the except blocks, so none keeps the fast path's error (a
+        # KeyError holding the first bytes of a legacy plaintext) or the parser's (which
+        # quotes the value) as its __context__.
         cipher = self.cipher
         cache = cipher._dec
-        slow = (
-            self._lenient(cipher._decrypt_slow) if self.legacy_plaintext else cipher._decrypt_slow
-        )
-        from_bytes = self.from_bytes
+        slow = self._lenient(cipher._open_slow) if self.legacy_plaintext else cipher._open_slow
+        value_of = self._value_fn()
+        unreadable = self._unreadable
 
-        if from_bytes is text_from_bytes:
-            # Errors are raised after the except blocks, so none keeps the fast path's error
-            # (a KeyError holding the first bytes of a legacy plaintext) or the parser's
-            # (a UnicodeDecodeError holding the plaintext) as its __context__.
-            def process_text(value: bytes | None) -> Any:
-                if value is None:
+        if self.bind_row:
+            where = cipher.name
+
+            def process_row(fetched: bytes | None) -> Any:
+                if fetched is None:
                     return None
+                row, value = split(fetched, where)
+                payload = None
                 try:
                     end = value[1] + 2
-                    open_, ad = cache[value[:end]]
-                    return open_(value[end : end + 12], value[end + 12 :], ad).decode()
-                except Exception:  # noqa: S110 - slow path below, outside it
-                    pass
-                data = slow(value)
+                    open_, ad, bound = cache[value[:end]]
+                    if bound:
+                        ad += netstring(row)
+                    payload = open_(value[end : end + 12], value[end + 12 :], ad)
+                except Exception:
+                    payload = None
+                if payload is None:
+                    payload = slow(value, row)
                 try:
-                    return data.decode()
-                except UnicodeDecodeError:  # raised below, outside the block
+                    return value_of(payload)
+                except Exception:  # noqa: S110 - raised below, outside it
                     pass
-                raise self._unreadable(value)
+                raise unreadable(value)
 
-            return process_text
+            return process_row
 
         def process(value: bytes | None) -> Any:
             if value is None:
                 return None
-            data: bytes | None
+            payload = None
             try:
                 end = value[1] + 2
-                open_, ad = cache[value[:end]]
-                data = open_(value[end : end + 12], value[end + 12 :], ad)
+                open_, ad, bound = cache[value[:end]]
+                if not bound:
+                    payload = open_(value[end : end + 12], value[end + 12 :], ad)
             except Exception:
-                data = None
-            if data is None:
-                data = slow(value)
+                payload = None
+            if payload is None:
+                payload = slow(value, None)
             try:
-                return from_bytes(data)
+                return value_of(payload)
             except Exception:  # noqa: S110 - raised below, outside it
                 pass
-            raise self._unreadable(value)
+            raise unreadable(value)
 
         return process
 
@@ -171,47 +312,70 @@ class EncryptedType(EncryptedBase[T]):
             "format)",
         )
 
-    def _lenient(self, decrypt: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
-        def read(value: bytes) -> bytes:
+    def _unbound(self) -> RowBindingError:
+        return RowBindingError(
+            f"{self.cipher.name} is bound to its row (bind_row=True), and this statement gives "
+            "a value whose row the kit cannot know (a SQL literal, a multi-row form it cannot "
+            "follow, an ON CONFLICT DO UPDATE value); insert or update it with the row's "
+            "primary key as a parameter, one row per parameter set"
+        )
+
+    def _lenient(
+        self, open_: Callable[[bytes, bytes | None], bytes]
+    ) -> Callable[[bytes, bytes | None], bytes]:
+        def read(value: bytes, row: bytes | None) -> bytes:
             try:
-                return decrypt(value)
+                return open_(value, row)
             except KeyNotFoundError:
                 if _complete_aead(value):
                     raise  # a real envelope whose key is gone: its bytes are no plaintext
-                return bytes(value)
+                return b"\x00" + bytes(value)
             except DecryptionError as exc:
                 if exc.key_id is None:
-                    return bytes(value)
+                    return b"\x00" + bytes(value)
                 raise
 
         return read
 
-    def encrypt(self, value: T) -> bytes:
+    # -- tools -------------------------------------------------------------------------------
+    def _row(self, row: Any) -> bytes | None:
+        if row is None:
+            if self.bind_row:
+                raise RowBindingError(
+                    f"{self.cipher.name} is bound to its row (bind_row=True): give row= (the "
+                    "row's primary key)"
+                )
+            return None
+        kind = "int" if isinstance(row, int) else "uuid" if isinstance(row, uuid.UUID) else "text"
+        return row_key(row, kind)
+
+    def encrypt(self, value: T, row: Any = None) -> bytes:
         """The envelope that would be stored for ``value`` (for tools and tests).
 
         Args:
             value: a value of the column's Python type.
+            row: the row's primary key (int, str or UUID), for a ``bind_row`` column.
 
         Example::
 
             EncryptedText(context="users.ssn").encrypt("123-45-6789")
         """
-        return self.cipher.encrypt(self._encode(value))
+        return self.cipher.seal(self.to_payload(value), self._row(row))
 
-    def decrypt(self, envelope: bytes) -> T:
+    def decrypt(self, envelope: bytes, row: Any = None) -> T:
         """The value of a stored envelope (for tools and tests).
 
         Args:
             envelope: the stored bytes.
+            row: the row's primary key (int, str or UUID), for a row-bound value.
 
         Example::
 
             EncryptedText(context="users.ssn").decrypt(stored)    # '123-45-6789'
         """
-        data = self.cipher.decrypt(envelope)
+        payload = self.cipher.open(envelope, None if row is None else self._row(row))
         try:
-            result: T = self.from_bytes(data)
-            return result
+            return self.from_payload(payload)
         except Exception:  # noqa: S110 - raised below, outside it
             pass
         raise self._unreadable(envelope)
@@ -220,13 +384,13 @@ class EncryptedType(EncryptedBase[T]):
 def _complete_aead(value: bytes) -> bool:
     """True when ``value`` parses as a whole AEAD envelope: header, nonce and tag."""
     try:
-        return decode(value).version == AEAD_V1
+        return decode(value).version in AEAD_VERSIONS
     except EnvelopeError:
         return False
 
 
 class EncryptedText(TextValues, EncryptedType[str]):
-    """A ``str``, stored as UTF-8. Arguments: ``EncryptedType``.
+    """A ``str``, stored as UTF-8 (padded when asked). Arguments: ``EncryptedType``.
 
     Example::
 
@@ -237,7 +401,7 @@ class EncryptedText(TextValues, EncryptedType[str]):
 
 
 class EncryptedBytes(BytesValues, EncryptedType[bytes]):
-    """``bytes``, stored as they are. Arguments: ``EncryptedType``.
+    """``bytes``, stored as they are (padded when asked). Arguments: ``EncryptedType``.
 
     Example::
 
@@ -248,11 +412,12 @@ class EncryptedBytes(BytesValues, EncryptedType[bytes]):
 
 
 class EncryptedJSON(EncryptedType[Any]):
-    """Any JSON-serialisable value; stored as compact UTF-8 JSON. Arguments: ``EncryptedType``.
+    """Any JSON-serialisable value; stored as compact UTF-8 JSON (padded when asked).
+    Arguments: ``EncryptedType``.
 
     Example::
 
-        prefs: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON())
+        prefs: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON(padding="padme"))
     """
 
     cache_ok = True
@@ -270,7 +435,8 @@ class EncryptedJSON(EncryptedType[Any]):
 
 
 class EncryptedInteger(EncryptedType[int]):
-    """An ``int`` (any size), stored as its decimal text. Arguments: ``EncryptedType``.
+    """An ``int``, stored in 8 bytes (two's complement; an int beyond 64 bits in as many
+    bytes as it needs). Arguments: ``EncryptedType``.
 
     Example::
 
@@ -278,16 +444,9 @@ class EncryptedInteger(EncryptedType[int]):
     """
 
     cache_ok = True
-
-    @staticmethod
-    def to_bytes(value: int) -> bytes:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError
-        return str(value).encode("ascii")
-
-    @staticmethod
-    def from_bytes(data: bytes) -> int:
-        return int(data)
+    codec = codecs.INTEGER
+    to_bytes = staticmethod(codecs.int_text)
+    from_bytes = staticmethod(codecs.int_parse)
 
     @property
     def python_type(self) -> type[int]:
@@ -295,7 +454,7 @@ class EncryptedInteger(EncryptedType[int]):
 
 
 class EncryptedFloat(EncryptedType[float]):
-    """A ``float``, stored as its ``repr`` (round trips exactly). Arguments: ``EncryptedType``.
+    """A ``float``, stored in 8 bytes (IEEE 754 binary64). Arguments: ``EncryptedType``.
 
     Example::
 
@@ -303,23 +462,18 @@ class EncryptedFloat(EncryptedType[float]):
     """
 
     cache_ok = True
-
-    @staticmethod
-    def to_bytes(value: float) -> bytes:
-        return repr(float(value)).encode("ascii")
-
-    @staticmethod
-    def from_bytes(data: bytes) -> float:
-        return float(data)
+    codec = codecs.FLOAT
+    to_bytes = staticmethod(codecs.float_text)
+    from_bytes = staticmethod(codecs.float_parse)
 
 
 class EncryptedNumeric(EncryptedType[Decimal]):
-    """A ``Decimal``, stored as its text (its exponent kept: ``12.3400`` stays ``12.3400``).
-    Arguments: ``EncryptedType``.
+    """A ``Decimal``, stored as its text (its exponent kept: ``12.3400`` stays ``12.3400``;
+    padded when asked). Arguments: ``EncryptedType``.
 
     Example::
 
-        balance: Mapped[Decimal] = mapped_column(EncryptedNumeric())
+        balance: Mapped[Decimal] = mapped_column(EncryptedNumeric(padding=32))
     """
 
     cache_ok = True
@@ -333,12 +487,9 @@ class EncryptedNumeric(EncryptedType[Decimal]):
         return Decimal(data.decode("ascii"))
 
 
-_BOOLEANS = {b"true": True, b"t": True, b"false": False, b"f": False}
-
-
 class EncryptedBoolean(EncryptedType[bool]):
-    """A ``bool``, stored as ``true`` / ``false`` (``t`` / ``f`` read too). Arguments:
-    ``EncryptedType``.
+    """A ``bool``, stored in 1 byte (values of the first format, ``true`` / ``false``, read
+    too). Arguments: ``EncryptedType``.
 
     Example::
 
@@ -346,20 +497,14 @@ class EncryptedBoolean(EncryptedType[bool]):
     """
 
     cache_ok = True
-
-    @staticmethod
-    def to_bytes(value: bool) -> bytes:
-        if not isinstance(value, bool):
-            raise TypeError
-        return b"true" if value else b"false"
-
-    @staticmethod
-    def from_bytes(data: bytes) -> bool:
-        return _BOOLEANS[data]
+    codec = codecs.BOOLEAN
+    to_bytes = staticmethod(codecs.bool_text)
+    from_bytes = staticmethod(codecs.bool_parse)
 
 
 class _IsoFormat(EncryptedType[T]):
-    """Dates and times in ISO 8601 (the text PostgreSQL prints for them, too)."""
+    """Dates and times: a fixed-width form; ISO 8601 as the text form (the text PostgreSQL
+    prints for them, too)."""
 
     iso_type: ClassVar[type[Any]]
     cache_ok = True
@@ -381,7 +526,7 @@ class _IsoFormat(EncryptedType[T]):
 
 
 class EncryptedDate(_IsoFormat[dt.date]):
-    """A ``date``, stored in ISO 8601. Arguments: ``EncryptedType``.
+    """A ``date``, stored in 4 bytes. Arguments: ``EncryptedType``.
 
     Example::
 
@@ -390,11 +535,12 @@ class EncryptedDate(_IsoFormat[dt.date]):
 
     cache_ok = True
     iso_type = dt.date
+    codec = codecs.DATE
 
 
 class EncryptedDateTime(_IsoFormat[dt.datetime]):
-    """A ``datetime`` (naive or aware, kept as given), stored in ISO 8601. Arguments:
-    ``EncryptedType``.
+    """A ``datetime`` (naive or aware, its UTC offset kept as given), stored in 16 bytes.
+    Arguments: ``EncryptedType``.
 
     Example::
 
@@ -403,10 +549,12 @@ class EncryptedDateTime(_IsoFormat[dt.datetime]):
 
     cache_ok = True
     iso_type = dt.datetime
+    codec = codecs.DATETIME
 
 
 class EncryptedTime(_IsoFormat[dt.time]):
-    """A ``time``, stored in ISO 8601. Arguments: ``EncryptedType``.
+    """A ``time`` (naive or with a UTC offset), stored in 16 bytes. Arguments:
+    ``EncryptedType``.
 
     Example::
 
@@ -415,10 +563,11 @@ class EncryptedTime(_IsoFormat[dt.time]):
 
     cache_ok = True
     iso_type = dt.time
+    codec = codecs.TIME
 
 
 class EncryptedUUID(EncryptedType[uuid.UUID]):
-    """A ``UUID``, stored in its canonical text. Arguments: ``EncryptedType``.
+    """A ``UUID``, stored in its 16 bytes. Arguments: ``EncryptedType``.
 
     Example::
 
@@ -426,11 +575,6 @@ class EncryptedUUID(EncryptedType[uuid.UUID]):
     """
 
     cache_ok = True
-
-    @staticmethod
-    def to_bytes(value: uuid.UUID) -> bytes:
-        return str(uuid.UUID(str(value))).encode("ascii")
-
-    @staticmethod
-    def from_bytes(data: bytes) -> uuid.UUID:
-        return uuid.UUID(data.decode("ascii"))
+    codec = codecs.UUID
+    to_bytes = staticmethod(codecs.uuid_text)
+    from_bytes = staticmethod(codecs.uuid_parse)

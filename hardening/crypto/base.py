@@ -1,13 +1,15 @@
 """``EncryptedBase``: what both families of encrypted column types share.
 
-A column context bound when the type is attached to a column, a ``ColumnCipher`` for its
-keys, the comparator that refuses SQL operators on ciphertext, blind hashing, the refusal to
-render a value as a SQL literal, and the moment the kit's hooks go on an engine: the first
-time the type is compiled for that engine's dialect (``load_dialect_impl``).
+A column context (schema, table, column) bound when the type is attached to a column, a
+``ColumnCipher`` for its keys, the comparator that refuses SQL operators on ciphertext, blind
+hashing, the refusal to render a value as a SQL literal, and the moment the kit's hooks go on
+an engine: the first time the type is compiled for that engine's dialect
+(``load_dialect_impl``).
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -19,6 +21,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from hardening.crypto.cipher import ColumnCipher
 from hardening.crypto.comparator import EncryptedComparator
+from hardening.crypto.context import ColumnContext
 from hardening.crypto.keys import KeyHook, Keyring, KeySource, as_keyring
 from hardening.errors import ColumnContextError, EncryptedValueError, InlineKeyError
 
@@ -31,9 +34,11 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
     """Base of the kit's column types (stored as ``bytea``); one instance serves one column.
 
     Args:
-        context: what the ciphertext is bound to; by default ``table.column`` of the column
-            the type is attached to. Give the old name to keep reading values after renaming
-            the table or column, or one for a type used outside a table (``literal()``).
+        context: what the ciphertext is bound to; by default the schema (as the ``Table``
+            declares it), table and name of the column the type is attached to. Give the old
+            one to keep reading values after renaming the schema, table or column, or one for
+            a type used outside a table (``literal()``): ``"table.column"``,
+            ``"schema.table.column"`` or a ``ColumnContext``.
         keys: the column's own keys (a hook returning them, a ``Keyring``, a spec string,
             a ``{key_id: bytes}`` mapping or pairs), checked now; None uses the process-wide
             keyring (``HARDENING_KEYS`` or ``configure_keys``).
@@ -51,7 +56,11 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
     # holds values, not ciphertext.
     decrypted_in_sql: ClassVar[bool] = False
 
-    def __init__(self, context: str | None = None, keys: KeyHook | KeySource | None = None) -> None:
+    def __init__(
+        self,
+        context: ColumnContext | str | None = None,
+        keys: KeyHook | KeySource | None = None,
+    ) -> None:
         super().__init__()
         self.context = context
         if keys is not None and not callable(keys):
@@ -59,7 +68,11 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
             # SQLAlchemy's statement cache
             keys = as_keyring(keys, origin=f"keys= of {type(self).__name__}")
         self.keys: KeyHook | Keyring | None = keys
-        self.cipher = ColumnCipher(context, keys)
+        self.cipher = self._new_cipher(context)
+
+    def _new_cipher(self, context: ColumnContext | str | None) -> ColumnCipher:
+        """The column's cipher for ``context`` (the AEAD types add their options)."""
+        return ColumnCipher(context, self.keys)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(context={self.cipher.context!r})"
@@ -72,7 +85,8 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
     def _set_table(self, column: Column[Any], table: Table) -> None:
         if self.context is not None:
             return
-        name = f"{table.name}.{column.name}"
+        where = ColumnContext(table.schema, table.name, column.name)
+        name = where.name
         current = self.cipher.context
         # SQLAlchemy's copies (mixin columns, to_metadata, dialect impls) share __dict__ and so
         # the cipher; a copy gets its own cipher here. The very instance on a second column is
@@ -84,12 +98,13 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
                 f"{name}; give each column its own instance ({type(self).__name__}() in each "
                 "Column / mapped_column), so each binds its values to its own table.column"
             )
-        self.cipher = ColumnCipher(name, self.keys)
+        self.cipher = self._new_cipher(where)
         self._bound_id = id(self)
 
     @property
     def column_context(self) -> str:
-        """``table.column``: what the ciphertext is bound to (raises when not attached)."""
+        """``schema.table.column`` (``table.column`` without a schema): what the ciphertext
+        is bound to (raises when not attached)."""
         return self.cipher.name
 
     # -- the hooks go on the engine ----------------------------------------------------------
@@ -128,10 +143,12 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
         """
         raise NotImplementedError
 
-    def _encode(self, value: Any) -> bytes:
+    def _encode(self, value: Any, convert: Callable[[Any], bytes] | None = None) -> bytes:
+        """``value`` converted by ``convert`` (default ``to_bytes``), or the error naming the
+        column and the types (never the value)."""
         try:
-            return self.to_bytes(value)
-        except (TypeError, ValueError, AttributeError, ArithmeticError):
+            return (convert or self.to_bytes)(value)
+        except (TypeError, ValueError, AttributeError, ArithmeticError, struct.error):
             pass  # raised below, outside the block: the converter's error may quote the value
         raise EncryptedValueError(
             f"{type(self).__name__} of {self.cipher.name} cannot store a "

@@ -1,14 +1,30 @@
 """``ColumnCipher``: one column's keys and what is done with them.
 
-Every encrypted column has one. It holds the column's context (``table.column``), reads its
-keys (its own ``keys=`` or the process-wide keyring) and makes each per-key object once:
-the AES-GCM cipher and associated data by envelope header, the blind-index HMAC keys, the
-pgcrypto passwords. Nothing is derived per row. The column types, ``rotate`` and
-``op.encrypt_column`` all encrypt, decrypt and hash through it.
+Every encrypted column has one. It holds the column's context (schema, table and column,
+``hardening.crypto.context``), reads its keys (its own ``keys=`` or the process-wide keyring)
+and makes each per-key object once: the AES-GCM cipher and associated data by envelope
+header, the blind-index HMAC keys, the pgcrypto passwords. Nothing is derived per row. The
+column types, ``rotate`` and ``op.encrypt_column`` all encrypt, decrypt and hash through it.
 
-Every purpose has its own key, derived with HKDF from the keyring key (``Key.derive``):
-``aead/v1`` for AES-GCM, ``blind-index/v1/<table.column>`` for the blind index,
-``pgcrypto/v1/<table.column>`` for the pgcrypto password.
+Every purpose has its own key, derived with HKDF-SHA256 from the keyring key (``Key.derive``,
+info ``pg-hardening/<purpose>``); ``<ctx>`` is the column's length-prefixed context
+(``ColumnContext.encoded``, e.g. ``0:5:users3:ssn``):
+
+================================  =======================================================
+purpose                           used by
+================================  =======================================================
+``aead/v2/<ctx>``                 AEAD formats 3 and 4: one AES-256-GCM key per column,
+                                  so each column has its own random-nonce budget
+``pgcrypto/v2/<ctx>``             pgcrypto format 5: the column's password
+``aead/v1``                       AEAD format 1 (read only): one key for every column
+``pgcrypto/v1/<table.column>``    pgcrypto format 2 (read only)
+``blind-index/v1/<table.column>`` blind indexes
+================================  =======================================================
+
+Associated data (what a value is bound to besides its key), by format: 1 ``pg-hardening \0
+table.column \0 header``; 3 ``pg-hardening/aead/v2 \0 <ctx> header``; 4 ``pg-hardening/
+aead/v2/row \0 <ctx> header <row>``, where ``<row>`` is the length-prefixed text of the
+row's primary key (``hardening.crypto.rows``).
 """
 
 from __future__ import annotations
@@ -24,9 +40,21 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hardening.crypto import keys as _keys
-from hardening.crypto.envelope import AEAD_V1, PGP_V1, header, split_header
+from hardening.crypto.codecs import TEXT
+from hardening.crypto.context import ColumnContext, netstring
+from hardening.crypto.envelope import (
+    AEAD_ROW,
+    AEAD_V1,
+    AEAD_V2,
+    PGP_V1,
+    PGP_V2,
+    PGP_VERSIONS,
+    header,
+    split_header,
+)
 from hardening.crypto.keys import Key, KeyHook, Keyring, KeySource, as_keyring
 from hardening.crypto.nonces import nonce12
+from hardening.crypto.payload import frame, text_form
 from hardening.crypto.redacted import SecretText
 from hardening.errors import ColumnContextError, DecryptionError, EnvelopeError
 
@@ -38,7 +66,7 @@ def hmac_key(key: Key, context: str) -> bytes:
 
     Args:
         key: a keyring key.
-        context: the column's ``table.column``.
+        context: the column's ``table.column`` (``ColumnContext.first_format``).
 
     Example::
 
@@ -62,51 +90,82 @@ def digest(mac_key: bytes, data: bytes) -> bytes:
 
 
 class PgpMaterial(NamedTuple):
-    """What the SQL of a pgcrypto column binds: the active key's envelope header and
-    password, and every key's id and password (the SELECT picks one by the row's key id).
-    The passwords are ``SecretText``: they print as ``[REDACTED]``.
+    """What the SQL of a pgcrypto column binds: the active key's envelope header (format 5)
+    and password, and the header and password of every key in both pgcrypto formats (the
+    SELECT picks a password by the row's header). The passwords are ``SecretText``: they
+    print as ``[REDACTED]``.
 
     Example::
 
-        header, password, key_ids, passwords = cipher.pgp_material()
+        header, password, headers, passwords = cipher.pgp_material()
     """
 
     header: bytes
     password: str
-    key_ids: list[bytes]
+    headers: list[bytes]
     passwords: list[str]
 
 
-# envelope header -> (that key's AESGCM.decrypt, associated data)
-_Opener = tuple[Callable[[bytes, bytes, bytes], bytes], bytes]
+# envelope header -> (that key's decrypt, returning the framed payload; the associated data,
+# or for format 4 its part before the row; True for format 4)
+_Opener = tuple[Callable[[bytes, bytes, bytes], bytes], bytes, bool]
+_LABEL = {
+    AEAD_V2: b"pg-hardening/aead/v2\x00",
+    AEAD_ROW: b"pg-hardening/aead/v2/row\x00",
+}
+
+
+def _framed_v1(decrypt: Callable[[bytes, bytes, bytes], bytes]) -> Callable[..., bytes]:
+    """Format 1 holds the text form itself: its payload, framed as the current formats'."""
+
+    def open_(nonce: bytes, sealed: bytes, ad: bytes) -> bytes:
+        return b"\x00" + decrypt(nonce, sealed, ad)
+
+    return open_
 
 
 class ColumnCipher:
     """One column's view of the keyring, with every per-key object made once.
 
     Args:
-        context: the column's ``table.column``, bound into every value (associated data,
-            blind-index key, pgcrypto password); None until the type is attached to a
-            column (``name`` then raises ``ColumnContextError``).
+        context: the column's ``ColumnContext`` (or ``"table.column"`` /
+            ``"schema.table.column"``), bound into every value (key, associated data,
+            blind-index key, pgcrypto password); None until the type is attached to a column
+            (``name`` then raises ``ColumnContextError``).
         keys: the column's own keys: a hook returning them, or a ``Keyring``, spec string,
             mapping or pairs; None reads the process-wide keyring (and follows its reloads).
+        row_bound: the column's values are bound to their rows (format 4).
+        older_forms: values in an older form are read: format 1, and for a row-bound column
+            format 3. False refuses them (``DecryptionError``) once ``rotate`` has moved them.
 
     Example::
 
         cipher = ColumnCipher("users.ssn")
-        stored = cipher.encrypt(b"123-45-6789")           # an AEAD envelope
+        stored = cipher.encrypt(b"123-45-6789")           # an AEAD envelope (format 3)
         assert cipher.decrypt(stored) == b"123-45-6789"
         index = cipher.blind_hash(b"123-45-6789")         # what users.ssn_bidx holds
     """
 
-    def __init__(self, context: str | None, keys: KeyHook | KeySource | None = None) -> None:
-        self.context = context
+    def __init__(
+        self,
+        context: ColumnContext | str | None,
+        keys: KeyHook | KeySource | None = None,
+        *,
+        row_bound: bool = False,
+        older_forms: bool = True,
+    ) -> None:
+        self.column = ColumnContext.of(context) if context is not None else None
+        self.context = self.column.name if self.column is not None else None
         self.source = keys
+        self.row_bound = row_bound
+        self.older_forms = older_forms
         self._lock = threading.Lock()
         self._ring: Keyring | None = None
-        # The hot paths (the AEAD types' processors) read these two directly.
-        self._enc: tuple[bytes, AESGCM, bytes] | None = None
+        # The hot paths (the AEAD types' processors) read these directly.
+        self._enc: tuple[bytes, AESGCM, bytes] | None = None  # format 3
+        self._enc_row: tuple[bytes, AESGCM, bytes] | None = None  # format 4 (ad before <row>)
         self._dec: dict[bytes, _Opener] = {}
+        self._aeads: dict[str, AESGCM] = {}
         self._macs: tuple[bytes, ...] | None = None
         self._pgp: PgpMaterial | None = None
         if keys is None:
@@ -118,7 +177,8 @@ class ColumnCipher:
     # -- keyring -----------------------------------------------------------------------------
     def keys_changed(self) -> None:
         """Forget every cached key object (the keyring was reloaded or reconfigured)."""
-        self._ring, self._enc, self._macs, self._pgp = None, None, None, None
+        self._ring, self._enc, self._enc_row, self._macs, self._pgp = None, None, None, None, None
+        self._aeads = {}
         self._dec.clear()  # the result processors hold this very dict
 
     def keyring(self, refresh: bool = False) -> Keyring:
@@ -151,116 +211,215 @@ class ColumnCipher:
 
     @property
     def name(self) -> str:
-        """``table.column``; ``ColumnContextError`` when the type is used outside a column."""
-        if self.context is None:
+        """``schema.table.column`` (``table.column`` without a schema), for messages;
+        ``ColumnContextError`` when the type is used outside a column."""
+        return self.where.name
+
+    @property
+    def where(self) -> ColumnContext:
+        """The column's context; ``ColumnContextError`` when the type is used outside a
+        column."""
+        if self.column is None:
             raise ColumnContextError(
                 "an encrypted type is used outside a table column; attach it to a Column in a "
                 "Table (or a mapped class), or pass context='table.column'"
             )
-        return self.context
+        return self.column
 
     def active_header(self, version: int) -> bytes:
         """The envelope header (``version | len | key id``) of the active key.
 
         Args:
-            version: ``envelope.AEAD_V1`` or ``envelope.PGP_V1``.
+            version: an ``envelope`` format version (``AEAD_V2``, ``AEAD_ROW``, ``PGP_V2``).
 
         Example::
 
-            cipher.active_header(AEAD_V1)    # b"\\x01\\x02k2": values not starting so are stale
+            cipher.active_header(AEAD_V2)    # b"\\x03\\x02k2": values not starting so are stale
         """
         return header(version, self.keyring().active.id)
 
     def associated_data(self, head: bytes) -> bytes:
-        """What an AEAD value is bound to: the kit, the column's context and the header.
+        """What an AEAD value is bound to besides its key: the column and the header (for
+        format 4, the part before the row's key; the module docstring lists them).
 
         Args:
             head: the envelope header (version, length, key id).
 
         Example::
 
-            cipher.associated_data(b"\\x01\\x02k1")   # b"pg-hardening\\x00users.ssn\\x00..."
+            cipher.associated_data(b"\\x03\\x02k1")   # b"pg-hardening/aead/v2\\x000:5:users..."
         """
-        return b"pg-hardening\x00" + self.name.encode() + b"\x00" + head
+        if head[0] == AEAD_V1:
+            return b"pg-hardening\x00" + self.where.first_format.encode() + b"\x00" + head
+        return _LABEL[head[0]] + self.where.encoded + head
+
+    def _aead(self, key: Key) -> AESGCM:
+        """The column's own AES-256-GCM cipher under ``key`` (derived once)."""
+        aead = self._aeads.get(key.id)
+        if aead is None:
+            aead = self._aeads[key.id] = AESGCM(
+                key.derive("aead/v2/" + self.where.encoded.decode())
+            )
+        return aead
 
     # -- AEAD --------------------------------------------------------------------------------
-    def encrypt(self, data: bytes) -> bytes:
-        """The AEAD envelope of ``data`` under the active key, with a fresh nonce.
+    def seal(self, payload: bytes, row: bytes | None = None) -> bytes:
+        """The envelope of a framed ``payload`` under the active key, with a fresh nonce:
+        format 3, or format 4 bound to ``row`` when given.
 
         Args:
-            data: the value's bytes (as the column type serialises it).
+            payload: from ``payload.frame``.
+            row: the row's key (``rows.row_key``), or None.
+
+        Example::
+
+            stored = cipher.seal(frame(TEXT, b"123-45-6789"))
+        """
+        if row is None:
+            head, aead, ad = self._enc or self._prepare(AEAD_V2)
+        else:
+            head, aead, ad = self._enc_row or self._prepare(AEAD_ROW)
+            ad += netstring(row)
+        nonce = nonce12()
+        return head + nonce + aead.encrypt(nonce, payload, ad)
+
+    def _prepare(self, version: int) -> tuple[bytes, AESGCM, bytes]:
+        key = self.keyring().active
+        head = header(version, key.id)
+        made = (head, self._aead(key), self.associated_data(head))
+        if version == AEAD_ROW:
+            self._enc_row = made
+        else:
+            self._enc = made
+        return made
+
+    def encrypt(self, data: bytes) -> bytes:
+        """The envelope (format 3) of a value's text form ``data``.
+
+        Args:
+            data: the value's bytes in its text form (as the column type serialises it).
 
         Example::
 
             stored = cipher.encrypt("123-45-6789".encode())
         """
-        head, aead, ad = self._enc or self._prepare_encrypt()
-        nonce = nonce12()
-        return head + nonce + aead.encrypt(nonce, data, ad)
+        return self.seal(frame(TEXT, data))
 
-    def _prepare_encrypt(self) -> tuple[bytes, AESGCM, bytes]:
-        key = self.keyring().active
-        head = header(AEAD_V1, key.id)
-        self._enc = (head, key.aead, self.associated_data(head))
-        return self._enc
-
-    def decrypt(self, value: bytes) -> bytes:
-        """The bytes inside an AEAD envelope of this column.
+    def open(self, value: bytes, row: bytes | None = None) -> bytes:
+        """The framed payload inside an AEAD envelope of this column (a format-1 value's
+        text form comes framed as the text form).
 
         Args:
             value: the stored envelope.
+            row: the row's key (``rows.row_key``): needed for a format-4 value.
 
-        Raises ``DecryptionError`` (not an AEAD envelope, truncated, fails authentication)
-        or ``KeyNotFoundError`` (its key id is not in the keyring, even after a reload);
+        Raises ``DecryptionError`` (not an AEAD envelope, truncated, fails authentication,
+        bound to a row not given, in an older form the column refuses) or
+        ``KeyNotFoundError`` (its key id is not in the keyring, even after a reload);
         neither names a byte of the value.
 
         Example::
 
-            data = cipher.decrypt(stored)
+            codec, data = unframe(cipher.open(stored))
         """
         try:
             end = value[1] + 2
-            open_, ad = self._dec[value[:end]]
+            open_, ad, bound = self._dec[value[:end]]
+            if bound:
+                ad += netstring(row)  # type: ignore[arg-type]  # None: the slow path says so
             return open_(value[end : end + 12], value[end + 12 :], ad)
         except Exception:  # noqa: S110 - the careful path below, outside it
             pass
-        return self._decrypt_slow(value)
+        return self._open_slow(value, row)
 
-    def _decrypt_slow(self, value: bytes) -> bytes:
+    def decrypt(self, value: bytes, row: bytes | None = None) -> bytes:
+        """The text form of the value inside an AEAD envelope of this column (``open``, its
+        payload turned back into the text form when it holds a fixed-width one).
+
+        Args:
+            value: the stored envelope.
+            row: the row's key, for a format-4 value.
+
+        Raises what ``open`` raises.
+
+        Example::
+
+            data = cipher.decrypt(stored)    # b"123-45-6789"
+        """
+        data = text_form(self.open(value, row))
+        if data is None:
+            raise DecryptionError(self.name, split_header(value)[1], "its payload is malformed")
+        return data
+
+    def _open_slow(self, value: bytes, row: bytes | None) -> bytes:
         """The careful path: parses the header, finds the key, names every failure."""
         # Errors are raised after the except blocks: none keeps another (nor the value) as
         # its __context__.
         try:
             version, kid, body = split_header(value)
-            bad = "the value is a pgcrypto envelope, not an AEAD one" if version != AEAD_V1 else ""
+            bad = (
+                "the value is a pgcrypto envelope, not an AEAD one"
+                if version in PGP_VERSIONS
+                else ""
+            )
         except EnvelopeError as exc:
             bad = str(exc)
         if bad:
             raise DecryptionError(self.name, None, bad)
+        refused = self._refused(version, row)
+        if refused:
+            raise DecryptionError(self.name, kid, refused)
         ring = self.keyring()
         if kid not in ring:
             ring = self.keyring(refresh=True)
         key = ring.get(kid, self.name)
         head = bytes(value[:body])
-        entry = self._dec[head] = (key.aead.decrypt, self.associated_data(head))
+        if version == AEAD_V1:
+            entry: _Opener = (_framed_v1(key.aead.decrypt), self.associated_data(head), False)
+        else:
+            entry = (self._aead(key).decrypt, self.associated_data(head), version == AEAD_ROW)
+        self._dec[head] = entry
         if len(value) < body + 12 + 16:
             raise DecryptionError(self.name, kid, "the value is truncated")
+        ad = entry[1] + netstring(row) if entry[2] and row is not None else entry[1]
         try:
-            return entry[0](bytes(value[body : body + 12]), bytes(value[body + 12 :]), entry[1])
+            return entry[0](bytes(value[body : body + 12]), bytes(value[body + 12 :]), ad)
         except InvalidTag:
             pass
+        moved = (
+            "copied from another column or row"
+            if version == AEAD_ROW
+            else ("copied from another column")
+        )
         raise DecryptionError(
             self.name,
             kid,
-            "authentication failed: wrong key, or the value was altered, truncated or "
-            "copied from another column",
+            f"authentication failed: wrong key, or the value was altered, truncated or {moved}",
         )
+
+    def _refused(self, version: int, row: bytes | None) -> str:
+        """Why a value of format ``version`` is not read here, or ``""``."""
+        if version == AEAD_ROW and row is None:
+            return (
+                "the value is bound to its row; read it through a column declared with "
+                "bind_row=True (or give the row's key)"
+            )
+        older = version == AEAD_V1 or (version == AEAD_V2 and self.row_bound)
+        if older and not self.older_forms:
+            form = "format 1" if version == AEAD_V1 else "not bound to its row"
+            return (
+                f"the value is in an older form ({form}), which the column refuses "
+                "(older_forms=False): written before the column's current form, or replayed "
+                "from then; run hardening rotate with the column's type to move such values"
+            )
+        return ""
 
     # -- blind index -------------------------------------------------------------------------
     def _mac_keys(self) -> tuple[bytes, ...]:
         macs = self._macs
         if macs is None:
-            macs = self._macs = tuple(hmac_key(k, self.name) for k in self.keyring().keys)
+            ring = self.keyring()
+            macs = self._macs = tuple(hmac_key(k, self.where.first_format) for k in ring.keys)
         return macs
 
     def blind_hash(self, data: bytes) -> bytes:
@@ -289,33 +448,39 @@ class ColumnCipher:
         return [digest(k, data) for k in self._mac_keys()]
 
     # -- pgcrypto ----------------------------------------------------------------------------
-    def pgp_password(self, key: Key) -> str:
+    def pgp_password(self, key: Key, version: int = PGP_V2) -> str:
         """The pgcrypto password of this column under ``key`` (base64 of a derived key).
 
         Args:
             key: a keyring key.
+            version: ``PGP_V2`` (what new values use) or ``PGP_V1`` (the first format's).
 
         Example::
 
             cipher.pgp_password(cipher.keyring().active)
         """
-        return base64.b64encode(key.derive(f"pgcrypto/v1/{self.name}")).decode()
+        if version == PGP_V1:
+            purpose = f"pgcrypto/v1/{self.where.first_format}"
+        else:
+            purpose = "pgcrypto/v2/" + self.where.encoded.decode()
+        return base64.b64encode(key.derive(purpose)).decode()
 
     def pgp_material(self) -> PgpMaterial:
-        """The header, passwords and key ids the SQL of a pgcrypto column binds.
+        """The header, passwords and headers the SQL of a pgcrypto column binds.
 
         Example::
 
             material = cipher.pgp_material()
-            material.key_ids     # [b"k2", b"k1"]: the SELECT picks a password by the row's id
+            material.headers     # [b"\\x05\\x02k2", b"\\x02\\x02k2", b"\\x05\\x02k1", ...]
         """
         pgp = self._pgp
         if pgp is None:
             ring = self.keyring()
+            pairs = [(k, v) for k in ring.keys for v in (PGP_V2, PGP_V1)]
             pgp = self._pgp = PgpMaterial(
-                header(PGP_V1, ring.active.id),
+                header(PGP_V2, ring.active.id),
                 SecretText(self.pgp_password(ring.active)),
-                [k.id.encode() for k in ring.keys],
-                [SecretText(self.pgp_password(k)) for k in ring.keys],
+                [header(v, k.id) for k, v in pairs],
+                [SecretText(self.pgp_password(k, v)) for k, v in pairs],
             )
         return pgp

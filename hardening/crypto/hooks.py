@@ -22,7 +22,9 @@ On the dialect (``DialectEvents``, inserted before any other listener):
 And the dialect's execution context becomes a subclass that fills the blind index of an
 UPDATE / ON CONFLICT DO UPDATE that sets an indexed column without it
 (``blind_index.fill_updates``): it runs after the statement is compiled and before its
-parameters are processed, so it serves the very first statement as well.
+parameters are processed, so it serves the very first statement as well. The same subclass
+binds the values of row-bound columns to their rows (``rows.bind_rows``), after SQLAlchemy
+computed the statement's client-side defaults and before the parameters are processed.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from sqlalchemy.sql.compiler import WARN_LINTING
 from hardening.crypto import guard, pgcrypto
 from hardening.crypto.base import EncryptedBase
 from hardening.crypto.blind_index import fill_updates
+from hardening.crypto.rows import bind_rows
 from hardening.errors import InlineKeyError
 
 if TYPE_CHECKING:
@@ -198,7 +201,24 @@ LISTENERS: dict[str, Callable[..., None]] = {
 class _FillsBlindIndexes:
     """Mixed before the dialect's execution context class: rewrites an UPDATE (or INSERT ..
     ON CONFLICT DO UPDATE) that sets an indexed column without its blind index, with its
-    parameters, into one that sets both, and runs that instead."""
+    parameters, into one that sets both, and runs that instead; and binds the values of
+    row-bound columns to their rows' keys once the statement's defaults are known."""
+
+    compiled: Any
+    isinsert: bool
+    isupdate: bool
+
+    def create_cursor(self) -> Any:
+        # Called once the parameters are built; the defaults come next, when there are any.
+        if (self.isinsert or self.isupdate) and not (
+            self.compiled.insert_prefetch or self.compiled.update_prefetch
+        ):
+            bind_rows(self)
+        return cast(Any, super()).create_cursor()
+
+    def _process_execute_defaults(self) -> None:
+        cast(Any, super())._process_execute_defaults()
+        bind_rows(self)
 
     @classmethod
     def _init_compiled(

@@ -3,12 +3,14 @@
 ``PGPText``, ``PGPBytes``: ``pgp_sym_encrypt_bytea`` / ``pgp_sym_decrypt_bytea`` run in
 PostgreSQL with ``cipher-algo=aes256, s2k-mode=1`` (one hash of a random 256-bit password:
 the iterated S2K default exists to slow down guessing of human passwords and costs ~30x more
-per row). The password is a per-column key derived from the keyring key and is only ever a
-bind parameter: a compile that would inline it (``literal_binds``, Alembic ``--sql``, a
-driver that interpolates parameters client-side such as psycopg2) raises ``InlineKeyError``,
-and so does a statement on psycopg's ``ClientCursor`` (``hardening.crypto.hooks``). The
-stored value is ``0x02 | len | key id | OpenPGP message``; the SELECT picks the key by id from
-an array parameter, so rows under old keys still read during a rotation. Keep
+per row). The password is a per-column key derived from the keyring key and the column's
+schema, table and name (format 5; values of the first format, 2, keep reading with theirs),
+and is only ever a bind parameter: a compile that would inline it (``literal_binds``,
+Alembic ``--sql``, a driver that interpolates parameters client-side such as psycopg2) raises
+``InlineKeyError``, and so does a statement on psycopg's ``ClientCursor``
+(``hardening.crypto.hooks``). The stored value is ``0x05 | len | key id | OpenPGP message``;
+the SELECT picks the password by the value's header (version and key id) from an array
+parameter, so rows under old keys or in the first format still read during a rotation. Keep
 ``log_parameter_max_length = 0`` on the database (the kit's migration sets it): the server
 would otherwise log the password and plaintext parameters with ``log_statement``.
 
@@ -35,7 +37,7 @@ from sqlalchemy.sql.schema import Column
 from hardening.crypto.base import EncryptedBase
 from hardening.crypto.cipher import ColumnCipher
 from hardening.crypto.codecs import BytesValues, TextValues
-from hardening.crypto.envelope import MAX_KEY_ID, PGP_V1
+from hardening.crypto.envelope import MAX_KEY_ID, PGP_VERSIONS
 from hardening.crypto.redacted import Secret, SecretText
 from hardening.errors import DecryptionError, InlineKeyError, KeyNotFoundError
 
@@ -136,24 +138,26 @@ class PGPType(EncryptedBase[T]):
         return type_coerce(head.op("||", return_type=LargeBinary())(encrypted), self)
 
     def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[T]:
-        # pgp_sym_decrypt(substr(v, 3 + n), coalesce(passwords[array_position(kids, kid)],
-        #                 <error naming the key id>)) with n = get_byte(v, 1), kid = substr(v, 3, n)
+        # pgp_sym_decrypt(substr(v, 3 + n), coalesce(passwords[array_position(headers, head)],
+        #                 <error naming the key id>)) with n = get_byte(v, 1),
+        # head = substr(v, 1, 2 + n) (version and key id), kid = substr(v, 3, n).
         # One decrypt per row and nothing else: the result needs no processing in Python.
         # A key id missing from the keyring makes the cast fail with a message naming it,
         # which translate_error turns into KeyNotFoundError.
         cipher = self.cipher
-        kids = _secret(lambda: cipher.pgp_material().key_ids, ARRAY(LargeBinary))
+        headers = _secret(lambda: cipher.pgp_material().headers, ARRAY(LargeBinary))
         passwords = _secret(lambda: cipher.pgp_material().passwords, ARRAY(Text))
         n = func.get_byte(colexpr, 1)
+        head = func.substr(colexpr, 1, n + 2)
         kid = func.substr(colexpr, 3, n)
         # The message quotes the key id only when the value is a pgcrypto envelope whose key
-        # id is a key id (0x02, length 1..64, the envelope's alphabet); anything else (raw
+        # id is a key id (0x02 or 0x05, length 1..64, the envelope's alphabet); anything else (raw
         # plaintext written by hand, another format) gets a fixed text, so no stored byte
         # reaches the server log or the exception. The CASE depends on the row, so the
         # planner cannot fold the failing cast into a constant.
         kid_text = func.encode(kid, _ESCAPE)
         is_envelope = sa.and_(
-            func.get_byte(colexpr, 0) == literal_column(str(PGP_V1)),
+            func.get_byte(colexpr, 0).in_([literal_column(str(v)) for v in sorted(PGP_VERSIONS)]),
             n.between(literal_column("1"), literal_column(str(MAX_KEY_ID))),
             func.length(colexpr) >= n + 2,
             kid_text.op("~")(literal_column("'^[A-Za-z0-9_.-]+$'")),
@@ -164,7 +168,7 @@ class PGPType(EncryptedBase[T]):
             else_=literal_column(f"'{NOT_ENVELOPE_MARK}'"),
         )
         missing = sa.cast(sa.cast(named, Integer), Text)
-        password = func.coalesce(_Subscript(passwords, func.array_position(kids, kid)), missing)
+        password = func.coalesce(_Subscript(passwords, func.array_position(headers, head)), missing)
         decrypt = func.pgp_sym_decrypt if self.sql_text else func.pgp_sym_decrypt_bytea
         return decrypt(func.substr(colexpr, n + 3), password, type_=self)
 

@@ -25,6 +25,12 @@ A value without an envelope header is plaintext where plaintext can be (``ENCRYP
 encrypted; ``DECRYPT``: it stays), and a stop in ``ROTATE``. A value with a header that does
 not decrypt is never taken for plaintext: encrypting it again would store ciphertext as the
 value, and leaving it in a downgrade would turn ciphertext into the column's data.
+
+Every value is written in the current form: an AEAD value in format 3 (format 4, bound to
+its row's primary key, which the walk reads with it, when the type says ``bind_row=True``),
+in the fixed-width form and padding of the column's type; a pgcrypto value in format 5.
+``keep_form=True`` (``rotate`` without the column's type) keeps each AEAD value's payload and
+row binding as they are and moves only its key and format: it cannot know the type's form.
 """
 
 from __future__ import annotations
@@ -45,10 +51,18 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Row
 
 from hardening.crypto.base import EncryptedBase
-from hardening.crypto.envelope import AEAD_V1, PGP_V1, split_header
+from hardening.crypto.envelope import AEAD_ROW, PGP_VERSIONS, split_header
+from hardening.crypto.payload import text_form
 from hardening.crypto.plan import ColumnPlan
 from hardening.crypto.redacted import Secret
-from hardening.errors import DecryptionError, EnvelopeError, KeyNotFoundError, RewriteError
+from hardening.crypto.rows import key_kind, row_key
+from hardening.errors import (
+    ColumnOptionError,
+    DecryptionError,
+    EnvelopeError,
+    KeyNotFoundError,
+    RewriteError,
+)
 
 __all__ = ["ColumnRewriter", "Direction", "WalkState"]
 
@@ -125,6 +139,8 @@ class ColumnRewriter:
             bytes and decrypted here; a pgcrypto type decrypts and encrypts in SQL).
         direction: ``ROTATE`` (to the active key), ``ENCRYPT`` or ``DECRYPT``.
         error: makes the error that stops the run at a row from its message.
+        keep_form: keep each AEAD value's payload and row binding (``rotate`` without the
+            column's type); False writes every value in ``column_type``'s form.
 
     Example::
 
@@ -140,15 +156,24 @@ class ColumnRewriter:
         column_type: EncryptedBase[Any],
         direction: Direction,
         error: Callable[[str], RewriteError] = RewriteError,
+        keep_form: bool = False,
     ) -> None:
         self.plan = plan
         self.type = column_type
         self.cipher = column_type.cipher
         self.direction = direction
         self.error = error
-        self.kind = PGP_V1 if column_type.decrypted_in_sql else AEAD_V1
+        self.pgp = column_type.decrypted_in_sql
+        self.keep_form = keep_form
+        self.bind_row = bool(getattr(column_type, "bind_row", False)) and not keep_form
         self.index = plan.blind_index if direction is not Direction.DECRYPT else None
-        self.table = plan.model(column_type if self.kind == PGP_V1 else None)
+        self.table = plan.model(column_type if self.pgp else None)
+        try:
+            self.row_kind: str | None = key_kind(plan.types[plan.key], self.cipher.name)
+        except ColumnOptionError as exc:
+            if self.bind_row:
+                raise self.error(f"{plan.name}: {exc}") from None
+            self.row_kind = None  # no value of the column can be bound to its row
         self.pk = self.table.c[plan.key]
         self.col = self.table.c[plan.column]
         self.raw = type_coerce(self.col, LargeBinary)  # the stored bytes, never decrypted
@@ -251,7 +276,7 @@ class ColumnRewriter:
         """The first ``size`` rows matching ``where`` in key order: key, stored bytes and, for
         pgcrypto, the value PostgreSQL decrypted; for a rotation, the blind index."""
         query = select(self.pk, self.raw.label("raw"))
-        if self.kind == PGP_V1:
+        if self.pgp:
             query = query.add_columns(self.col.label("plain"))
         if self.index and self.direction is Direction.ROTATE:
             query = query.add_columns(self.table.c[self.index].label("bidx"))
@@ -290,33 +315,76 @@ class ColumnRewriter:
         pk, raw = row[0], bytes(row.raw)
         old: bytes = raw
         new: Any
-        if self.kind == PGP_V1:  # decrypted by PostgreSQL; rewritten by the type's SQL
+        if self.pgp:  # decrypted by PostgreSQL; rewritten by the type's SQL
             plain = row.plain.encode() if isinstance(row.plain, str) else bytes(row.plain)
             new = row.plain
         else:
-            opened = self._open(state, pk, raw)
+            key = self._row_key(pk)
+            opened = self._open(state, pk, raw, key)
             if self.direction is Direction.ENCRYPT:
                 if opened is not None:
                     return None  # already encrypted: an earlier run did it
-                plain = self._canonical(state, pk, raw)
-                old, new = Secret(raw), self.cipher.encrypt(plain)  # a failed UPDATE lists old
+                value = self._parse(state, pk, raw)
+                plain = self.type.to_bytes(value)
+                payload = self.type.to_payload(value)
+                old, new = Secret(raw), self.cipher.seal(payload, key if self.bind_row else None)
             elif opened is None:
                 return None  # DECRYPT: plaintext already (an earlier run did it)
-            elif self.direction is Direction.ROTATE:
-                plain, new = opened, self.cipher.encrypt(opened)
             else:
-                plain, new = opened, Secret(opened)
+                plain = self._text_form(state, pk, raw, opened)
+                if self.direction is Direction.ROTATE:
+                    new = self._rotated(state, pk, raw, opened, key)
+                else:
+                    new = Secret(plain)
         params = {"b_pk": pk, "b_old": old, "b_new": new}
         if self.index:
             self._check_index(state, row, plain)
             params["b_bidx"] = self.cipher.blind_hash(plain)
         return params
 
-    def _open(self, state: WalkState, pk: Any, raw: bytes) -> bytes | None:
-        """The plaintext of ``raw``; None when it has no envelope header and plaintext can
-        be there. Any other value that does not decrypt stops the run."""
+    def _row_key(self, pk: Any) -> bytes | None:
+        """The row key of primary key ``pk`` (None when the key's type cannot bind a row)."""
+        if self.row_kind is None:
+            return None
+        return row_key(pk, self.row_kind)
+
+    def _rotated(
+        self, state: WalkState, pk: Any, raw: bytes, payload: bytes, key: bytes | None
+    ) -> bytes:
+        """The value under the active key: its own payload and binding (``keep_form``), or
+        the column type's form, padding and binding."""
+        if self.keep_form:
+            return self.cipher.seal(payload, key if raw[0] == AEAD_ROW else None)
         try:
-            return self.cipher.decrypt(raw)
+            value = self.type.from_payload(payload)
+            payload = self.type.to_payload(value)
+        except Exception:
+            payload = b""
+        if not payload:
+            raise self._stop(
+                state,
+                pk,
+                f"holds a value that {type(self.type).__name__} cannot read (written by another "
+                "type); it stays under its old key",
+                "give rotate the column's own type",
+            )
+        return self.cipher.seal(payload, key if self.bind_row else None)
+
+    def _text_form(self, state: WalkState, pk: Any, raw: bytes, payload: bytes) -> bytes:
+        """The text form of a decrypted payload (what blind indexes hash, what a downgrade
+        stores)."""
+        data = text_form(payload)
+        if data is not None:
+            return data
+        raise self._stop(
+            state, pk, "holds a value whose payload is malformed", "repair or clear that row"
+        )
+
+    def _open(self, state: WalkState, pk: Any, raw: bytes, key: bytes | None) -> bytes | None:
+        """The framed payload of ``raw``; None when it has no envelope header and plaintext
+        can be there. Any other value that does not decrypt stops the run."""
+        try:
+            return self.cipher.open(raw, key)
         except UNREADABLE as exc:
             error: Exception = exc
         if self.direction.plaintext_possible:
@@ -326,12 +394,11 @@ class ColumnRewriter:
                 return None
         raise self.unreadable(state, pk, raw, error)
 
-    def _canonical(self, state: WalkState, pk: Any, raw: bytes) -> bytes:
-        """``raw`` (the column's text form, as UTF-8) in the bytes the type itself writes: the
-        blind index must match ``blind_eq`` (jsonb and timestamptz print otherwise), and a
-        value the type cannot read stops the run here instead of failing every later read."""
+    def _parse(self, state: WalkState, pk: Any, raw: bytes) -> Any:
+        """The value of ``raw`` (the column's text form, as UTF-8), read by the type: a value
+        the type cannot read stops the run here instead of failing every later read."""
         try:
-            return self.type.to_bytes(self.type.from_bytes(raw))
+            return self.type.from_bytes(raw)
         except Exception:  # noqa: S110 - raised below, outside it: the parser's error quotes
             pass
         raise self._stop(
@@ -377,7 +444,7 @@ class ColumnRewriter:
 
             raise rewriter.unreadable(state, 7, stored, DecryptionError(...))
         """
-        kind = "an AEAD" if self.kind == AEAD_V1 else "a pgcrypto"
+        kind = "a pgcrypto" if self.pgp else "an AEAD"
         try:
             version, kid, _ = split_header(raw)
         except EnvelopeError:
@@ -395,10 +462,10 @@ class ColumnRewriter:
         hide = self.direction.plaintext_possible and kid not in ring
         shown = "a key id the keyring lacks (not shown)" if hide else f"key id {kid!r}"
         cause = error
-        if version != self.kind:
+        if (version in PGP_VERSIONS) != self.pgp:
             found, writer, reader = (
                 ("a pgcrypto", "pgcrypto", "AEAD")
-                if version == PGP_V1
+                if version in PGP_VERSIONS
                 else ("an AEAD", "AEAD", "pgcrypto")
             )
             problem = f"holds {found} envelope ({shown}), which the {reader} types do not read"
@@ -415,7 +482,7 @@ class ColumnRewriter:
             cause = None  # its message names the key id
         else:
             context = self.cipher.name
-            as_ = f" as {context}" if context != f"{self.plan.table}.{self.plan.column}" else ""
+            as_ = f" as {context}" if context != self.plan.name else ""
             problem = (
                 f"holds an envelope under key id {kid!r} that the keyring's key {kid!r} does "
                 f"not decrypt{as_} (another key under that id, or the row was altered, "

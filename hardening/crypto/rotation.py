@@ -1,4 +1,5 @@
-"""Key rotation: re-encrypt every value of a column that is not under the active key.
+"""Key rotation: re-encrypt every value of a column that is not under the active key, or not in
+the current form.
 
 ``rotate(engine, "users", "ssn")`` (or ``hardening rotate --url ... --table users --column ssn``)
 walks the table in primary-key order in batches of ``batch_size``, one short transaction per
@@ -14,6 +15,13 @@ AEAD columns are decrypted and re-encrypted in Python; pgcrypto columns in Postg
 and new passwords are bind parameters; the text or bytes flavour is found by reading the
 first row). A blind-index column named with ``blind_index_column=`` is recomputed under the
 active key in the same UPDATE.
+
+**The current form.** Every value is written in the current format (AEAD 3 or 4, pgcrypto
+5), so values of the first formats (AEAD 1, pgcrypto 2: one key for every column, bound to
+``table.column`` only) are "stale" too and move. Given the column's type
+(``column_type=``, ``hardening rotate --type``), a run also moves every AEAD value to that
+type's form: its fixed-width form, its padding, its row binding (``bind_row``); without it,
+each value keeps its payload and binding and only its key and format change.
 
 Before the first batch (and before the first ``progress`` call) the table and columns are
 checked, and the first ``SAMPLE_ROWS`` rows to move are decrypted, and so are the first ones
@@ -32,10 +40,12 @@ from typing import Any
 
 from sqlalchemy import LargeBinary, and_, create_engine, func, select, type_coerce
 from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.types import TypeEngine
 
-from hardening.crypto.aead import EncryptedBytes
+from hardening.crypto.aead import EncryptedBytes, EncryptedType
 from hardening.crypto.base import EncryptedBase
-from hardening.crypto.envelope import AEAD_V1, PGP_V1
+from hardening.crypto.context import ColumnContext
+from hardening.crypto.envelope import AEAD_ROW, AEAD_V2, AEAD_VERSIONS, PGP_V2, PGP_VERSIONS
 from hardening.crypto.keys import KeyHook, KeySource
 from hardening.crypto.pgcrypto import PGPBytes, PGPText, PGPType
 from hardening.crypto.plan import ColumnPlan, at_least_one, inspect_column
@@ -87,9 +97,10 @@ def rotate(
     blind_index_column: str | None = None,
     batch_size: int = 500,
     keys: KeyHook | KeySource | None = None,
-    context: str | None = None,
+    context: ColumnContext | str | None = None,
     progress: Progress | None = None,
     max_passes: int = 5,
+    column_type: TypeEngine[Any] | type[EncryptedBase[Any]] | None = None,
 ) -> RotationReport:
     """Move every value of ``table.column`` to the active key (the first of the keyring),
     in batches, resumable, without losing a concurrent write (see the module docstring).
@@ -106,12 +117,16 @@ def rotate(
         batch_size: rows per transaction (at least 1).
         keys: the column's own keys when its type has ``keys=``; None for the process-wide
             keyring (``HARDENING_KEYS`` or ``configure_keys``).
-        context: the column's context when its type has ``context=`` (default
-            ``table.column``).
+        context: the column's context when its type has ``context=`` (default: ``schema``,
+            ``table`` and ``column``).
         progress: called as ``progress(done, total)`` once the checks pass and after each
             batch (``hardening rotate`` draws its bar with it).
         max_passes: passes at most (at least 1); rows a writer keeps writing under an older
             key are left for a later run (``report.remaining``).
+        column_type: the column's type as the application declares it (``User.ssn.type``,
+            or a class such as ``EncryptedInteger``): AEAD values are moved to its form (its
+            fixed-width form, padding and ``bind_row``), under its context and keys when it
+            has them. None keeps each value's form.
 
     Returns a ``RotationReport``. Raises ``RotationError`` when the column cannot be rotated
     (no such table or column, not bytea, no one-column primary key, not the kit's
@@ -121,7 +136,8 @@ def rotate(
     Example::
 
         # HARDENING_KEYS="k2:...,k1:..." (k2 prepended)
-        report = rotate(engine, "users", "ssn", blind_index_column="ssn_bidx")
+        report = rotate(engine, "users", "ssn", blind_index_column="ssn_bidx",
+                        column_type=User.ssn.type)
         print(f"{report.rotated} values moved to {report.key_id}; {report.remaining} left")
     """
     at_least_one("batch_size", batch_size)
@@ -137,8 +153,9 @@ def rotate(
                 blind_index=blind_index_column,
                 error=RotationError,
             )
-            column_type = _column_type(conn, plan, context or f"{table}.{column}", keys)
-        return _Rotation(engine, plan, column_type).run(batch_size, max_passes, progress)
+            where = ColumnContext.of(context) if context else ColumnContext(schema, table, column)
+            found, keep_form = _column_type(conn, plan, where, keys, column_type)
+        return _Rotation(engine, plan, found, keep_form).run(batch_size, max_passes, progress)
     finally:
         if engine is not bind:
             engine.dispose()
@@ -147,19 +164,39 @@ def rotate(
 class _Rotation:
     """One run of ``rotate`` over a checked column (no I/O here)."""
 
-    def __init__(self, engine: Engine, plan: ColumnPlan, column_type: EncryptedBase[Any]) -> None:
+    def __init__(
+        self, engine: Engine, plan: ColumnPlan, column_type: EncryptedBase[Any], keep_form: bool
+    ) -> None:
         self.engine = engine
         self.report: RotationReport | None = None  # None until the checks pass
         self.stale: Any = None  # the rows not under the active key, once it is read
         self.rewriter = ColumnRewriter(
-            plan, column_type, Direction.ROTATE, lambda m: RotationStopped(m, self.report)
+            plan,
+            column_type,
+            Direction.ROTATE,
+            lambda m: RotationStopped(m, self.report),
+            keep_form=keep_form,
         )
+
+    def current(self) -> list[bytes]:
+        """The headers of values in the current form under the active key: the rest move."""
+        rewriter = self.rewriter
+        if rewriter.pgp:
+            versions = [PGP_V2]
+        elif rewriter.keep_form:
+            versions = [AEAD_V2, AEAD_ROW]
+        else:
+            versions = [AEAD_ROW if rewriter.bind_row else AEAD_V2]
+        return [rewriter.cipher.active_header(v) for v in versions]  # reads the keys
 
     def run(self, batch_size: int, max_passes: int, progress: Progress | None) -> RotationReport:
         rewriter, state = self.rewriter, WalkState()
-        head = rewriter.cipher.active_header(rewriter.kind)  # reads the keys
+        heads = self.current()
         self.stale = and_(
-            rewriter.raw.is_not(None), func.substr(rewriter.raw, 1, len(head)) != head
+            rewriter.raw.is_not(None),
+            func.substr(rewriter.raw, 1, len(heads[0])).not_in(
+                [type_coerce(h, LargeBinary) for h in heads]
+            ),
         )
         rewriter.check(self.engine.connect, state, [self.stale], SAMPLE_ROWS)
         if rewriter.index:
@@ -210,29 +247,37 @@ def _reporter(
 
 
 def _column_type(
-    conn: Connection, plan: ColumnPlan, context: str, keys: KeyHook | KeySource | None
-) -> EncryptedBase[Any]:
-    """The type that wrote the column, from its first value: ``EncryptedBytes`` for AEAD
-    envelopes; for pgcrypto ones ``PGPText`` when the messages are text packets, else
-    ``PGPBytes`` (their SQL differs), found by decrypting the first row."""
+    conn: Connection,
+    plan: ColumnPlan,
+    where: ColumnContext,
+    keys: KeyHook | KeySource | None,
+    given: TypeEngine[Any] | type[EncryptedBase[Any]] | None,
+) -> tuple[EncryptedBase[Any], bool]:
+    """The type that rewrites the column, and whether each value keeps its form. Given the
+    application's type, that one (bound to ``where`` unless it has a context). Otherwise, from
+    the first value: ``EncryptedBytes`` keeping each value's form for AEAD envelopes; for
+    pgcrypto ones ``PGPText`` when the messages are text packets, else ``PGPBytes`` (their SQL
+    differs), found by decrypting the first row."""
     table = plan.model()
     stored = table.c[plan.column]
     first = conn.execute(
         select(func.get_byte(stored, 0)).where(stored.is_not(None)).limit(1)
     ).scalar()
-    if first in (None, AEAD_V1):
-        return EncryptedBytes(context=context, keys=keys)
-    if first != PGP_V1:
+    if first is not None and first not in AEAD_VERSIONS | PGP_VERSIONS:
         # No byte of the value in the message: it may be the first byte of a plaintext.
         raise RotationError(
             f"{plan.name} does not hold the kit's envelopes (a value is neither an AEAD "
             "nor a pgcrypto one): a plaintext column is converted with op.encrypt_column, "
             "not rotated"
         )
+    if given is not None:
+        return _given_type(plan, where, keys, given, first), False
+    if first is None or first in AEAD_VERSIONS:
+        return EncryptedBytes(context=where, keys=keys), True
     error: Exception | None = None
     candidates: list[PGPType[Any]] = [
-        PGPText(context=context, keys=keys),
-        PGPBytes(context=context, keys=keys),
+        PGPText(context=where, keys=keys),
+        PGPBytes(context=where, keys=keys),
     ]
     for candidate in candidates:
         typed = plan.model(candidate)
@@ -252,7 +297,7 @@ def _column_type(
         except UNREADABLE as exc:
             error = exc
             continue
-        return candidate
+        return candidate, False
     # Neither reads the first row: that row stops the run (read without decrypting).
     rewriter = ColumnRewriter(
         plan, candidates[-1], Direction.ROTATE, lambda m: RotationStopped(m, None)
@@ -264,3 +309,32 @@ def _column_type(
         .limit(1)
     ).one()
     raise rewriter.unreadable(WalkState(), pk, bytes(raw), error)
+
+
+def _given_type(
+    plan: ColumnPlan,
+    where: ColumnContext,
+    keys: KeyHook | KeySource | None,
+    given: TypeEngine[Any] | type[EncryptedBase[Any]],
+    first: int | None,
+) -> EncryptedBase[Any]:
+    """The application's type, bound to the column (its own context and keys when it has
+    them), after checking it is of the family the column holds."""
+    if isinstance(given, type) and issubclass(given, EncryptedBase):
+        given = given(context=where, keys=keys)
+    elif isinstance(given, EncryptedBase) and given.cipher.column is None:
+        given = given.copy()
+        given.cipher = given._new_cipher(where)
+    pgp = first in PGP_VERSIONS
+    if (
+        isinstance(given, EncryptedBase)
+        and pgp == given.decrypted_in_sql
+        and (pgp or isinstance(given, EncryptedType))
+    ):
+        return given
+    family = "pgcrypto" if pgp else "AEAD"
+    name = given.__name__ if isinstance(given, type) else type(given).__name__
+    raise RotationError(
+        f"{plan.name} holds {family} envelopes, which {name} does not read; give rotate the "
+        "column's own type"
+    )

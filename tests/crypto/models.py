@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -102,3 +104,28 @@ def legacy_table(engine: Engine, stored: bytes, type_: Any) -> Table:
     with engine.begin() as conn:
         conn.execute(insert(raw).values(id=1, v=stored))
     return Table("legacy", MetaData(), Column("id", Integer, primary_key=True), Column("v", type_))
+
+
+def first_format(ring: Keyring, context: str, data: bytes) -> bytes:
+    """An AEAD value as the kit's first format (1) wrote it: one key for every column
+    (``aead/v1``), bound to ``table.column`` and the header, the text form inside."""
+    key = ring.active
+    head = bytes((1, len(key.id))) + key.id.encode()
+    nonce = os.urandom(12)
+    ad = b"pg-hardening\x00" + context.encode() + b"\x00" + head
+    return head + nonce + AESGCM(key.derive("aead/v1")).encrypt(nonce, data, ad)
+
+
+def first_format_pgp(pg_database: PgDatabase, ring: Keyring, context: str, text: str) -> bytes:
+    """A pgcrypto value as the kit's first format (2) wrote it: the password derived from
+    ``table.column`` only."""
+    key = ring.active
+    password = base64.b64encode(key.derive(f"pgcrypto/v1/{context}")).decode()
+    head = bytes((2, len(key.id))) + key.id.encode()
+    with psycopg.connect(pg_database.dsn) as conn:
+        row = conn.execute(
+            "SELECT %s::bytea || pgp_sym_encrypt(%s, %s, 'cipher-algo=aes256, s2k-mode=1')",
+            (head, text, password),
+        ).fetchone()
+    assert row is not None
+    return bytes(row[0])

@@ -91,7 +91,7 @@ def test_encrypt_column_converts_in_place_and_the_downgrade_restores_it(
     before = raw(pg_database, "SELECT id, ssn, age FROM users ORDER BY id")
     migrate(engine, "up")
     stored = raw(pg_database, "SELECT ssn, age FROM users WHERE ssn IS NOT NULL")
-    assert all(bytes(s)[:1] == b"\x01" and bytes(a)[:1] == b"\x01" for s, a in stored)
+    assert all(bytes(s)[:1] == b"\x03" and bytes(a)[:1] == b"\x03" for s, a in stored)
     assert not any(b"ssn-" in bytes(s) for s, _ in stored)
     users = model()
     with engine.connect() as conn:
@@ -246,7 +246,7 @@ def test_an_envelope_under_a_key_the_keyring_lacks_is_not_encrypted_twice(
     assert "the keyring holds 'new'" in str(caught.value)
     assert "'old'" not in str(caught.value)
     heads = raw(pg_database, "SELECT DISTINCT substr(ssn, 1, 5) FROM users WHERE ssn <> ''")
-    assert heads == [(b"\x01\x03old",)]
+    assert heads == [(b"\x03\x03old",)]
 
 
 def test_legacy_plaintext_does_not_read_an_envelope_whose_key_was_removed_as_plaintext(
@@ -471,9 +471,9 @@ def test_plaintext_with_an_envelope_header_stops_the_step_and_the_documented_fix
         conn.execute("UPDATE blobs SET data = %s WHERE id = 3", (envelope,))
     upgrade_one(engine, "blobs", "data", EncryptedBytes)
     assert read_blobs(engine) == dict(enumerate(values, 1))
-    # each is one envelope: header (4 bytes), nonce (12), ciphertext, tag (16)
+    # each is one envelope: header (4 bytes), nonce (12), payload byte + value, tag (16)
     lengths = {i: (bytes(v[:4]), len(v)) for i, v in stored(pg_database).items()}
-    assert lengths == {i: (b"\x01\x02k1", len(v) + 32) for i, v in enumerate(values, 1) if v}
+    assert lengths == {i: (b"\x03\x02k1", len(v) + 33) for i, v in enumerate(values, 1) if v}
 
 
 def test_a_downgrade_stops_at_an_envelope_that_does_not_decrypt_and_keeps_the_column_bytea(

@@ -107,7 +107,7 @@ def test_hardening_rotate_moves_every_row_to_a_prepended_key(
             ]
         )
         assert code == 0
-        assert heads(pg_database, column) == {bytes([1 if column == "ssn" else 2, 2]) + b"k2"}
+        assert heads(pg_database, column) == {bytes([3 if column == "ssn" else 5, 2]) + b"k2"}
     out = capsys.readouterr().out
     assert "120 values moved to key 'k2'" in out
 
@@ -161,10 +161,10 @@ def test_rotation_resumes_after_an_interruption_and_is_idempotent(
 
     with pytest.raises(Interrupted):
         rotate(engine, "accounts", "ssn", batch_size=10, progress=stop_after_two_batches)
-    assert heads(pg_database, "ssn") == {b"\x01\x02k1", b"\x01\x02k2"}
+    assert heads(pg_database, "ssn") == {b"\x03\x02k1", b"\x03\x02k2"}
     assert rotate(engine, "accounts", "ssn", batch_size=10).rotated == 80
     assert rotate(engine, "accounts", "ssn", batch_size=10).rotated == 0
-    assert heads(pg_database, "ssn") == {b"\x01\x02k2"}
+    assert heads(pg_database, "ssn") == {b"\x03\x02k2"}
 
 
 @pytest.mark.parametrize("column", ["ssn", "note"])
@@ -335,14 +335,14 @@ def test_hardening_rotate_exit_codes_tell_an_error_from_rows_left(
     assert cli_rotate(pg_database, "accounts", "no_such") == 2
     out, err = capsys.readouterr()
     assert (out, len(err.splitlines())) == ("", 1)
-    assert heads(pg_database, "ssn") == {b"\x01\x02k1"}
+    assert heads(pg_database, "ssn") == {b"\x03\x02k1"}
 
     assert cli_rotate(pg_database, "accounts", "ssn", "--batch-size", "10") == 1
     out, err = capsys.readouterr()
     assert "49 values moved to key 'k2'" in out
     assert out.rstrip().endswith("1 left")
     assert err == ""
-    assert heads(pg_database, "ssn") == {b"\x01\x02k1", b"\x01\x02k2"}
+    assert heads(pg_database, "ssn") == {b"\x03\x02k1", b"\x03\x02k2"}
 
     with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
         conn.execute("DROP TRIGGER keep ON accounts")
@@ -352,7 +352,7 @@ def test_hardening_rotate_exit_codes_tell_an_error_from_rows_left(
         .out.rstrip()
         .endswith("1 values moved to key 'k2' in 1 pass(es); 0 left")
     )
-    assert heads(pg_database, "ssn") == {b"\x01\x02k2"}
+    assert heads(pg_database, "ssn") == {b"\x03\x02k2"}
 
 
 # The shared wording of a row that stops a column rewrite (hardening.crypto.rewriter).
@@ -434,7 +434,7 @@ def test_a_row_that_does_not_decrypt_stops_the_run_naming_its_key_and_what_was_c
     assert (report.rotated, report.key_id) == (125, "k2")
     after = snapshot(pg_database)
     assert after[125:] == before[125:]  # the batch of the row (126..150) was not written
-    version = b"\x01\x02" if column == "ssn" else b"\x02\x02"
+    version = b"\x03\x02" if column == "ssn" else b"\x05\x02"
     assert heads(pg_database, column) == {version + b"k2", version + b"k1"}
 
     with psycopg.connect(pg_database.dsn, autocommit=True) as conn:

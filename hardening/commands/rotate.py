@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 from types import TracebackType
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
+from sqlalchemy.types import TypeEngine
 
 from hardening import settings
 from hardening.crypto.keys import default_keyring
@@ -24,7 +26,7 @@ EXIT_STATUS = (
 
 def register(sub: Any) -> None:
     """Add ``rotate --table T --column C [--url] [--schema] [--blind-index] [--batch-size]
-    [--context]`` to the ``hardening`` parser.
+    [--context] [--type]`` to the ``hardening`` parser.
 
     Args:
         sub: the subparsers action of the ``hardening`` parser (``add_subparsers()``).
@@ -56,7 +58,19 @@ def register(sub: Any) -> None:
         "--batch-size", type=_batch_size, default=500, help="rows per transaction (default 500)"
     )
     parser.add_argument(
-        "--context", default=None, help="the column's context if set in the model (table.column)"
+        "--context",
+        default=None,
+        help="the column's context if set in the model (table.column or schema.table.column)",
+    )
+    parser.add_argument(
+        "--type",
+        default=None,
+        dest="column_type",
+        help=(
+            "the column's type, to move every value to its form (fixed width, padding, "
+            "bind_row): module:Model.attribute (e.g. myapp.models:User.ssn), or a type of "
+            "hardening.types (e.g. EncryptedInteger); without it each value keeps its form"
+        ),
     )
     parser.set_defaults(func=run)
 
@@ -82,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
             ``table``, ``column`` and ``schema`` (None: the connection's default schema)
             name the column; ``blind_index`` its blind-index column to recompute (None:
             none); ``batch_size`` the rows per transaction; ``context`` the column's
-            ``context=`` if the model sets one (``table.column``).
+            ``context=`` if the model sets one (``table.column``); ``column_type`` the
+            column's type (``module:Model.attribute`` or a ``hardening.types`` name), whose
+            form every value is moved to (None: each value keeps its form).
 
     Returns:
         0 when every value is under the active key, 1 when rows remain under an older key.
@@ -106,12 +122,43 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             context=args.context,
             progress=show,
+            column_type=column_type(args.column_type) if args.column_type else None,
         )
     print(
         f"{report.table}.{report.column}: {report.rotated} values moved to key "
         f"{report.key_id!r} in {report.passes} pass(es); {report.remaining} left"
     )
     return 0 if report.remaining == 0 else 1
+
+
+def column_type(spec: str) -> TypeEngine[Any]:
+    """The column type ``--type`` names: ``module:Model.attribute`` (an ORM attribute, a
+    ``Column`` or a type instance, imported from the application) or the name of a type of
+    ``hardening.types``; ``RotationError`` naming the spec otherwise.
+
+    Args:
+        spec: what ``--type`` was given.
+
+    Example::
+
+        column_type("myapp.models:User.ssn")    # EncryptedText(bind_row=True) as declared
+    """
+    module, colon, path = spec.partition(":")
+    try:
+        found: Any = importlib.import_module(module if colon else "hardening.types")
+        for name in (path if colon else spec).split("."):
+            found = getattr(found, name)
+    except (ImportError, AttributeError) as exc:
+        raise RotationError(
+            f"--type {spec!r} names nothing importable ({type(exc).__name__}); give "
+            "module:Model.attribute or a type of hardening.types such as EncryptedInteger"
+        ) from None
+    if isinstance(found, type) and issubclass(found, TypeEngine):
+        found = found()
+    found = getattr(found, "type", found)  # an ORM attribute or a Column: its type
+    if not isinstance(found, TypeEngine):
+        raise RotationError(f"--type {spec!r} is a {type(found).__name__}, not a column type")
+    return found
 
 
 class _Bar:

@@ -10,20 +10,27 @@ register the operations, then::
         op.decrypt_column("users", "ssn", EncryptedText, plaintext_type="text",
                           blind_index="ssn_bidx")
 
-Upgrade: (1) ``ALTER COLUMN ... TYPE bytea USING convert_to(col::text, 'UTF8')`` (a table
-rewrite under an ACCESS EXCLUSIVE lock, like any type change; the values are still plaintext,
-as UTF-8 bytes of their text form, which is what the kit's types serialise to), plus the
-blind-index column if asked; (2) commit, then encrypt in primary-key order, ``batch_size`` rows
-per short transaction, each row written with a compare-and-set on its old bytes (the one
-column rewriter of ``hardening.crypto.rewriter``, which ``rotate`` uses as well). A row that
-already decrypts is skipped, so an interrupted upgrade is simply run again. A value with the
+Upgrade of a plaintext column (any type but ``bytea``): online, with no transaction that
+rewrites the table (``hardening.crypto.shadow``): the column is checked (no view, index or
+constraint uses it), a ``bytea`` shadow column and a trigger that keeps it in step with the
+application's writes are added (with the blind-index column if asked), every row's text is
+encrypted into the shadow in primary-key batches of ``batch_size``, each its own short
+statement (the one column rewriter of ``hardening.crypto.rewriter``, which ``rotate`` uses as
+well), and the shadow then replaces the column in one short transaction; the rows the
+application wrote meanwhile are encrypted in place last. The application reads and writes the
+plaintext column until that swap. An interrupted upgrade is simply run again: it continues
+where the shadow stops.
+
+Upgrade of a ``bytea`` column (its values the UTF-8 of their text form, or a column an earlier
+version of the kit converted): encrypted in place, in the same batches, each row written with
+a compare-and-set on its old bytes. A row that already decrypts is skipped. A value with the
 header of one of the kit's envelopes (``envelope.split_header`` reads it) that does not decrypt
 stops the step with ``EncryptColumnError`` naming the row, its key id and the fix, before its
 batch is written: it is never taken for plaintext, in either direction. The table, the column
 and its primary key (one column) are checked before anything changes.
 
-Reads during the transition: some rows are envelopes, some plaintext bytes. Declare the column
-with ``EncryptedText(legacy_plaintext=True)`` while the conversion runs: a value that is an AEAD
+Reads during an in-place conversion: some rows are envelopes, some plaintext bytes. Declare the
+column with ``EncryptedText(legacy_plaintext=True)`` while it runs: a value that is an AEAD
 envelope under a known key id, or a complete one under an unknown key id, decrypts or raises
 exactly as without the flag (``DecryptionError``, ``KeyNotFoundError``); any other value is
 returned as plaintext (docs/encryption.md states the rule byte by byte). Drop the flag once the
@@ -31,14 +38,17 @@ upgrade has finished. Without the flag,
 a plaintext row raises ``DecryptionError`` (never wrong data).
 
 Downgrade decrypts in batches the same way, then turns the column back into
-``plaintext_type`` with ``convert_from(col, 'UTF8')::plaintext_type`` and drops the blind-index
-column it names. Both need online mode (the keys are needed; ``--sql`` is refused).
+``plaintext_type`` with ``convert_from(col, 'UTF8')::plaintext_type`` (a table rewrite, in one
+transaction) and drops the blind-index column it names; the downgrade of an upgrade that
+stopped before its swap drops the shadow column, its trigger and the blind index instead.
+Both need online mode (the keys are needed; ``--sql`` is refused).
 Only the client-side AEAD family is supported.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
@@ -47,8 +57,10 @@ from sqlalchemy import Column, LargeBinary
 from sqlalchemy.engine import Connection
 
 from hardening.crypto.aead import EncryptedType
+from hardening.crypto.context import ColumnContext
 from hardening.crypto.plan import ColumnPlan, at_least_one, inspect_column
 from hardening.crypto.rewriter import ColumnRewriter, Direction, WalkState
+from hardening.crypto.shadow import Shadow
 from hardening.errors import EncryptColumnError
 
 __all__ = ["DecryptColumnOp", "EncryptColumnError", "EncryptColumnOp"]
@@ -56,19 +68,23 @@ __all__ = ["DecryptColumnOp", "EncryptColumnError", "EncryptColumnOp"]
 _TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]*(\(\d+(,\s*\d+)?\))?(\[\])?")
 
 
-def _typed(type_: Any, table: str, column: str) -> EncryptedType[Any]:
-    """An instance of ``type_`` bound to ``table.column`` (its context, unless it has one)."""
+def _typed(type_: Any, schema: str | None, table: str, column: str) -> EncryptedType[Any]:
+    """An instance of ``type_`` bound to ``schema.table.column`` (unless it has a context),
+    with its options (keys, padding, bind_row)."""
+    where = ColumnContext(schema, table, column)
     if isinstance(type_, type):
         if not issubclass(type_, EncryptedType):
             raise EncryptColumnError(
                 f"encrypt_column supports the AEAD types (EncryptedText, ...), not {type_.__name__}"
             )
-        return type_(context=f"{table}.{column}")
+        return type_(context=where)
     if not isinstance(type_, EncryptedType):
         raise EncryptColumnError(
             f"encrypt_column supports the AEAD types (EncryptedText, ...), not {type_!r}"
         )
-    return type(type_)(context=type_.context or f"{table}.{column}", keys=type_.keys)
+    typed = type_.copy()
+    typed.cipher = typed._new_cipher(type_.context or type_.cipher.column or where)
+    return typed
 
 
 @Operations.register_operation("encrypt_column")
@@ -79,7 +95,9 @@ class EncryptColumnOp(MigrateOperation):
         table_name: the table; it needs a one-column primary key.
         column_name: the plaintext column (any type whose text form the type reads).
         type_: the AEAD type the application declares for the column: a class
-            (``EncryptedText``) or an instance (``EncryptedText(context=..., keys=...)``).
+            (``EncryptedText``) or an instance (``EncryptedText(keys=..., padding=...,
+            bind_row=True)``), whose context is the schema, table and column unless it
+            gives one; values are written in its form (fixed width, padding, row binding).
         schema: the table's schema; None for the search path.
         batch_size: rows per statement (at least 1).
         blind_index: a blind-index column to fill (added, with an index, if missing);
@@ -184,7 +202,7 @@ def _checked(
     verb = direction.verb
     if operations.get_context().as_sql:
         raise EncryptColumnError(f"{verb}_column needs online mode: the keys {verb} each row")
-    column_type = _typed(op.type_, op.table_name, op.column_name)
+    column_type = _typed(op.type_, op.schema, op.table_name, op.column_name)
     column_type.cipher.keyring()  # fail before changing anything when the keys are missing
     conn = operations.get_bind()
     plan = inspect_column(
@@ -203,15 +221,10 @@ def _checked(
 @Operations.implementation_for(EncryptColumnOp)
 def _encrypt(operations: Operations, op: EncryptColumnOp) -> None:
     conn, plan, rewriter = _checked(operations, op, Direction.ENCRYPT)
-    if not isinstance(plan.types[op.column_name], LargeBinary):
-        column = conn.dialect.identifier_preparer.quote(op.column_name)
-        operations.alter_column(
-            op.table_name,
-            op.column_name,
-            type_=LargeBinary(),
-            schema=op.schema,
-            postgresql_using=f"convert_to({column}::text, 'UTF8')",
-        )
+    plaintext = not isinstance(plan.types[op.column_name], LargeBinary)
+    shadow = Shadow(plan, conn, op.blind_index) if plaintext else None
+    if shadow is not None:
+        shadow.check(conn)
     if op.blind_index and op.blind_index not in plan.types:
         operations.add_column(
             op.table_name, Column(op.blind_index, LargeBinary, nullable=True), schema=op.schema
@@ -222,14 +235,29 @@ def _encrypt(operations: Operations, op: EncryptColumnOp) -> None:
             [op.blind_index],
             schema=op.schema,
         )
-    _rewrite(operations, op, rewriter)
+    if shadow is None:
+        _rewrite(operations, op, rewriter)
+        return
+    shadow.prepare(operations)
+    fill = ColumnRewriter(
+        plan, rewriter.type, Direction.ENCRYPT, EncryptColumnError, into=shadow.name
+    )
+    _rewrite(operations, op, fill, before_swap=shadow.before_swap)
+    shadow.swap(operations)
+    # What the application wrote during the fill holds its text (the trigger's): encrypted in
+    # place now; every other row is under the active key already.
+    if shadow.any_written(conn):
+        _rewrite(operations, op, rewriter, where=[shadow.written(rewriter.pk)])
+    shadow.finish(operations)
 
 
 @Operations.implementation_for(DecryptColumnOp)
 def _decrypt(operations: Operations, op: DecryptColumnOp) -> None:
-    conn, plan, rewriter = _checked(operations, op, Direction.DECRYPT)
     if not _TYPE_NAME.fullmatch(op.plaintext_type):
         raise EncryptColumnError(f"plaintext_type {op.plaintext_type!r} is not a type name")
+    if _abandoned(operations, op):
+        return
+    conn, plan, rewriter = _checked(operations, op, Direction.DECRYPT)
     _rewrite(operations, op, rewriter)
     prep = conn.dialect.identifier_preparer
     table = prep.quote(op.table_name)
@@ -244,8 +272,44 @@ def _decrypt(operations: Operations, op: DecryptColumnOp) -> None:
         operations.drop_column(op.table_name, op.blind_index, schema=op.schema)
 
 
-def _rewrite(operations: Operations, op: EncryptColumnOp, rewriter: ColumnRewriter) -> None:
-    """Every row, in batches of ``op.batch_size``, each statement committing on its own."""
+def _abandoned(operations: Operations, op: DecryptColumnOp) -> bool:
+    """The downgrade of an upgrade interrupted before its swap (the column is still the
+    plaintext one, beside its shadow): the shadow, its trigger and the blind index go."""
+    conn = operations.get_bind()
+    plan = inspect_column(
+        conn,
+        op.table_name,
+        op.column_name,
+        schema=op.schema,
+        encrypted=False,
+        error=EncryptColumnError,
+    )
+    shadow = Shadow(plan, conn, None)
+    if isinstance(plan.types[op.column_name], LargeBinary) or not shadow.exists():
+        return False
+    shadow.abandon(operations)
+    if op.blind_index and op.blind_index in plan.types:
+        operations.drop_column(op.table_name, op.blind_index, schema=op.schema)
+    return True
+
+
+def _rewrite(
+    operations: Operations,
+    op: EncryptColumnOp,
+    rewriter: ColumnRewriter,
+    where: list[Any] | None = None,
+    before_swap: Callable[[Connection], None] | None = None,
+) -> None:
+    """Every row (matching ``where``), in batches of ``op.batch_size``, each statement
+    committing on its own; then ``before_swap`` on the same connection."""
     with operations.get_context().autocommit_block():
         conn = operations.get_bind()
-        rewriter.walk(lambda: nullcontext(conn), WalkState(), batch_size=op.batch_size)
+        rewriter.walk(
+            lambda: nullcontext(conn),
+            WalkState(),
+            batch_size=op.batch_size,
+            where=where or (),
+            read=conn.engine.connect,  # the next batch is read while one is written
+        )
+        if before_swap is not None:
+            before_swap(conn)

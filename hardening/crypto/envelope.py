@@ -153,6 +153,23 @@ def split_header(data: bytes | memoryview) -> tuple[int, str, int]:
     return version, raw.decode("ascii"), 2 + n
 
 
+def has_header(data: bytes | memoryview) -> bool:
+    """True when ``data`` starts with a whole envelope header (what ``split_header`` accepts),
+    without raising: the test a column rewrite makes of every row that may be plaintext.
+
+    Args:
+        data: a stored value.
+
+    Example::
+
+        has_header(b"plain text")    # False
+    """
+    if len(data) < 3 or data[0] not in VERSIONS:
+        return False
+    n = data[1]
+    return 1 <= n <= MAX_KEY_ID and len(data) >= 2 + n and bool(_KEY_ID.fullmatch(data[2 : 2 + n]))
+
+
 def decode(data: bytes | memoryview) -> Envelope:
     """Parse an AEAD or pgcrypto envelope; ``EnvelopeError`` for anything malformed.
 

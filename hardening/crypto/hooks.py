@@ -50,7 +50,11 @@ from hardening.errors import InlineKeyError
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["LISTENERS", "install", "installed"]
+__all__ = ["BINARY_RESULTS", "LISTENERS", "install", "installed"]
+
+# An execution option: fetch this statement's results in binary (the column rewriter's reads
+# of stored bytes, whose other columns it knows load the same either way).
+BINARY_RESULTS = "hardening_binary_results"
 
 _LOCK = threading.Lock()
 _INSTALLED: weakref.WeakSet[Dialect] = weakref.WeakSet()
@@ -132,7 +136,11 @@ def _before_cursor(cursor: Any, statement: str, context: Any, executemany: bool)
     if compiled is None:
         return
     guard.check_compiled(compiled)
-    if not executemany and isinstance(target, _PSYCOPG_CURSORS) and _binary_results(compiled):
+    if (
+        not executemany
+        and isinstance(target, _PSYCOPG_CURSORS)
+        and (_binary_results(compiled) or context.execution_options.get(BINARY_RESULTS))
+    ):
         psycopg_cursor: Any = target
         psycopg_cursor.format = _BINARY
 

@@ -73,13 +73,15 @@ class ColumnPlan:
         """``table.column`` (``schema.table.column`` with a schema)."""
         return f"{self.where}.{self.column}"
 
-    def model(self, column_type: TypeEngine[Any] | None = None) -> Table:
+    def model(self, column_type: TypeEngine[Any] | None = None, into: str | None = None) -> Table:
         """A ``Table`` of the key, the column and the blind index: what a rewrite reads and
         writes.
 
         Args:
             column_type: the column's type (a pgcrypto type decrypts in the SELECT); None
                 reads it as ``bytea``.
+            into: a ``bytea`` column the rewrite writes into instead (``op.encrypt_column``'s
+                shadow column), or None.
 
         Example::
 
@@ -90,6 +92,8 @@ class ColumnPlan:
             Column(self.key, self.types[self.key], primary_key=True),
             Column(self.column, column_type if column_type is not None else LargeBinary),
         ]
+        if into is not None:
+            columns.append(Column(into, LargeBinary))
         if self.blind_index:
             columns.append(Column(self.blind_index, LargeBinary))
         return Table(self.table, MetaData(), *columns, schema=self.schema)

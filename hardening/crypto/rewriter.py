@@ -39,19 +39,25 @@ import enum
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
     LargeBinary,
-    bindparam,
+    Text,
+    cast,
+    func,
+    literal_column,
     select,
     type_coerce,
-    update,
 )
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.types import Integer, Uuid
 
 from hardening.crypto.base import EncryptedBase
-from hardening.crypto.envelope import AEAD_ROW, PGP_VERSIONS, split_header
+from hardening.crypto.batches import BatchUpdate, Pipeline
+from hardening.crypto.envelope import AEAD_ROW, PGP_VERSIONS, has_header, split_header
+from hardening.crypto.hooks import BINARY_RESULTS
 from hardening.crypto.payload import text_form
 from hardening.crypto.plan import ColumnPlan
 from hardening.crypto.redacted import Secret
@@ -66,6 +72,7 @@ from hardening.errors import (
 
 __all__ = ["ColumnRewriter", "Direction", "WalkState"]
 
+_ROW_BOUND = bytes((AEAD_ROW,))
 # A stored value that cannot be decrypted (also what a pgcrypto SELECT raises).
 UNREADABLE = (DecryptionError, KeyNotFoundError)
 Connect = Callable[[], AbstractContextManager[Connection]]
@@ -141,6 +148,9 @@ class ColumnRewriter:
         error: makes the error that stops the run at a row from its message.
         keep_form: keep each AEAD value's payload and row binding (``rotate`` without the
             column's type); False writes every value in ``column_type``'s form.
+        into: ``ENCRYPT`` only: a ``bytea`` column to write the envelopes into, from the text
+            of the plaintext column (``op.encrypt_column``'s shadow column), for the rows
+            where it is still NULL; None rewrites the column in place.
 
     Example::
 
@@ -157,6 +167,7 @@ class ColumnRewriter:
         direction: Direction,
         error: Callable[[str], RewriteError] = RewriteError,
         keep_form: bool = False,
+        into: str | None = None,
     ) -> None:
         self.plan = plan
         self.type = column_type
@@ -167,7 +178,8 @@ class ColumnRewriter:
         self.keep_form = keep_form
         self.bind_row = bool(getattr(column_type, "bind_row", False)) and not keep_form
         self.index = plan.blind_index if direction is not Direction.DECRYPT else None
-        self.table = plan.model(column_type if self.pgp else None)
+        self.into = into
+        self.table = plan.model(column_type if self.pgp else None, into)
         try:
             self.row_kind: str | None = key_kind(plan.types[plan.key], self.cipher.name)
         except ColumnOptionError as exc:
@@ -176,15 +188,22 @@ class ColumnRewriter:
             self.row_kind = None  # no value of the column can be bound to its row
         self.pk = self.table.c[plan.key]
         self.col = self.table.c[plan.column]
-        self.raw = type_coerce(self.col, LargeBinary)  # the stored bytes, never decrypted
-        values: dict[Any, Any] = {self.col: bindparam("b_new", type_=self.col.type)}
-        if self.index:
-            values[self.table.c[self.index]] = bindparam("b_bidx")
-        self.update = (
-            update(self.table)
-            .where(self.pk == bindparam("b_pk"), self.raw == bindparam("b_old", type_=LargeBinary))
-            .values(values)
-        )
+        self.raw: Any = type_coerce(self.col, LargeBinary)  # the stored bytes, never decrypted
+        self.pending: list[Any] = []  # what marks a row still to do, besides ``where``
+        unchanged = None
+        if into is not None:  # read the plaintext's text, write the envelopes into ``into``
+            self.raw = func.convert_to(cast(self.col, Text), literal_column("'UTF8'"))
+            self.col = self.table.c[into]
+            self.pending = [self.col.is_(None)]
+            unchanged = self.col.is_(None)  # a write to the column sets it (the trigger)
+        index = self.table.c[self.index] if self.index else None
+        self.writes = BatchUpdate(self.table, self.pk, self.col, index, self.pgp, unchanged)
+        # stored bytes read in binary (no hex to decode) when the key loads the same in both
+        binary = not self.pgp and isinstance(self.pk.type, Integer | Uuid)
+        self._read_options = {BINARY_RESULTS: True} if binary else {}
+        if not self.pgp:  # the type's own converters, made once
+            self._to_payload = column_type._payload_fn()
+            self._from_payload = column_type._value_fn()
 
     # -- walking -----------------------------------------------------------------------------
     def walk(
@@ -196,30 +215,97 @@ class ColumnRewriter:
         where: Sequence[Any] = (),
         lock: bool = False,
         on_batch: Callable[[], None] | None = None,
+        read: Connect | None = None,
     ) -> None:
         """One pass over the rows matching ``where``, from the first key to the last.
 
         Args:
-            connect: opens what each batch runs in (``engine.begin`` for a transaction per
-                batch; a connection in autocommit mode commits each statement).
+            connect: opens what each batch is written in (``engine.begin`` for a transaction
+                per batch; a connection in autocommit mode commits each statement).
             state: updated as batches commit; read by the error of a row that stops.
             batch_size: rows per batch.
             where: more conditions on the rows to rewrite (NULLs are never read).
-            lock: read each batch ``FOR UPDATE``.
-            on_batch: called after each batch.
+            lock: read each batch ``FOR UPDATE``, in the transaction that writes it.
+            on_batch: called after each batch is committed, before the next is written (an
+                error it raises stops the walk there).
+            read: opens another connection to read with (``engine.connect``): each batch is
+                then read and worked out while the one before is written
+                (``batches.Pipeline``); None reads and writes each batch in one
+                ``connect()``, one after the other.
 
         Example::
 
-            rewriter.walk(engine.begin, state, batch_size=500, where=[stale], lock=True)
+            rewriter.walk(engine.begin, state, batch_size=5000, where=[stale],
+                          read=engine.connect)
         """
         state.last = None
-        while True:
-            with connect() as conn:
-                read = self._batch(connect, conn, state, batch_size, where, lock)
-            if on_batch is not None:
-                on_batch()
-            if not read:
-                return
+        if read is None or lock:
+            while True:
+                with connect() as conn:
+                    count = self._batch(connect, conn, state, batch_size, where, lock)
+                if on_batch is not None:
+                    on_batch()
+                if not count:
+                    return
+        with Pipeline() as pipeline:
+            after: Any = None
+            while True:
+                try:
+                    end, params = self._work(read, state, where, after, batch_size)
+                except RewriteError:
+                    if not pipeline.busy:
+                        raise
+                    pipeline.wait()  # the error must say what the batch in flight committed
+                    if on_batch is not None:
+                        on_batch()
+                    end, params = self._work(read, state, where, after, batch_size)
+                if pipeline.busy:
+                    pipeline.wait()
+                    if on_batch is not None:
+                        on_batch()
+                if end is None:
+                    return
+                pipeline.submit(partial(self._commit, connect, state, end, params))
+                after = end
+
+    def _work(
+        self, read: Connect, state: WalkState, where: Sequence[Any], after: Any, size: int
+    ) -> tuple[Any, list[dict[str, Any]]]:
+        """The key that ends the next batch after ``after`` (None: no rows are left) and the
+        parameters that write it (every row checked: a row that stops the run raises here,
+        before anything of it is written)."""
+        state.started = True
+        with read() as conn:
+            end = self._range(conn, after, size)
+            if end is None:
+                return None, []
+            rows = self._rows(read, conn, state, [*where, *self._within(after, end)], None, False)
+        changes = (self._change(row, state) for row in rows)
+        return end, [p for p in changes if p is not None]
+
+    def _range(self, conn: Connection, after: Any, size: int) -> Any:
+        """The key of the ``size``-th row after key ``after`` (or of the last row): a batch is
+        the rows of such a range that are still to do. Ranges keep each statement's work to
+        ``size`` rows of the key's index, however few rows of them are to do."""
+        keys = select(self.pk.label("k"))
+        if after is not None:
+            keys = keys.where(self.pk > after)
+        keys_ = keys.order_by(self.pk).limit(size).subquery()
+        return conn.execute(select(func.max(keys_.c.k))).scalar()
+
+    def _within(self, after: Any, end: Any) -> list[Any]:
+        bounds = [self.pk <= end]
+        return [self.pk > after, *bounds] if after is not None else bounds
+
+    def _commit(
+        self, connect: Connect, state: WalkState, end: Any, params: list[dict[str, Any]]
+    ) -> None:
+        """Write one batch in its own ``connect()`` and record it in ``state``."""
+        with connect() as conn:
+            written = self.writes.write(conn, params)
+        state.changed += written
+        state.skipped += len(params) - written
+        state.last = end
 
     def check(self, connect: Connect, state: WalkState, where: Sequence[Any], limit: int) -> None:
         """Work out the new values of the first ``limit`` rows matching ``where`` without
@@ -250,19 +336,20 @@ class ColumnRewriter:
         lock: bool,
     ) -> int:
         state.started = True
-        after = [self.pk > state.last] if state.last is not None else []
-        rows = self._rows(connect, conn, state, [*where, *after], size, lock)
-        if not rows:
+        end = self._range(conn, state.last, size)
+        if end is None:
             return 0
+        within = [*where, *self._within(state.last, end)]
+        rows = self._rows(connect, conn, state, within, None, lock)
         # Every row of the batch is checked before its one UPDATE is sent: a row that stops
         # the run leaves the whole batch unwritten.
         changes = (self._change(row, state) for row in rows)
         params = [p for p in changes if p is not None]
-        written = int(conn.execute(self.update, params).rowcount) if params else 0
+        written = self.writes.write(conn, params)
         state.changed += written
         state.skipped += len(params) - written
-        state.last = rows[-1][0]
-        return len(rows)
+        state.last = end
+        return 1
 
     def _rows(
         self,
@@ -270,28 +357,32 @@ class ColumnRewriter:
         conn: Connection,
         state: WalkState,
         where: Sequence[Any],
-        size: int,
+        size: int | None,
         lock: bool,
     ) -> Sequence[Row[Any]]:
-        """The first ``size`` rows matching ``where`` in key order: key, stored bytes and, for
-        pgcrypto, the value PostgreSQL decrypted; for a rotation, the blind index."""
+        """The first ``size`` rows (None: all) matching ``where`` in key order: key, stored
+        bytes and, for pgcrypto, the value PostgreSQL decrypted; for a rotation, the blind
+        index."""
         query = select(self.pk, self.raw.label("raw"))
         if self.pgp:
             query = query.add_columns(self.col.label("plain"))
         if self.index and self.direction is Direction.ROTATE:
             query = query.add_columns(self.table.c[self.index].label("bidx"))
-        query = query.where(self.raw.is_not(None), *where).order_by(self.pk).limit(size)
+        query = query.where(self.raw.is_not(None), *self.pending, *where)
+        query = query.order_by(self.pk).limit(size)
+        if lock:
+            query = query.with_for_update()
         try:
-            return conn.execute(query.with_for_update() if lock else query).all()
+            return conn.execute(query, execution_options=self._read_options).all()
         except UNREADABLE:  # pgcrypto failed the whole statement: which row?
             pass
         raise self._find_unreadable(connect, state, where, size)
 
     def _find_unreadable(
-        self, connect: Connect, state: WalkState, where: Sequence[Any], size: int
+        self, connect: Connect, state: WalkState, where: Sequence[Any], size: int | None
     ) -> RewriteError:
-        """The row among the first ``size`` matching ``where`` that pgcrypto cannot decrypt
-        (its error names no row): each one is read on its own."""
+        """The row among the first ``size`` (None: all) matching ``where`` that pgcrypto
+        cannot decrypt (its error names no row): each one is read on its own."""
         query = select(self.pk, self.raw).where(self.raw.is_not(None), *where)
         with connect() as conn:
             for pk, raw in conn.execute(query.order_by(self.pk).limit(size)).all():
@@ -315,29 +406,33 @@ class ColumnRewriter:
         pk, raw = row[0], bytes(row.raw)
         old: bytes = raw
         new: Any
+        plain: bytes | None = None  # the text form, made when needed (blind index, downgrade)
         if self.pgp:  # decrypted by PostgreSQL; rewritten by the type's SQL
             plain = row.plain.encode() if isinstance(row.plain, str) else bytes(row.plain)
             new = row.plain
         else:
-            key = self._row_key(pk)
-            opened = self._open(state, pk, raw, key)
+            bound = self.bind_row or raw[:1] == _ROW_BOUND
+            key = self._row_key(pk) if bound else None
+            # a plaintext column's text is plaintext, whatever bytes it starts with
+            opened = None if self.into else self._open(state, pk, raw, key)
             if self.direction is Direction.ENCRYPT:
                 if opened is not None:
                     return None  # already encrypted: an earlier run did it
                 value = self._parse(state, pk, raw)
-                plain = self.type.to_bytes(value)
-                payload = self.type.to_payload(value)
+                plain = self.type.to_bytes(value) if self.index else None
+                payload = self.type._encode(value, self._to_payload)
                 old, new = Secret(raw), self.cipher.seal(payload, key if self.bind_row else None)
             elif opened is None:
                 return None  # DECRYPT: plaintext already (an earlier run did it)
+            elif self.direction is Direction.ROTATE:
+                new = self._rotated(state, pk, raw, opened, key)
             else:
-                plain = self._text_form(state, pk, raw, opened)
-                if self.direction is Direction.ROTATE:
-                    new = self._rotated(state, pk, raw, opened, key)
-                else:
-                    new = Secret(plain)
+                plain = self._text_form(state, pk, raw, opened or b"")
+                new = Secret(plain)
+            if self.index and plain is None:
+                plain = self._text_form(state, pk, raw, opened or b"")
         params = {"b_pk": pk, "b_old": old, "b_new": new}
-        if self.index:
+        if self.index and plain is not None:  # made above for every indexed row
             self._check_index(state, row, plain)
             params["b_bidx"] = self.cipher.blind_hash(plain)
         return params
@@ -356,8 +451,8 @@ class ColumnRewriter:
         if self.keep_form:
             return self.cipher.seal(payload, key if raw[0] == AEAD_ROW else None)
         try:
-            value = self.type.from_payload(payload)
-            payload = self.type.to_payload(value)
+            value = self._from_payload(payload)
+            payload = self._to_payload(value)
         except Exception:
             payload = b""
         if not payload:
@@ -383,15 +478,12 @@ class ColumnRewriter:
     def _open(self, state: WalkState, pk: Any, raw: bytes, key: bytes | None) -> bytes | None:
         """The framed payload of ``raw``; None when it has no envelope header and plaintext
         can be there. Any other value that does not decrypt stops the run."""
+        if self.direction.plaintext_possible and not has_header(raw):
+            return None
         try:
             return self.cipher.open(raw, key)
         except UNREADABLE as exc:
             error: Exception = exc
-        if self.direction.plaintext_possible:
-            try:
-                split_header(raw)
-            except EnvelopeError:
-                return None
         raise self.unreadable(state, pk, raw, error)
 
     def _parse(self, state: WalkState, pk: Any, raw: bytes) -> Any:

@@ -217,8 +217,8 @@ class _Rotation:
                 state,
                 batch_size=batch_size,
                 where=[self.stale],
-                lock=True,
                 on_batch=_reporter(state, report, progress, todo),
+                read=self.engine.connect,
             )
             todo = self.count()
             if state.changed == before:

@@ -3,20 +3,25 @@ the kit cannot bind to a row is refused with the fix; rotate moves values to the
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
 import psycopg
 import pytest
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+import hardening.encrypt_column  # noqa: F401  (registers the operations)
+from hardening import cli, keys
 from hardening.blind_index import blind_index_column
 from hardening.crypto.envelope import AEAD_ROW, AEAD_V2
 from hardening.errors import ColumnOptionError, DecryptionError, RowBindingError
-from hardening.keys import Keyring
+from hardening.keys import Key, Keyring
 from hardening.rotation import rotate
 from hardening.testing.plugin import PgDatabase
 from hardening.types import EncryptedInteger, EncryptedText
@@ -241,3 +246,49 @@ def test_rotate_moves_values_to_the_row_bound_form_and_older_forms_can_then_be_r
         with pytest.raises(DecryptionError, match="older form"):
             conn.execute(select(strict.c.ssn).where(strict.c.id == 1)).all()
         assert conn.execute(select(strict.c.ssn).where(strict.c.id == 2)).scalar() == "s2"
+
+
+PEOPLE = people()  # what `hardening rotate --type tests.crypto.test_row_binding:PEOPLE.c.ssn` names
+
+
+def test_hardening_rotate_type_and_encrypt_column_write_the_row_bound_form(
+    engine: Engine, pg_database: PgDatabase, k1: Keyring
+) -> None:
+    raw_sql(pg_database, "CREATE TABLE people (id int PRIMARY KEY, email text, ssn text)")
+    raw_sql(
+        pg_database, "INSERT INTO people SELECT i, NULL, 'ssn-' || i FROM generate_series(1, 30) i"
+    )
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        with ctx.begin_transaction():
+            Operations(ctx).encrypt_column(  # type: ignore[attr-defined]
+                "people", "ssn", EncryptedText(bind_row=True), batch_size=7
+            )
+    assert stored(pg_database, "SELECT DISTINCT get_byte(ssn, 0) FROM people") == [(AEAD_ROW,)]
+    model = Table(
+        "people",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("ssn", EncryptedText(bind_row=True)),
+    )
+    with engine.connect() as conn:
+        assert conn.execute(select(model.c.ssn).where(model.c.id == 3)).scalar() == "ssn-3"
+    raw_sql(
+        pg_database, "UPDATE people SET ssn = (SELECT ssn FROM people WHERE id = 4) WHERE id = 3"
+    )
+    with engine.connect() as conn, pytest.raises(DecryptionError):
+        conn.execute(select(model.c.ssn).where(model.c.id == 3)).all()
+    # a key rotation by the command line, given the model's type, keeps the rows bound
+    raw_sql(pg_database, "UPDATE people SET ssn = NULL WHERE id = 3")
+    keys.configure_keys(Keyring([Key("k2", os.urandom(32)), *k1.keys]))
+    url = pg_database.url.render_as_string(hide_password=False)
+    spec = "tests.crypto.test_row_binding:PEOPLE.c.ssn"
+    argv = ["rotate", "--url", url, "--table", "people", "--column", "ssn", "--type", spec]
+    assert cli.main(argv) == 0
+    heads = stored(
+        pg_database, "SELECT DISTINCT substr(ssn, 1, 4) FROM people WHERE ssn IS NOT NULL"
+    )
+    assert heads == [(b"\x04\x02k2",)]
+    with engine.connect() as conn:
+        assert conn.execute(select(model.c.ssn).where(model.c.id == 5)).scalar() == "ssn-5"
+    assert cli.main([*argv[:-1], "no.such.module:X"]) == 2

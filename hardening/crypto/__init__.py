@@ -10,7 +10,11 @@ part lives:
     cipher         ColumnCipher: one column's keys, AEAD, blind-index HMACs, pgcrypto passwords
     comparator     what SQL operators an encrypted column allows (``blind_eq``, ``IS NULL``)
     base           EncryptedBase: what both families of column types share
-    codecs         Python values to bytes and back (text, bytes, JSON, numbers, dates)
+    context        a column's place (schema, table, column), length-prefixed
+    codecs         Python values to bytes and back: the text form and the fixed-width forms
+    payload        what the AEAD types encrypt: a codec byte, the value, optional padding
+    rows           row binding (bind_row=True): a value bound to its row's primary key
+    aead_base      EncryptedType: payloads, the processors, row binding, encrypt/decrypt
     aead           the client-side AES-256-GCM types (EncryptedText, ...)
     pgcrypto       the server-side pgcrypto types (PGPText, PGPBytes)
     guard          refusing SQL that would compare, group or sort ciphertext
@@ -18,6 +22,8 @@ part lives:
     blind_index    HMAC columns for equality lookups, kept in step on insert and update
     plan           what a column rewrite needs to know about its table (inspect_column)
     rewriter       one column rewritten in primary-key batches (rotation, encrypt_column)
+    batches        a batch's one UPDATE, written while the next batch is read
+    shadow         encrypt_column's online change of a plaintext column to bytea
     rotation       ``rotate()``: every value of a column moved to the active key
     encrypt_column ``op.encrypt_column`` / ``op.decrypt_column`` (Alembic)
 

@@ -1,25 +1,33 @@
-"""The benchmark (``make bench``) runs end to end on a small table and judges the targets."""
+"""The benchmark (``make bench``): paired rounds, the rewrites at scale, every target judged per
+version in one invocation; and a small run end to end on a real server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib
+import math
+import time
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 from rich.console import Console
-from sqlalchemy import Column, Integer, MetaData, Table, Text, create_engine
+from sqlalchemy import Column, Integer, MetaData, Table, Text, create_engine, text
+from sqlalchemy.engine import Engine
 
-from bench.__main__ import (
-    Result,
-    create,
+import bench.__main__ as dispatcher
+from bench.contenders import CONTENDERS, REFERENCE_ONLY
+from bench.encryption import (
+    TARGETS,
+    VersionResult,
+    _create,
+    _storage,
+    judge,
+    measure,
     parse_args,
-    ratio,
     report,
-    run,
-    storage,
-    targets,
 )
-from bench.contenders import CONTENDERS
+from bench.pairing import MIN_RUN, Rounds, paired_rounds, repetitions
+from bench.rewrite import RewriteResult, TransactionClock
 from hardening import keys, migrate
 from hardening.testing.plugin import PgDatabase
 
@@ -31,49 +39,55 @@ def bench_keys() -> Iterator[None]:
     keys.configure_keys(None)
 
 
-def test_a_small_run_times_every_contender_in_every_run_and_prints_the_targets(
-    pg_database: PgDatabase, bench_keys: None
+@pytest.fixture
+def engine(pg_database: PgDatabase) -> Iterator[Engine]:
+    eng = create_engine(pg_database.url)
+    yield eng
+    eng.dispose()
+
+
+def test_a_small_run_measures_every_contender_and_rewrite_and_judges_every_target(
+    pg_database: PgDatabase, engine: Engine, bench_keys: None
 ) -> None:
     migrate.upgrade(pg_database.url, "h002_pgcrypto")
-    args = parse_args(["--rows", "200", "--repeat", "2"])
-    console = Console(record=True, width=200, color_system=None)
-    engine = create_engine(pg_database.url)
-    try:
-        results = run(engine, args, console)
-    finally:
-        engine.dispose()
-    assert {(r.name, r.rows) for r in results} == {(name, 200) for name in CONTENDERS}
-    for r in results:  # one insert and a best select in every run
-        assert list(r.runs) == [0, 1]
-        assert all(0 < t < float("inf") for times in r.runs.values() for t in times), r
-    assert [(t[1], len(t[3])) for t in targets(results)] == [
-        ("EncryptedText insert", 2),
-        ("EncryptedText select", 2),
-        ("EncryptedText select vs sqlalchemy-utils", 2),
-        ("PGPText select", 2),
+    small = ["--rows", "200", "--insert-rows", "50", "--rounds", "2", "--rewrite-rows", "3000"]
+    args = parse_args([*small, "--batch-size", "500"])
+    result = measure(engine, args, 15)
+    for rounds in (result.selects, result.inserts):
+        assert set(rounds.times) == set(CONTENDERS)
+        assert all(list(t) == [0, 1] for t in rounds.times.values())  # every round, in order
+        assert all(0 < s < 5 for t in rounds.times.values() for s in t.values())
+    assert [(r.what, r.rows) for r in result.rewrites] == [
+        ("op.encrypt_column", 3000),
+        ("hardening rotate", 3000),
     ]
-    report(console, results, 15, storage(args))
-    text = console.export_text()
+    assert all(r.transactions >= 6 and 0 < r.longest < r.seconds for r in result.rewrites)
+    assert all(met is not None for _, _, met in judge(result))
+    console = Console(record=True, width=240, color_system=None)
+    report(console, [result], args)
+    printed = console.export_text()
     for name in CONTENDERS:
-        assert f"│ {name} " in text, text
-    assert "targets (docs/encryption.md)" in text, text
+        assert f"│ {name}" in printed, printed
+    assert "targets, each judged in this invocation" in printed
+    assert "column rewrites (PostgreSQL 15)" in printed
     with psycopg.connect(pg_database.dsn) as conn:  # every table it made is gone
         left = conn.execute("SELECT relname FROM pg_class WHERE relname LIKE 'bench%'").fetchall()
     assert left == []
 
 
-def test_every_bench_table_gets_the_storage_parameters(pg_database: PgDatabase) -> None:
-    table = Table("bench_MixedCase_1", MetaData(), Column("id", Integer, primary_key=True))
-    engine = create_engine(pg_database.url)
-    try:
-        create(engine, table, storage(parse_args([])))
-        create(
-            engine,
-            Table("bench_x", MetaData(), Column("v", Text)),
-            storage(parse_args(["--parallel-workers", "0"])),
-        )
-    finally:
-        engine.dispose()
+def test_every_bench_table_gets_the_storage_parameters(
+    pg_database: PgDatabase, engine: Engine
+) -> None:
+    _create(
+        engine,
+        Table("bench_MixedCase_1", MetaData(), Column("id", Integer, primary_key=True)),
+        _storage(parse_args([])),
+    )
+    _create(
+        engine,
+        Table("bench_x", MetaData(), Column("v", Text)),
+        _storage(parse_args(["--parallel-workers", "0"])),
+    )
     with psycopg.connect(pg_database.dsn) as conn:
         options: dict[str, list[str]] = dict(
             conn.execute(
@@ -87,59 +101,112 @@ def test_every_bench_table_gets_the_storage_parameters(pg_database: PgDatabase) 
     }
 
 
-def test_repeat_needs_at_least_one_run(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        parse_args(["--repeat", "0"])
-    assert "needs at least 1 run, not 0" in capsys.readouterr().err
+def test_the_transaction_clock_times_transactions_and_autocommit_statements(
+    engine: Engine,
+) -> None:
+    clock = TransactionClock(engine)
+    with clock.watching():
+        with engine.begin() as conn:  # one transaction of two statements
+            conn.execute(text("SELECT pg_sleep(0.15)"))
+            time.sleep(0.1)  # the transaction stays open between them
+            conn.execute(text("SELECT 1"))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for _ in range(3):
+                conn.execute(text("SELECT pg_sleep(0.02)"))
+    assert clock.count == 4
+    assert 0.25 <= clock.longest < 1.0
+    with (
+        clock.watching(),
+        engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,
+    ):
+        conn.execute(text("SELECT pg_sleep(0.05)"))
+        time.sleep(0.2)  # between statements in autocommit: no transaction is open
+        conn.execute(text("SELECT pg_sleep(0.05)"))
+    assert clock.count == 2
+    assert clock.longest < 0.2
 
 
-def runs(name: str, *times: tuple[float, float]) -> Result:
-    return Result(name, 10, dict(enumerate(times)))
+def test_paired_rounds_time_every_contender_each_round_in_alternating_order() -> None:
+    calls: list[str] = []
 
+    def contender(name: str, seconds: float) -> tuple[str, Callable[[], None]]:
+        def run() -> None:
+            calls.append(name)
+            time.sleep(seconds)
 
-def test_targets_are_judged_by_the_median_of_the_runs() -> None:
-    plain = runs("plaintext", (1.0, 1.0), (1.0, 1.0), (1.0, 1.0))
-    met = targets(
-        [
-            plain,
-            # per run 1.3 / 1.2 / 1.0 and 3.0 / 2.5 / 2.0: the medians are the bounds themselves
-            runs("EncryptedText", (1.3, 3.0), (1.2, 2.5), (1.0, 2.0)),
-            runs("PGPText", (9.0, 9.0), (9.0, 5.0), (9.0, 4.0)),
-            runs("sqlalchemy-utils", (9.0, 30.0), (9.0, 15.0), (9.0, 8.0)),  # 10x, 6x, 4x
-        ]
+        return name, run
+
+    rounds = paired_rounds(
+        dict([contender("a", 0.005), contender("b", 0.03), contender("slow", 0.03)]),
+        4,
+        sometimes=("slow",),
+        sometimes_rounds=2,
     )
-    assert [(m[1], m[4]) for m in met] == [
-        ("EncryptedText insert", True),
-        ("EncryptedText select", True),
-        ("EncryptedText select vs sqlalchemy-utils", True),
-        ("PGPText select", True),
-    ]
-    assert [m[3] for m in met][1] == [3.0, 2.5, 2.0]  # every run's ratio, in run order
-    missed = targets(
-        [
-            plain,
-            runs("EncryptedText", (1.0, 2.0), (1.25, 2.6), (1.3, 2.7)),
-            runs("PGPText", (1.0, 4.0), (1.0, 5.1), (1.0, 6.0)),
-            runs("sqlalchemy-utils", (1.0, 20.0), (1.0, 15.0), (1.0, 10.0)),  # 10x, 5.8x, 3.7x
-        ]
+    assert rounds.repeats["a"] in range(2, math.ceil(MIN_RUN / 0.005) + 1)  # runs of >= 20 ms
+    assert (rounds.repeats["b"], rounds.repeats["slow"]) == (1, 1)
+    timed = [c for c in calls[3:] if c != "a"]  # after the warm-up, one call each
+    assert timed == ["b", "slow", "slow", "b", "b", "b"]  # reversed every other round
+    assert list(rounds.times["slow"]) == [0, 1]
+    assert all(0.004 < t < 0.05 for t in rounds.times["a"].values())  # per operation
+    assert len(rounds.ratios("b", "a")) == 4
+    assert len(rounds.ratios("slow", "a")) == 2
+    assert (repetitions(0.5), repetitions(0.001)) == (1, 20)
+
+
+def test_each_figure_is_the_median_of_the_per_round_ratios() -> None:
+    """A slow spell of the machine that spans a round moves both sides of that round's
+    ratio; pairing each side's median instead would give 4.0 / 2.0 = 2.0 here."""
+    rounds = Rounds(
+        {"plaintext": {0: 2.0, 1: 1.0, 2: 4.0}, "EncryptedText": {0: 4.0, 1: 3.0, 2: 10.0}}
     )
-    assert [m[4] for m in missed] == [False, False, False, False]
-    # contenders left out of a run (--only) are not judged, nor is the lead without the AEAD
-    assert targets([runs("plaintext", (1.0, 1.0)), runs("PGPText", (1.0, 4.0))]) == [
-        (10, "PGPText select", "<= 5x", [4.0], True)
+    assert rounds.ratios("EncryptedText", "plaintext") == [2.0, 3.0, 2.5]
+    assert rounds.ratio("EncryptedText", "plaintext") == 2.5
+    assert rounds.seconds("EncryptedText") == 4.0
+
+
+def result_with(select: float, insert: float, utils: float, pgp: float) -> VersionResult:
+    def rounds(**ratios: float) -> Rounds:
+        times = {"plaintext": {0: 1.0}} | {k: {0: v} for k, v in ratios.items()}
+        return Rounds({k.replace("_", "-"): v for k, v in times.items()})
+
+    selects = rounds(EncryptedText=select, PGPText=pgp)
+    selects.times["sqlalchemy-utils"] = {0: select * utils}
+    return VersionResult(15, selects, rounds(EncryptedText=insert))
+
+
+def test_every_target_is_judged_per_version_and_a_missing_measure_is_not_run() -> None:
+    met = result_with(2.5, 1.2, 6.0, 5.0)
+    met.rewrites = [
+        RewriteResult("op.encrypt_column", 1_000_000, 20.0, 0.9, 400),
+        RewriteResult("hardening rotate", 1_000_000, 10.0, 1.0, 200),
     ]
-    assert [t[1] for t in targets([plain, runs("sqlalchemy-utils", (1.0, 9.0))])] == []
+    assert [m for _, _, m in judge(met)] == [True] * len(TARGETS)
+    missed = result_with(2.6, 1.3, 5.9, 5.1)
+    missed.rewrites = [
+        RewriteResult("op.encrypt_column", 1_000_000, 20.1, 1.1, 400),
+        RewriteResult("hardening rotate", 1_000_000, 21.0, 0.5, 200),
+    ]
+    assert [m for _, _, m in judge(missed)] == [False] * 7 + [True]
+    skipped = result_with(2.0, 1.0, 7.0, 4.0)
+    assert [m for _, _, m in judge(skipped)][4:] == [None] * 4  # --rewrite-rows 0
 
 
-def test_each_ratio_pairs_timings_of_the_same_run() -> None:
-    """Ratios are taken run by run, in run order, and judged by their median: a slow spell
-    that spans a run moves both sides of that run's ratio. Pairing each side's best run
-    instead would give 3.0 / 1.0 = 3.0 here."""
-    plain = runs("plaintext", (2.0, 2.0), (1.0, 1.0), (2.0, 2.0))
-    aead = runs("EncryptedText", (4.0, 4.0), (3.0, 3.0), (5.0, 5.0))
-    assert aead.ratios(plain, "select") == [2.0, 3.0, 2.5]
-    assert ratio(aead, plain, "select") == 2.5
-    assert aead.seconds("select") == 4.0  # times shown are medians over the runs
-    # a contender timed in the first run only is paired with that run
-    slow = runs("pgcrypto-default", (50.0, 40.0))
-    assert slow.ratios(plain, "select") == [20.0]
+def test_the_dispatcher_runs_the_named_suite_or_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[str, list[str]]] = []
+
+    class Suite:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def main(self, argv: list[str]) -> int:
+            seen.append((self.name, argv))
+            return 0
+
+    monkeypatch.setitem(dispatcher.SUITES, "other", "other")
+    monkeypatch.setattr(importlib, "import_module", lambda name: Suite(name))
+    assert dispatcher.main(["other", "--x"]) == 0
+    assert dispatcher.main(["--versions", "15"]) == 0
+    assert seen == [("other", ["--x"]), ("bench.encryption", ["--versions", "15"])]
+    assert set(CONTENDERS) >= REFERENCE_ONLY

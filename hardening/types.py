@@ -4,14 +4,17 @@
 
 AEAD family (``EncryptedText``, ``EncryptedBytes``, ``EncryptedJSON``, ``EncryptedInteger``,
 ``EncryptedFloat``, ``EncryptedNumeric``, ``EncryptedBoolean``, ``EncryptedDate``,
-``EncryptedDateTime``, ``EncryptedTime``, ``EncryptedUUID``): AES-256-GCM in the application,
-one random 96-bit nonce per value, a versioned envelope stored as ``bytea``; the associated
-data is ``table.column`` plus the envelope header, so a value copied to another column, or
-with its key id changed, does not decrypt. The database never sees a key or a plaintext.
+``EncryptedDateTime``, ``EncryptedTime``, ``EncryptedUUID``): AES-256-GCM in the application
+under each column's own key, one random 96-bit nonce per value, a versioned envelope stored
+as ``bytea``, bound to its column's schema, table and name (``ColumnContext``), so a value
+copied to another column, table or schema, or with its key id changed, does not decrypt.
+Fixed-size types are stored in one length; ``padding=`` pads text, bytes, JSON and numeric
+values; ``bind_row=True`` binds each value to its row's primary key. The database never
+sees a key or a plaintext.
 
 pgcrypto family (``PGPText``, ``PGPBytes``): ``pgp_sym_encrypt`` / ``pgp_sym_decrypt`` run in
-PostgreSQL with a per-column key that is only ever a bind parameter (``InlineKeyError``
-otherwise).
+PostgreSQL with a per-column key (derived from the column's schema, table and name) that is
+only ever a bind parameter (``InlineKeyError`` otherwise).
 
 Both families: NULL stays NULL; keys come from ``HARDENING_KEYS`` or ``configure_keys`` (no
 default key); comparisons that cannot work on ciphertext (``==`` a value, ``LIKE``, ``<``,
@@ -45,12 +48,14 @@ from hardening.crypto.aead import (
 from hardening.crypto.base import EncryptedBase
 from hardening.crypto.blind_index import blind_index_column, mapped_blind_index
 from hardening.crypto.cipher import ColumnCipher
+from hardening.crypto.context import ColumnContext
 from hardening.crypto.hooks import install
 from hardening.crypto.keys import Keyring, configure_keys
 from hardening.crypto.pgcrypto import PGPBytes, PGPText, PGPType
 from hardening.errors import (
     BlindIndexError,
     ColumnContextError,
+    ColumnOptionError,
     DecryptionError,
     EncryptedComparisonError,
     EncryptedValueError,
@@ -58,12 +63,15 @@ from hardening.errors import (
     InlineKeyError,
     KeyConfigError,
     KeyNotFoundError,
+    RowBindingError,
 )
 
 __all__ = [
     "BlindIndexError",
     "ColumnCipher",
+    "ColumnContext",
     "ColumnContextError",
+    "ColumnOptionError",
     "DecryptionError",
     "EncryptedBase",
     "EncryptedBoolean",
@@ -88,6 +96,7 @@ __all__ = [
     "PGPBytes",
     "PGPText",
     "PGPType",
+    "RowBindingError",
     "blind_index_column",
     "configure_keys",
     "install",

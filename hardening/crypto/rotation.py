@@ -2,14 +2,16 @@
 the current form.
 
 ``rotate(engine, "users", "ssn")`` (or ``hardening rotate --url ... --table users --column ssn``)
-walks the table in primary-key order in batches of ``batch_size``, one short transaction per
-batch with its rows locked ``FOR UPDATE``, and only reads rows whose envelope header is not
-the active key's, so a second run, or a run after an interruption, continues where the last
-one stopped and a finished column costs one index-less scan. Each row is written back with a
-compare-and-set on its old ciphertext: a row another connection changed meanwhile is left
-alone (it holds what that writer wrote) and is picked up by the next pass. Passes repeat
-until no row is left or a pass makes no progress. The walk is the one column rewriter of
-``hardening.crypto.rewriter``, which ``op.encrypt_column`` uses as well.
+walks the table in primary-key order, ``batch_size`` keys at a time, one short transaction
+per batch, and only rewrites rows whose envelope header is not the active key's (in the
+current form), so a second run, or a run after an interruption, continues where the last one
+stopped. Each batch is written in one UPDATE with a compare-and-set on each row's old
+ciphertext: a row another connection changed meanwhile is left alone (it holds what that
+writer wrote) and is picked up by the next pass; rows are not locked while their batch is
+worked out, and the next batch is read and worked out while one is written
+(``hardening.crypto.batches``). Passes repeat until no row is left or a pass makes no
+progress. The walk is the one column rewriter of ``hardening.crypto.rewriter``, which
+``op.encrypt_column`` uses as well.
 
 AEAD columns are decrypted and re-encrypted in Python; pgcrypto columns in PostgreSQL (the old
 and new passwords are bind parameters; the text or bytes flavour is found by reading the

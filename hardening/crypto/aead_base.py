@@ -24,12 +24,12 @@ from hardening.crypto.codecs import (
     text_from_bytes,
     text_to_bytes,
 )
-from hardening.crypto.context import ColumnContext, netstring
+from hardening.crypto.context import ColumnContext
 from hardening.crypto.envelope import AEAD_V2, AEAD_VERSIONS, decode, split_header
 from hardening.crypto.keys import KeyHook, KeySource
 from hardening.crypto.nonces import nonce12
-from hardening.crypto.payload import frame, padding_rule, unframe
-from hardening.crypto.rows import RowValue, row_key, select_expression, split
+from hardening.crypto.payload import PADDED, frame, padding_rule, unframe
+from hardening.crypto.rows import KEY_ENDS, RowValue, row_key, select_expression, split
 from hardening.errors import (
     ColumnOptionError,
     DecryptionError,
@@ -259,20 +259,28 @@ class EncryptedType(EncryptedBase[T]):
         if self.bind_row:
             where = self.cipher.name
 
+            text = self.from_bytes is text_from_bytes
+
             def process_row(fetched: bytes | None) -> Any:
                 if fetched is None:
                     return None
-                row, value = split(fetched, where)
+                start = KEY_ENDS.get(fetched[0], 0)  # an integer's or a UUID's key: inline
+                if start:
+                    suffix, value = fetched[1:start], fetched[start:]
+                else:
+                    suffix, _, value = split(fetched, where)
                 payload = None
                 try:
                     end = value[1] + 2
                     open_, ad, bound = cache[value[:end]]
                     if bound:
-                        ad += netstring(row)
+                        ad += suffix  # the row's key, length-prefixed: as the AD ends
                     payload = open_(value[end : end + 12], value[end + 12 :], ad)
-                except Exception:
-                    payload = None
-                return general(value, payload, row)
+                    if text and not payload[0]:  # codec 0, the text form
+                        return payload[1:].decode()
+                except Exception:  # noqa: S110 - the general path below, outside it
+                    pass
+                return general(value, payload, suffix[suffix.index(58) + 1 :])
 
             return process_row
 
@@ -281,15 +289,19 @@ class EncryptedType(EncryptedBase[T]):
             def process_text(value: bytes | None) -> Any:
                 if value is None:
                     return None
+                payload = None
                 try:
                     end = value[1] + 2
                     open_, ad, _ = cache[value[:end]]
                     payload = open_(value[end : end + 12], value[end + 12 :], ad)
-                    if not payload[0]:  # codec 0, the text form
+                    codec = payload[0]
+                    if not codec:  # codec 0, the text form
                         return payload[1:].decode()
+                    if codec == PADDED:  # the text form, padded: it ends at the last 0x80
+                        return payload[1 : payload.rindex(0x80)].decode()
                 except Exception:  # noqa: S110 - the general path below, outside it
                     pass
-                return general(value, None, None)
+                return general(value, payload, None)
 
             return process_text
 

@@ -1,15 +1,16 @@
 """Row binding (``EncryptedText(bind_row=True)``): each value bound to its row's primary key.
 
 A value of a row-bound column is written in AEAD format 4, whose associated data ends with
-the row's key: the text PostgreSQL prints for the row's primary key (``CAST(id AS text)``),
-UTF-8, length-prefixed. A value moved or copied to another row of the column, or put back
+the row's key, length-prefixed: the primary key's binary form, as PostgreSQL sends it (an
+integer's 8 bytes, big-endian, ``int8send``; a UUID's 16, ``uuid_send``) or a text key's
+UTF-8. A value moved or copied to another row of the column, or put back
 into its row after the row's key changed, fails authentication (``DecryptionError``), as
 CipherSweet's AAD source field and pgsodium's ``ASSOCIATED`` columns do.
 
 What it needs, and what is refused with ``RowBindingError`` naming the column and the fix:
 
-* **A one-column primary key** of an integer, text/varchar or UUID type (their text form is
-  the same in Python and in PostgreSQL). Checked when the column's first statement runs.
+* **A one-column primary key** of an integer, text/varchar or UUID type (their forms are the
+  same in Python and in PostgreSQL). Checked when the column's first statement runs.
 * **The key before the INSERT.** The engine hooks (``hardening.crypto.hooks``) bind each
   value when the statement runs, after SQLAlchemy has computed client-side defaults: give the
   key, or a client-side default (``default=uuid.uuid4``, a Python callable). A key the server
@@ -22,9 +23,10 @@ What it needs, and what is refused with ``RowBindingError`` naming the column an
   ``INSERT .. ON CONFLICT DO UPDATE`` may set it only when the conflict target is the
   primary key.
 * **SELECTs read the key with the value.** The type's column expression makes the SELECT
-  return ``0xFF | the row's key | 0x00 | the envelope``, computed by PostgreSQL from the same
-  row, so the application changes no query. A column read from a subquery needs the
-  subquery to select the primary key as well; otherwise the compile is refused.
+  return ``a marker byte | the row's key, length-prefixed | the envelope``, computed by
+  PostgreSQL from the same row, so the application changes no query. A column read from a
+  subquery needs the subquery to select the primary key as well; otherwise the compile is
+  refused.
 * **The key never changes.** A row whose primary key is updated keeps values bound to the old
   key: they stop decrypting. Re-write them through the type after such a change.
 
@@ -38,7 +40,7 @@ import re
 import uuid
 from typing import Any
 
-from sqlalchemy import LargeBinary, Text, cast, func, literal_column, type_coerce
+from sqlalchemy import BigInteger, LargeBinary, cast, func, literal_column, type_coerce
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import (
     BinaryExpression,
@@ -50,9 +52,16 @@ from sqlalchemy.types import CHAR, Enum, Integer, String, TypeEngine, Uuid
 
 from hardening.errors import ColumnOptionError, RowBindingError
 
-__all__ = ["MARK", "RowValue", "bind_rows", "key_kind", "row_key", "select_expression", "split"]
+__all__ = [
+    "KEY_ENDS",
+    "RowValue",
+    "bind_rows",
+    "key_kind",
+    "row_key",
+    "select_expression",
+    "split",
+]
 
-MARK = 0xFF  # what a row-bound column's SELECT returns starts so; no envelope does
 _HEX: ColumnElement[str] = literal_column("'hex'")
 
 
@@ -81,8 +90,9 @@ def key_kind(pk_type: TypeEngine[Any], where: str) -> str:
 
 
 def row_key(value: Any, kind: str) -> bytes:
-    """The row key of a primary key ``value``: the UTF-8 of the text PostgreSQL prints for it.
-    ``TypeError`` / ``ValueError`` for a value that is not of ``kind``.
+    """The row key of a primary key ``value``, as PostgreSQL sends the key in binary: an
+    integer's 8 bytes (big-endian, two's complement), a UUID's 16, a text's UTF-8.
+    ``TypeError`` / ``ValueError`` (or ``OverflowError``) for a value that is not of ``kind``.
 
     Args:
         value: the primary key's value.
@@ -90,14 +100,14 @@ def row_key(value: Any, kind: str) -> bytes:
 
     Example::
 
-        row_key(42, "int")    # b"42"
+        row_key(42, "int")    # b"\\x00\\x00\\x00\\x00\\x00\\x00\\x00*"
     """
     if kind == "int":
         if isinstance(value, bool):
             raise TypeError
-        return str(int(value)).encode()
+        return int(value).to_bytes(8, "big", signed=True)
     if kind == "uuid":
-        return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))).encode()
+        return (value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))).bytes
     if not isinstance(value, str):
         raise TypeError
     return value.encode()
@@ -131,9 +141,18 @@ def primary_key(table: Any, where: str) -> tuple[Any, str]:
     )
 
 
+# The byte a row-bound SELECT starts with, by the key's kind (no envelope starts with one).
+_MARKS = {"int": 0xFE, "uuid": 0xFD, "text": 0xFF}
+_FIXED = {0xFE: 8, 0xFD: 16}  # bytes of a fixed-width key
+# Where the envelope starts after a fixed-width key: mark, "8:" or "16:", the key.
+KEY_ENDS = {mark: 1 + len(b"%d:" % width) + width for mark, width in _FIXED.items()}
+
+
 def select_expression(column: ColumnElement[Any], type_: TypeEngine[Any], where: str) -> Any:
-    """What a SELECT of a row-bound column returns: ``0xFF | CAST(pk AS text) | 0x00 | value``
-    (NULL for a NULL value), typed ``type_`` so its result processor reads it.
+    """What a SELECT of a row-bound column returns: ``mark | netstring(key) | envelope``
+    (NULL for a NULL value), typed ``type_`` so its result processor reads it. The mark says
+    the key's kind (``0xFE`` an integer, ``0xFD`` a UUID, ``0xFF`` a text key); the key is
+    ``row_key``'s form, length-prefixed as the associated data ends.
 
     Args:
         column: the column as selected (of its table, an alias or a subquery).
@@ -145,23 +164,32 @@ def select_expression(column: ColumnElement[Any], type_: TypeEngine[Any], where:
         def column_expression(self, column):
             return select_expression(column, self, "users.ssn")
     """
-    pk, _ = primary_key(getattr(column, "table", None), where)
-    parts = [
-        func.decode(literal_column("'ff'"), _HEX, type_=LargeBinary),
-        func.convert_to(cast(pk, Text), literal_column("'UTF8'"), type_=LargeBinary),
-        func.decode(literal_column("'00'"), _HEX, type_=LargeBinary),
-        type_coerce(column, LargeBinary),
-    ]
+    pk, kind = primary_key(getattr(column, "table", None), where)
+    key: Any
+    if kind == "text":
+        key = func.convert_to(
+            func.concat(func.octet_length(pk), literal_column("':'"), pk),
+            literal_column("'UTF8'"),
+            type_=LargeBinary,
+        )
+        head = func.decode(literal_column("'ff'"), _HEX, type_=LargeBinary)
+    else:
+        width = _FIXED[_MARKS[kind]]
+        send = func.int8send(cast(pk, BigInteger)) if kind == "int" else func.uuid_send(pk)
+        key = type_coerce(send, LargeBinary)
+        prefix = bytes((_MARKS[kind],)) + b"%d:" % width
+        head = func.decode(literal_column(f"'{prefix.hex()}'"), _HEX, type_=LargeBinary)
+    parts = [head, key, type_coerce(column, LargeBinary)]
     joined = parts[0]
     for part in parts[1:]:
         joined = joined.op("||", return_type=LargeBinary)(part)
     return type_coerce(joined, type_)
 
 
-def split(value: bytes, where: str) -> tuple[bytes, bytes]:
-    """``(row key, envelope)`` of what a row-bound column's SELECT returned;
-    ``RowBindingError`` when it holds no row key (the column was read without its column
-    expression, e.g. from a subquery's raw column or by plain SQL).
+def split(value: bytes, where: str) -> tuple[bytes, bytes, bytes]:
+    """``(netstring(row key), row key, envelope)`` of what a row-bound column's SELECT
+    returned; ``RowBindingError`` when it holds no row key (the column was read without its
+    column expression, e.g. from a subquery's raw column or by plain SQL).
 
     Args:
         value: the fetched bytes.
@@ -169,16 +197,23 @@ def split(value: bytes, where: str) -> tuple[bytes, bytes]:
 
     Example::
 
-        row, envelope = split(fetched, "users.ssn")
+        suffix, row, envelope = split(fetched, "users.ssn")
     """
-    end = value.find(0) if value[:1] == b"\xff" else -1
-    if end < 0:
+    mark = value[0]
+    width = _FIXED.get(mark)
+    try:
+        colon = value.index(58, 1, 8)  # b":" after the key's length
+        size = int(value[1:colon])
+    except ValueError:
+        size = -1
+    if (width is None and mark != 0xFF) or size < 0 or (width is not None and size != width):
         raise RowBindingError(
             f"a value of {where} (bind_row=True) was read without its row's key; read the "
             "column through its type in a SELECT of its table (or of a subquery that selects "
             "the primary key too)"
         )
-    return value[1:end], value[end + 1 :]
+    end = colon + 1 + size
+    return value[1:end], value[colon + 1 : end], value[end:]
 
 
 class RowValue:

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -292,3 +292,32 @@ def test_hardening_rotate_type_and_encrypt_column_write_the_row_bound_form(
     with engine.connect() as conn:
         assert conn.execute(select(model.c.ssn).where(model.c.id == 5)).scalar() == "ssn-5"
     assert cli.main([*argv[:-1], "no.such.module:X"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("key_type", "keys"),
+    [
+        (Integer(), [-(2**31), 7]),
+        (String(20), ["ann:1", "ünï"]),  # a ':' and UTF-8 in the key itself
+        (Uuid(), [uuid.UUID(int=1), uuid.UUID(int=2**127)]),
+    ],
+    ids=["integer", "text", "uuid"],
+)
+def test_each_kind_of_primary_key_binds_its_rows(
+    engine: Engine, pg_database: PgDatabase, key_type: Any, keys: list[Any]
+) -> None:
+    table = Table(
+        "kinds",
+        MetaData(),
+        Column("id", key_type, primary_key=True, autoincrement=False),
+        Column("secret", EncryptedText(bind_row=True)),
+    )
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"id": k, "secret": f"s-{i}"} for i, k in enumerate(keys)])
+        assert [r.secret for r in conn.execute(select(table).order_by(table.c.id))] == [
+            f"s-{i}" for i in sorted(range(len(keys)), key=lambda i: keys[i])
+        ]
+    raw_sql(pg_database, "UPDATE kinds SET secret = (SELECT secret FROM kinds ORDER BY id LIMIT 1)")
+    with engine.connect() as conn, pytest.raises(DecryptionError):
+        conn.execute(select(table.c.secret)).all()

@@ -9,9 +9,10 @@ error_severity, sql_state_code, message, detail, hint, internal_query, internal_
 context, query, query_pos, location, application_name, backend_type, leader_pid, query_id.
 
 Quotes are balanced only at the end of a record: a logged text cannot forge one (the server
-doubles its quotes). A file that ends inside a record (cut by rotation or truncation) gives
-a problem for that record, and reading resumes at the next line that starts like a record;
-a file whose first lines continue a record from elsewhere gives one problem for them.
+doubles its quotes). Lines that do not make a record (a file that ends inside one, cut by
+rotation or truncation; a stray line with a quote) give one problem up to the next line that
+starts like a record, and reading resumes there: corrupt input costs its own lines only. A
+file whose first lines continue a record from elsewhere gives one problem for them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from hardening.audit.source import Line, Problem
 
 COLUMNS = 23  # up to application_name
 _START = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [^\s,]+)?,")
-CUT_END = "entry cut at the end of the file (log rotation or truncation)"
+CUT_END = "an entry whose quotes do not close before the end of the file (cut by rotation?)"
 CUT_START = "continues an entry whose start is not in the input (cut by log rotation?)"
 
 
@@ -62,49 +63,52 @@ class CsvlogForm:
         self._quotes += line.text.count('"')
         if self._quotes % 2:
             return []
-        return [self._record()]
+        return self._record()
 
     def pause(self) -> list[LogEntry | Problem]:
         return []  # an open quote means more lines are coming
 
     def file_end(self) -> list[LogEntry | Problem]:
-        """Report an entry the file ends inside, then read the lines after its first again
-        from the next one that starts like a record."""
-        found: list[LogEntry | Problem] = []
+        """Report an entry the file ends inside; the lines after its first are read again."""
         self._orphans = None
-        while self._lines:
-            pending, self._lines, self._quotes = self._lines, [], 0
-            rest = next(
-                (i for i, line in enumerate(pending[1:], 1) if looks_like_start(line.text)),
-                len(pending),
-            )
-            found.append(Problem(pending[0].file, pending[0].number, CUT_END, rest))
-            for line in pending[rest:]:
-                found.extend(self.feed(line))
+        pending, self._lines, self._quotes = self._lines, [], 0
+        return self._recover(pending, CUT_END) if pending else []
+
+    def _recover(self, lines: list[Line], reason: str) -> list[LogEntry | Problem]:
+        """A problem for ``lines`` up to the next one that starts like a record, and what
+        the lines from there on make, read again: corrupt input costs its own lines only."""
+        rest = next(
+            (i for i, line in enumerate(lines[1:], 1) if looks_like_start(line.text)), len(lines)
+        )
+        found: list[LogEntry | Problem] = [Problem(lines[0].file, lines[0].number, reason, rest)]
+        for line in lines[rest:]:
+            found.extend(self.feed(line))
         return found
 
-    def _record(self) -> LogEntry | Problem:
+    def _record(self) -> list[LogEntry | Problem]:
         lines, self._lines, self._quotes = self._lines, [], 0
         first = lines[0]
         try:
             rows = list(csv.reader(["\n".join(line.text for line in lines)], strict=True))
         except csv.Error as exc:
-            return Problem(first.file, first.number, f"not a csvlog record ({exc})", len(lines))
+            return self._recover(lines, f"not a csvlog record ({exc})")
         if len(rows) != 1 or len(rows[0]) < COLUMNS:
             columns = len(rows[0]) if len(rows) == 1 else 0
             reason = f"a csvlog record has at least {COLUMNS} columns, this one {columns}"
-            return Problem(first.file, first.number, reason, len(lines))
+            return self._recover(lines, reason)
         row = rows[0]
         host, _, port = row[4].rpartition(":") if row[4] != "[local]" else (row[4], "", "")
-        return LogEntry(
-            message=row[13],
-            time=iso_time(row[0]),
-            user=row[1] or None,
-            database=row[2] or None,
-            application_name=row[22],
-            client=client_address(host or row[4], port or None),
-            pid=int(row[3]) if row[3].isdigit() else None,
-            session_id=row[5] or None,
-            file=first.file,
-            line=first.number,
-        )
+        return [
+            LogEntry(
+                message=row[13],
+                time=iso_time(row[0]),
+                user=row[1] or None,
+                database=row[2] or None,
+                application_name=row[22],
+                client=client_address(host or row[4], port or None),
+                pid=int(row[3]) if row[3].isdigit() else None,
+                session_id=row[5] or None,
+                file=first.file,
+                line=first.number,
+            )
+        ]

@@ -1,4 +1,4 @@
-"""A PostgreSQL server that writes its log in all three forms at once (stderr with a prefix
+"""Logs of a PostgreSQL server that writes all three forms at once (stderr with a prefix
 that records every field, csvlog, jsonlog) through the logging collector, and a way to
 take what each form gained since a mark into a local file, as a log shipper would."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,6 @@ SETTINGS = {
     "log_line_prefix": PREFIX,
 }
 SUFFIX = {"stderr": ".log", "csvlog": ".csv", "jsonlog": ".json"}
-
-
-def three_form_server(factory: Callable[[dict[str, str]], PgServer]) -> PgServer:
-    return factory(SETTINGS)
 
 
 @dataclass

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from hardening import audit, migrate
 from hardening.settings import SETTINGS, libpq_dsn
 from hardening.testing import PgServer
-from tests.auditlog import (
+from tests.audit.logs import (
     FORMS,
     PREFIX,
     LogMark,
     of_database,
     run_audit,
-    three_form_server,
     without_position,
 )
 
@@ -38,11 +36,6 @@ CREATE_TABLE = """CREATE TABLE public.accounts (
 INSERT = "INSERT INTO public.accounts (owner, note, credit) VALUES ($1, $2, $3)"
 UPDATE = "UPDATE public.accounts SET note = $1 WHERE owner = $2"
 DELETE = "DELETE FROM public.accounts WHERE owner = $1 AND note = $2"
-
-
-@pytest.fixture(scope="module")
-def log_server(pg_server_factory: Callable[[dict[str, str]], PgServer]) -> PgServer:
-    return three_form_server(pg_server_factory)
 
 
 def _sa(statement: str) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hardening import audit, migrate
+from hardening import audit
 from hardening.audit.actor import (
     MAX_ENCODED,
     application_name,
@@ -32,7 +31,13 @@ from hardening.audit.instrument import _before_cursor_execute
 from hardening.errors import ActorError, AuditError
 from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
-from tests.auditlog import FORMS, PREFIX, LogMark, of_database, run_audit, three_form_server
+from tests.audit.logs import (
+    FORMS,
+    PREFIX,
+    LogMark,
+    of_database,
+    run_audit,
+)
 
 HOSTILE = [
     "*/ DROP TABLE t; --",
@@ -49,23 +54,12 @@ HOSTILE = [
 ]
 
 
-@pytest.fixture(scope="module")
-def log_server(pg_server_factory: Callable[[dict[str, str]], PgServer]) -> PgServer:
-    return three_form_server(pg_server_factory)
-
-
 @pytest.fixture
-def audited(log_server: PgServer) -> Iterator[URL]:
-    """A database of the three-form server with the kit's migrations (ddl, role, write)."""
-    with log_server.database("actor") as url:
-        migrate.upgrade(url)
-        with psycopg.connect(_dsn(url), autocommit=True) as conn:
-            conn.execute("CREATE TABLE public.t (id int, who text)")
-        yield url
-
-
-def _dsn(url: URL) -> str:
-    return libpq_dsn(url)
+def audited(audited_database: URL) -> URL:
+    """A database after the kit's migrations (ddl, role, write), with a table ``t``."""
+    with psycopg.connect(libpq_dsn(audited_database), autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.t (id int, who text)")
+    return audited_database
 
 
 def _records(
@@ -177,7 +171,7 @@ def test_hostile_actors_reach_the_log_exactly_and_change_nothing_else(
             assert record["object_name"] == "public.t"
             assert record["statement"] == "INSERT INTO t (id, who) VALUES ($1, 'x')"
             assert record["application"] is None
-    with psycopg.connect(_dsn(audited)) as conn:  # no statement was injected
+    with psycopg.connect(libpq_dsn(audited)) as conn:  # no statement was injected
         count = conn.execute("SELECT count(*) FROM t").fetchone()
     assert count == (len(HOSTILE),)
 
@@ -224,7 +218,7 @@ def test_the_same_prepared_plan_serves_every_actor(
 def test_a_rolled_back_actor_is_set_again_and_a_pooled_connection_keeps_no_stale_one(
     log_server: PgServer, audited: URL, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with psycopg.connect(_dsn(audited), autocommit=True) as conn:  # SETs get records too
+    with psycopg.connect(libpq_dsn(audited), autocommit=True) as conn:  # SETs get records too
         conn.execute(
             sql.SQL("ALTER DATABASE {} SET pgaudit.log = 'write, misc_set'").format(
                 sql.Identifier(str(audited.database))

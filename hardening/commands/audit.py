@@ -17,6 +17,7 @@ from hardening import settings, sqlfiles
 from hardening.audit.formats import FORMATS, WRITERS
 from hardening.audit.reader import FORMS, AuditLog
 from hardening.audit.source import Problem
+from hardening.errors import AuditError
 
 
 def register(sub: Any) -> None:
@@ -89,7 +90,16 @@ def server_log_line_prefix(raw_url: str) -> str:
 
     url = settings.database_url({"url": raw_url})
     assert url is not None
-    with psycopg.connect(settings.libpq_dsn(url), connect_timeout=10) as conn:
-        row = conn.execute(sqlfiles.load("audit/log_settings.sql")).fetchone()
+    try:
+        with psycopg.connect(settings.libpq_dsn(url), connect_timeout=10) as conn:
+            row = conn.execute(sqlfiles.load("audit/log_settings.sql")).fetchone()
+    except psycopg.Error as exc:
+        reason = " ".join((exc.diag.message_primary or str(exc)).split())
+        for secret in settings.url_secrets(url):
+            reason = reason.replace(secret, "***")
+        raise AuditError(
+            f"cannot read log_line_prefix from {settings.display_url(url)}: {reason}; "
+            "give it with --log-line-prefix instead"
+        ) from None
     assert row is not None
     return str(row[0])

@@ -4,7 +4,9 @@ pgbench (the TPC-B-like default script, in the test image, over the server's loc
 against four databases on one cluster, each after the kit's migrations, differing only in
 ``pgaudit.log``: ``none`` (pgaudit preloaded, nothing audited), the kit's default classes,
 default plus ``read``, and ``all``. The server runs the logging collector, stderr form, with
-the kit's server-profile ``log_line_prefix`` (as a production server would write its log).
+the kit's server-profile ``log_line_prefix`` and durable commits (fsync, synchronous_commit
+and full_page_writes on, unlike the test servers; ``--audit-fsync-off`` measures the
+CPU-bound case), as a production server would run.
 
 Rounds are paired and interleaved: each round runs every database once, back to back, for
 ``--audit-seconds`` (order rotated and reversed from round to round), so a slow spell of a
@@ -16,7 +18,7 @@ per-transaction log (``-l``). Targets, for the kit's default classes: TPS cost <
 (ratio >= 0.90) and p95 within +10 % (ratio <= 1.10).
 
 The actor's cost is measured beside it, with SQLAlchemy through TCP like an application:
-paired rounds of the same 100 single-row SELECTs on a plain engine and on an instrumented
+paired rounds of the same 300 single-row SELECTs on a plain engine and on an instrumented
 one (the same actor throughout: the per-statement check), and 50 one-statement transactions
 whose actor changes every time (each pays one SET). Over TCP on a shared machine a round
 trip varies far more than the check costs, so the hook is also timed alone, without one.
@@ -60,6 +62,8 @@ SERVER = {
     "max_wal_size": "8GB",  # no checkpoint forced into one contender's run
     "checkpoint_timeout": "1h",
 }
+# The test servers turn these off; a production server has them on (the benchmark's default).
+DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 LOG_BYTES = "SELECT coalesce(sum(size), 0) FROM pg_ls_logdir()"
 
 
@@ -67,8 +71,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The audit benchmark's options, on ``python -m bench``'s parser."""
     group = parser.add_argument_group("audit benchmark")
     group.add_argument("--audit-versions", default="15,17", help="PostgreSQL versions")
-    group.add_argument("--audit-rounds", type=int, default=5, help="paired rounds (>= 1)")
-    group.add_argument("--audit-seconds", type=int, default=8, help="seconds per pgbench run")
+    group.add_argument("--audit-rounds", type=int, default=9, help="paired rounds (>= 1)")
+    group.add_argument("--audit-seconds", type=int, default=6, help="seconds per pgbench run")
+    group.add_argument(
+        "--audit-fsync-off",
+        action="store_true",
+        help="fsync, synchronous_commit, full_page_writes off like the test servers: "
+        "CPU-bound transactions, the cost's upper bound (default: durable, as in production)",
+    )
     group.add_argument("--audit-scale", type=int, default=10, help="pgbench scale factor")
     group.add_argument("--audit-clients", type=int, default=4, help="pgbench clients")
     group.add_argument(
@@ -119,7 +129,7 @@ def run(args: argparse.Namespace, console: Console) -> list[Outcome]:
     for version in (int(v) for v in args.audit_versions.split(",") if v):
         prov = Provisioner.create(args.backend, version, args.url)
         try:
-            server = prov.server(SERVER)
+            server = prov.server(SERVER if args.audit_fsync_off else {**SERVER, **DURABLE})
             outcomes.append(measure(server, args, console))
         finally:
             prov.stop_all()
@@ -243,45 +253,52 @@ def _check(result: tuple[int, str], what: str) -> str:
 # ---------------------------------------------------------------------------------- actor
 
 
-ACTOR_STATEMENTS = 100
+ACTOR_STATEMENTS = 300
 ACTOR_SWITCHES = 50
 QUERY = text("SELECT bbalance FROM pgbench_branches WHERE bid = :b")
 
 
 def actor_cost(url: URL, rounds: int) -> dict[str, float]:
-    """Microseconds an instrumented engine adds: per statement with the same actor, per
-    actor change (one SET), and for the hook alone (no round trip). ``rounds`` paired
-    rounds (the two engines back to back, order alternating), medians of the per-round
-    differences; the hook alone is the best of 5 timings of 20,000 calls."""
+    """Microseconds, medians of ``rounds`` paired rounds (the two engines back to back, order
+    alternating): a plain statement's round trip; what an instrumented engine adds to a
+    statement whose connection already carries the actor, in client CPU time and in wall
+    time; what a change of actor adds (one SET); and the hook alone, without a round trip
+    (the best of 5 timings of 20,000 calls)."""
     plain = create_engine(url, pool_size=1)
     instrumented = audit.instrument(create_engine(url, pool_size=1))
-    same: list[float] = []
-    switch: list[float] = []
+    pair = [(plain, False), (instrumented, True)]
+    found: dict[str, list[float]] = {"trip": [], "cpu": [], "wall": [], "switch": []}
     try:
         for number in range(rounds):
-            pair = [(plain, False), (instrumented, True)]
-            times = {flag: _statements(engine) for engine, flag in pair[:: 1 if number % 2 else -1]}
-            same.append((times[True] - times[False]) / ACTOR_STATEMENTS)
-            changes = {flag: _switches(engine) for engine, flag in pair[:: 1 if number % 2 else -1]}
-            switch.append((changes[True] - changes[False]) / ACTOR_SWITCHES)
+            order = pair[:: 1 if number % 2 else -1]
+            times = {flag: _statements(engine) for engine, flag in order}
+            found["trip"].append(times[False][0] / ACTOR_STATEMENTS)
+            found["wall"].append((times[True][0] - times[False][0]) / ACTOR_STATEMENTS)
+            found["cpu"].append((times[True][1] - times[False][1]) / ACTOR_STATEMENTS)
+            changes = {flag: _switches(engine) for engine, flag in order}
+            found["switch"].append((changes[True] - changes[False]) / ACTOR_SWITCHES)
         hook = _hook_alone(instrumented)
     finally:
         plain.dispose()
         instrumented.dispose()
+    us = {key: statistics.median(values) * 1e6 for key, values in found.items()}
     return {
-        "per statement, same actor": statistics.median(same) * 1e6,
-        "per actor change (SET)": statistics.median(switch) * 1e6,
+        "statement round trip": us["trip"],
+        "added per statement (client CPU)": us["cpu"],
+        "added per statement (wall)": us["wall"],
+        "added per actor change (one SET)": us["switch"],
         "hook alone": hook * 1e6,
     }
 
 
-def _statements(engine: Engine) -> float:
+def _statements(engine: Engine) -> tuple[float, float]:
+    """Wall and process CPU seconds of ``ACTOR_STATEMENTS`` statements under one actor."""
     with audit.actor("bench:1"), engine.connect() as conn:
         conn.execute(QUERY, {"b": 1})  # the actor set, the connection warm
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(ACTOR_STATEMENTS):
             conn.execute(QUERY, {"b": 1}).scalar_one()
-        took = time.perf_counter() - start
+        took = (time.perf_counter() - wall, time.process_time() - cpu)
         conn.rollback()
     return took
 
@@ -331,7 +348,8 @@ def report(console: Console, outcomes: Sequence[Outcome], args: argparse.Namespa
     for outcome in outcomes:
         table = RichTable(
             title=f"pgaudit cost (PostgreSQL {outcome.version}, pgbench -s {args.audit_scale} "
-            f"-c {args.audit_clients}, {args.audit_rounds} x {args.audit_seconds} s)",
+            f"-c {args.audit_clients}, {args.audit_rounds} x {args.audit_seconds} s, "
+            f"{'fsync off' if args.audit_fsync_off else 'durable'})",
             caption="x: median of the per-round ratios to none; log: median over rounds",
         )
         for col in ("pgaudit.log", "TPS", "TPS x", "p95 ms", "p95 x", "log B/tx", "log MB/1000 tx"):

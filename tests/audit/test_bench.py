@@ -32,8 +32,10 @@ def test_a_small_run_measures_every_configuration_and_prints_the_targets(
     # every write is audited from the default classes on; read adds the SELECT of each one
     assert per_tx["none"] < per_tx["default"] < per_tx["default + read"] <= per_tx["all"]
     assert set(outcome.actor) == {
-        "per statement, same actor",
-        "per actor change (SET)",
+        "statement round trip",
+        "added per statement (client CPU)",
+        "added per statement (wall)",
+        "added per actor change (one SET)",
         "hook alone",
     }
     assert 0 < outcome.actor["hook alone"] < 1000

@@ -31,13 +31,21 @@ MAX_KEPT = 100
 
 
 class Form(Protocol):
+    """A log form's reader: lines in, entries (and problems) out, as soon as each is whole."""
+
     name: str
 
-    def feed(self, line: Line) -> list[LogEntry | Problem]: ...
+    def feed(self, line: Line) -> list[LogEntry | Problem]:
+        """The entries ``line`` completes (often none: an entry may continue)."""
+        ...
 
-    def pause(self) -> list[LogEntry | Problem]: ...
+    def pause(self) -> list[LogEntry | Problem]:
+        """Following, nothing arrived for a while: entries that may be whole by now."""
+        ...
 
-    def file_end(self) -> list[LogEntry | Problem]: ...
+    def file_end(self) -> list[LogEntry | Problem]:
+        """The file ended: what was pending, whole or reported as cut."""
+        ...
 
 
 @dataclass

@@ -71,6 +71,7 @@ class Prefix:
 
     @classmethod
     def compile(cls, text: str) -> Prefix:
+        """The prefix ``text`` as a pattern; LogFormatError for an escape it does not know."""
         parts: list[str] = []
         optional_from: int | None = None
         seen: set[str] = set()

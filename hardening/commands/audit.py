@@ -85,7 +85,13 @@ def _report(problem: Problem) -> None:
 
 
 def server_log_line_prefix(raw_url: str) -> str:
-    """The ``log_line_prefix`` of the server at ``raw_url`` (any role may read it)."""
+    """The ``log_line_prefix`` of the server at ``raw_url`` (any role may read it); an
+    AuditError, one line without the password, when the server cannot be asked.
+
+    Example::
+
+        server_log_line_prefix("postgresql://auditor@db/shop")  # '%m [%p] %q%u@%d '
+    """
     import psycopg
 
     url = settings.database_url({"url": raw_url})

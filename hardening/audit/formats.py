@@ -39,12 +39,21 @@ def text(record: AuditRecord) -> str:
     statement = " ".join((record.statement or "<not logged>").split())
     if len(statement) > TEXT_STATEMENT:
         statement = statement[: TEXT_STATEMENT - 3] + "..."
-    who = f"{record.user or '?'}@{record.database or '?'}"
-    obj = f" {record.object_name}" if record.object_name else ""
+    who = f"{_word(record.user or '?')}@{_word(record.database or '?')}"
+    obj = f" {_word(record.object_name)}" if record.object_name else ""
     return (
-        f"{record.time or '-'} {record.actor or '-'} {who} {record.audit_class} "
+        f"{record.time or '-'} {_word(record.actor or '-')} {who} {record.audit_class} "
         f"{record.command}{obj}: {statement}"
     )
+
+
+def _word(value: str) -> str:
+    """``value`` as one word of the line: JSON-quoted when it holds a space, a quote, a
+    control character or a non-ASCII character, so no value can make a line look like two
+    records or a field like another."""
+    if value.isascii() and value.isprintable() and not any(c in value for c in ' "\\'):
+        return value
+    return json.dumps(value)
 
 
 WRITERS: dict[str, Callable[[AuditRecord], str]] = {"jsonl": jsonl, "text": text}

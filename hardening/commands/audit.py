@@ -10,6 +10,7 @@ server that cannot be asked its log_line_prefix); 130 when interrupted (``--foll
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -73,9 +74,13 @@ def run(args: argparse.Namespace) -> int:
             out.write(write(record) + "\n")
             if args.follow:
                 out.flush()
+        out.flush()
     except KeyboardInterrupt:
         print(f"hardening audit: interrupted; {log.summary()}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output stopped (| head): so do we
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
+        return 0
     print(f"hardening audit: {log.summary()}", file=sys.stderr)
     return 1 if log.problem_count else 0
 

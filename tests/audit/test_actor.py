@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hardening import audit
+from hardening import audit, cli
 from hardening.audit.actor import (
     MAX_ENCODED,
     application_name,
@@ -27,6 +27,7 @@ from hardening.audit.actor import (
     encode,
     split_application_name,
 )
+from hardening.audit.formats import _word
 from hardening.audit.instrument import _before_cursor_execute
 from hardening.errors import ActorError, AuditError
 from hardening.settings import libpq_dsn
@@ -174,6 +175,15 @@ def test_hostile_actors_reach_the_log_exactly_and_change_nothing_else(
     with psycopg.connect(libpq_dsn(audited)) as conn:  # no statement was injected
         count = conn.execute("SELECT count(*) FROM t").fetchone()
     assert count == (len(HOSTILE),)
+    # the text format shows each one as one word of one line: quoted where it must be
+    capsys.readouterr()
+    assert cli.main(["audit", "--format", "text", str(tmp_path / "audit.csv")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(HOSTILE)
+    for line, value in zip(lines, HOSTILE, strict=True):
+        assert line.split(" ", 1)[1].startswith(_word(value) + " postgres@"), line
+    assert _word("user:42") == "user:42"
+    assert _word("a b") == '"a b"'
 
 
 def test_the_same_prepared_plan_serves_every_actor(

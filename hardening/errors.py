@@ -28,6 +28,7 @@ Messages name the object and the fix, never a key, a password or a plaintext. Th
     │   ├── ActorError           an actor value that cannot be carried (empty, too long)
     │   └── LogFormatError       a log the reader cannot read as asked (form, prefix, file)
     └── ServerStartError         a test server (pytest plugin) did not come up
+        └── ImageUnavailableError  the docker backend's image is missing and cannot be built
 
     HardeningWarning (UserWarning)
     └── PepperWarning            reuse history kept without HARDENING_PASSWORD_PEPPER
@@ -60,6 +61,7 @@ __all__ = [
     "EnvelopeError",
     "HardeningError",
     "HardeningWarning",
+    "ImageUnavailableError",
     "InlineKeyError",
     "KeyConfigError",
     "KeyNotFoundError",
@@ -263,6 +265,12 @@ class VerifyError(HardeningError):
 
 class ServerStartError(HardeningError):
     """A test server did not come up; the message carries the tail of its log."""
+
+
+class ImageUnavailableError(ServerStartError):
+    """The docker backend's image is not in the engine and cannot be built or pulled here;
+    the message says what was tried and names the command that builds it
+    (``hardening testing-image build VERSION``)."""
 
 
 # ---------------------------------------------------------------------------------- audit

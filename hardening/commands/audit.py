@@ -22,6 +22,16 @@ from hardening.errors import AuditError
 
 
 def register(sub: Any) -> None:
+    """Add ``audit [LOGFILE ...] [--follow] [--format] [--log-format] [--log-line-prefix]
+    [--url]`` to the ``hardening`` parser.
+
+    Args:
+        sub: the subparsers action of the ``hardening`` parser (``add_subparsers()``).
+
+    Example::
+
+        args = hardening.cli.build_parser("audit").parse_args(["audit", "postgresql.csv"])
+    """
     parser: argparse.ArgumentParser = sub.add_parser(
         "audit",
         help="read pgaudit records out of server logs as JSON lines, with the actor",
@@ -57,6 +67,21 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write the audit records of ``args.logfiles`` to stdout, the summary to stderr.
+
+    Args:
+        args: the parsed ``audit`` arguments: ``logfiles``, ``follow``, ``format``,
+            ``log_format``, ``log_line_prefix`` and ``url`` (see ``register``).
+
+    Returns:
+        0 when every line was read, 1 when some could not be parsed, 130 when interrupted;
+        errors (a file that cannot be read, a server that cannot be asked) are raised as
+        ``AuditError``, which ``hardening.cli`` prints as one line, exit 2.
+
+    Example::
+
+        hardening.cli.main(["audit", "--format", "text", "postgresql.json"])
+    """
     prefix = args.log_line_prefix
     if prefix is None and args.url:
         prefix = server_log_line_prefix(args.url)
@@ -92,6 +117,9 @@ def _report(problem: Problem) -> None:
 def server_log_line_prefix(raw_url: str) -> str:
     """The ``log_line_prefix`` of the server at ``raw_url`` (any role may read it); an
     AuditError, one line without the password, when the server cannot be asked.
+
+    Args:
+        raw_url: the server's URL as given to ``--url`` (``postgresql://...``).
 
     Example::
 

@@ -6,6 +6,7 @@ too) where one exists. Each control's query is ``sql/checks/<id>.sql``.
 
 from __future__ import annotations
 
+from hardening import steps
 from hardening.verify.model import Control
 
 _SETTINGS = "any role (pg_settings)"
@@ -621,7 +622,7 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         "Password length, strength, reuse and expiry rules are enforced by the kit's password "
         "tools from hardening.password_policy; without it no policy applies.",
-        "Run `alembic upgrade head` (step h003_password_policy).",
+        f"Run `alembic upgrade head` (step {steps.named('password_policy').id}).",
         cis="5.6",
         pgdsat="5.6",
     ),

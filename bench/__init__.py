@@ -1,1 +1,2 @@
-"""Benchmarks of the encrypted column types (``python -m bench``)."""
+"""Benchmarks (``python -m bench``): the encrypted column types, and what pgaudit and the actor
+cost (``bench.audit``)."""

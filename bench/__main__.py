@@ -38,6 +38,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, 
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeEngine
 
+from bench import audit
 from bench.contenders import CONTENDERS
 from hardening import keys, migrate
 from hardening.testing import Provisioner
@@ -162,6 +163,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=2,
         help="parallel_workers of every bench table (0: the server's default sizing)",
     )
+    audit.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -190,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         prov.stop_all()
     report(console, results, server.version, storage(args))
+    audit.run(args, console)
     return 0
 
 

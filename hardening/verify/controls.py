@@ -725,6 +725,21 @@ PROBES: tuple[Control, ...] = (
         "superuser (pgaudit.log_client) or a server log readable through SQL",
         probe=True,
     ),
+    Control(
+        "probe_long_record_whole",
+        "probe: the audit record of a statement over 16 KB arrives whole",
+        "medium",
+        "kit",
+        "status",
+        "Some log pipelines cut or drop records near 16 KB (syslog message limits, container "
+        "log drivers); a cut record loses its end, a dropped one leaves no trace. This sends a "
+        "COMMENT ON TABLE of 16.5 KB (DDL class) and looks for its whole record; the detail "
+        "names a marker to look for further down the pipeline.",
+        "Raise the limit where the record is cut (e.g. rsyslog $MaxMessageSize), or ship "
+        "csvlog/jsonlog files with a shipper that keeps long lines (docs/audit.md).",
+        "superuser (pgaudit.log_client) or a server log readable through SQL",
+        probe=True,
+    ),
 )
 
 _BY_ID = {c.id: c for c in CONTROLS + PROBES}

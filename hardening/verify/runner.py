@@ -15,9 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.rows import dict_row
 from sqlalchemy.engine import URL
 
@@ -194,11 +196,7 @@ def run(
         params = {name: settings.get(name, x_args) for name in settings.SETTINGS}
         queries = [c for c in chosen if not c.probe]
         probes = [c for c in chosen if c.probe]
-        with conn.transaction():
-            conn.execute("SET TRANSACTION READ ONLY")
-            conn.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
-            for control in queries:
-                report.results.append(evaluate(conn, control, params, report.platform))
+        report.results.extend(_evaluate_all(conn, queries, params, report.platform))
         if probes:
             from hardening.verify.probe import run_probes
 
@@ -207,16 +205,47 @@ def run(
     return report
 
 
+class _Aborted(Exception):
+    """A control's query failed and took the run's transaction with it."""
+
+
+def _evaluate_all(
+    conn: psycopg.Connection[Any],
+    controls: Sequence[Control],
+    params: Mapping[str, str],
+    platform: Platform | None,
+) -> list[Result]:
+    """Every control in a read-only transaction, one round trip each (no savepoint): a query
+    that fails (a ``skip``) aborts the transaction, which is rolled back, and the controls
+    after it run in a fresh one."""
+    results: list[Result] = []
+    pending = list(controls)
+    while pending:
+        try:
+            with conn.transaction():
+                conn.execute("SET TRANSACTION READ ONLY")
+                conn.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
+                while pending:
+                    results.append(evaluate(conn, pending.pop(0), params, platform, alone=True))
+                    if conn.info.transaction_status is pq.TransactionStatus.INERROR:
+                        raise _Aborted
+        except _Aborted:
+            continue
+    return results
+
+
 def evaluate(
     conn: psycopg.Connection[Any],
     control: Control,
     params: Mapping[str, str],
     platform: Platform | None = None,
+    *,
+    alone: bool = False,
 ) -> Result:
-    """Run one control's query in a savepoint and judge its rows.
+    """Run one control's query and judge its rows.
 
     conn
-      a connection inside the run's read-only transaction (``run`` opens it).
+      a connection inside a transaction (``run`` opens a read-only one).
     control
       the control; its query is ``control.sql_file``, bound to its ``args`` and to the kit
       settings it names in ``params``.
@@ -224,6 +253,9 @@ def evaluate(
       the kit settings' values by name (``hardening.settings.get`` for each).
     platform
       the managed service the server runs on (``platforms.detect``), or None.
+    alone
+      run the query without a savepoint of its own: a failing query (a ``skip``) then leaves
+      the transaction aborted, for the caller to roll back (``run`` does).
 
     Example::
 
@@ -238,7 +270,10 @@ def evaluate(
     args: dict[str, object] = {name: params[name] for name in control.params}
     args.update((name, list(v) if isinstance(v, tuple) else v) for name, v in control.args)
     try:
-        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        with (
+            nullcontext() if alone else conn.transaction(),
+            conn.cursor(row_factory=dict_row) as cur,
+        ):
             cur.execute(query, args or None)
             rows = cur.fetchall()
     except psycopg.Error as exc:

@@ -4,14 +4,16 @@
 -- address). A superuser matches `all`, its own name, a `+group` it is a member of
 -- (directly or through other roles: superusers are not members of every group here) and a
 -- /regex. Needs pg_hba_file_rules (superuser). One row per rule, naming the superusers.
-WITH RECURSIVE group_members(group_name, member_oid) AS (
-    SELECT g.rolname::text, am.member
+-- Group membership is followed up from the superusers only: the cost follows them and their
+-- groups, not the number of roles.
+WITH RECURSIVE superuser_groups(superuser_oid, group_oid) AS (
+    SELECT am.member, am.roleid
     FROM pg_auth_members AS am
-    JOIN pg_roles AS g ON g.oid = am.roleid
+    WHERE am.member IN (SELECT oid FROM pg_roles WHERE rolsuper)
     UNION
-    SELECT gm.group_name, am.member
-    FROM group_members AS gm
-    JOIN pg_auth_members AS am ON am.roleid = gm.member_oid
+    SELECT sg.superuser_oid, am.roleid
+    FROM superuser_groups AS sg
+    JOIN pg_auth_members AS am ON am.member = sg.group_oid
 ),
 -- hba_rules (shared: the same lines in every check that reads pg_hba.conf; see
 -- docs/verify.md): the rules the server loaded without errors, each with network (its address
@@ -45,8 +47,9 @@ rules AS (
           FROM unnest(c.user_name) AS u(entry)
           WHERE u.entry IN ('all', s.rolname::text)
              OR (u.entry LIKE '+%' AND EXISTS (
-                     SELECT 1 FROM group_members AS gm
-                     WHERE gm.group_name = substr(u.entry, 2) AND gm.member_oid = s.oid))
+                     SELECT 1 FROM superuser_groups AS sg
+                     WHERE sg.superuser_oid = s.oid
+                       AND pg_get_userbyid(sg.group_oid) = substr(u.entry, 2)))
              OR (u.entry LIKE '/%' AND s.rolname ~ substr(u.entry, 2))
       )
 )

@@ -4,6 +4,7 @@ that exist, and docs/verify.md lists both exactly as the catalogue says."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -146,3 +147,51 @@ def test_the_coverage_counts_in_the_docs_are_the_catalogues() -> None:
             f"a control, {len(answered) - covered} that SQL cannot answer"
         )
         assert line in text, line
+
+
+# --- the API's own documentation ---------------------------------------------------------------
+
+VERIFY = Path(__file__).parents[1] / "hardening" / "verify"
+
+
+def _public_api() -> list[tuple[str, ast.FunctionDef | ast.ClassDef]]:
+    """Every public function, class, method and property of hardening/verify/."""
+    found: list[tuple[str, ast.FunctionDef | ast.ClassDef]] = []
+
+    def walk(body: list[ast.stmt], where: str) -> None:
+        for node in body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_"):
+                found.append((f"{where}:{node.lineno} {node.name}", node))
+                if isinstance(node, ast.ClassDef):
+                    walk(node.body, where)
+
+    for path in sorted(VERIFY.rglob("*.py")):
+        walk(ast.parse(path.read_text(encoding="utf-8")).body, str(path.relative_to(VERIFY)))
+    return found
+
+
+def _parameters(node: ast.FunctionDef | ast.ClassDef) -> list[str]:
+    """A function's parameters; a dataclass's or NamedTuple's fields (its constructor's)."""
+    if isinstance(node, ast.ClassDef):
+        return [
+            n.target.id
+            for n in node.body
+            if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+        ]
+    a = node.args
+    names = [p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
+    if a.vararg:
+        names.append(a.vararg.arg)
+    return [n for n in names if n not in ("self", "cls")]
+
+
+@pytest.mark.parametrize(
+    ("where", "node"), [pytest.param(where, node, id=where) for where, node in _public_api()]
+)
+def test_every_public_function_and_class_documents_its_parameters_with_an_example(
+    where: str, node: ast.FunctionDef | ast.ClassDef
+) -> None:
+    doc = ast.get_docstring(node) or ""
+    assert "Example" in doc or ">>>" in doc, f"{where}: no example in its docstring"
+    missing = [p for p in _parameters(node) if not re.search(rf"\b{re.escape(p)}\b", doc)]
+    assert not missing, f"{where}: parameters not documented: {missing}"

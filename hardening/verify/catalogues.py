@@ -44,6 +44,8 @@ class Item:
       what a covering control leaves to someone else, e.g. the files' permissions.
     stig_id, severity, cci
       the STIG's own id (``CD16-00-000100``), severity and CCIs; empty for CIS items.
+
+    Example: ``Item("3.1.2", "Ensure the log destinations are set correctly", "", "")``.
     """
 
     id: str
@@ -63,6 +65,10 @@ class Catalogue:
       ``"cis"`` or ``"stig"``: the ``Control`` field that names this catalogue's items.
     name, version
       how the catalogue calls itself, e.g. ``"CIS PostgreSQL 17 Benchmark"``, ``"v1.0.0"``.
+    items
+      its ``Item`` rows, in the catalogue's order.
+
+    Example: ``f"{STIG.name} {STIG.version}: {len(STIG.items)} checks"``.
     """
 
     key: Key
@@ -71,14 +77,26 @@ class Catalogue:
     items: tuple[Item, ...]
 
     def item(self, item_id: str) -> Item:
-        """The item ``item_id``; KeyError naming the catalogue when it has none."""
+        """The item ``item_id``; KeyError naming the catalogue when it has none.
+
+        item_id
+          a CIS number (``"3.1.2"``) or a STIG vulnerability id (``"V-261857"``).
+
+        Example: ``CIS.item("3.1.2").title``.
+        """
         for item in self.items:
             if item.id == item_id:
                 return item
         raise KeyError(f"{self.name} {self.version} has no item {item_id!r}")
 
     def references(self, control: Control) -> tuple[str, ...]:
-        """The ids of this catalogue that ``control`` answers."""
+        """The ids of this catalogue that ``control`` answers.
+
+        control
+          any control, e.g. ``get("log_connections")``.
+
+        Example: ``STIG.references(get("log_connections"))`` is ``("V-261866", ...)``.
+        """
         return control.cis if self.key == "cis" else control.stig
 
 
@@ -120,8 +138,13 @@ CATALOGUES = (CIS, STIG)
 def coverage(
     catalogue: Catalogue, controls: Iterable[Control] | None = None
 ) -> list[tuple[Item, list[str]]]:
-    """Every item of ``catalogue`` with the ids of the controls that answer it (default:
-    the whole catalogue of controls and probes), in catalogue order.
+    """Every item of ``catalogue`` with the ids of the controls that answer it, in
+    catalogue order.
+
+    catalogue
+      ``CIS`` or ``STIG``.
+    controls
+      the controls to count (default: every control and probe of the kit).
 
     Example::
 

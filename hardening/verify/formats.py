@@ -45,8 +45,14 @@ _SARIF_KIND = {
 
 
 def render(report: Report, fmt: str, console: Console | None = None) -> str:
-    """The report as text in ``fmt`` (one of ``FORMATS``); ``text`` prints through
-    ``console`` (default: the terminal) and returns "".
+    """The report as text in ``fmt``; ``text`` prints through ``console`` and returns "".
+
+    report
+      what ``run`` returned.
+    fmt
+      one of ``FORMATS``: ``text``, ``json``, ``junit``, ``sarif`` or ``oscal``.
+    console
+      where ``text`` prints (default: the terminal); the other formats ignore it.
 
     Example: ``render(report, "json")``.
     """
@@ -115,6 +121,9 @@ def render_text(report: Report, console: Console) -> None:
 def control_dict(control: Control) -> dict[str, Any]:
     """A control's fields as the JSON document gives them (docs/verify.md).
 
+    control
+      any control or probe.
+
     Example: ``control_dict(get("ssl_on"))["stig"]``.
     """
     return {
@@ -138,6 +147,9 @@ def control_dict(control: Control) -> dict[str, Any]:
 def to_dict(report: Report) -> dict[str, Any]:
     """The JSON document (schema_version 2, documented in docs/verify.md and described by
     docs/verify-report.schema.json).
+
+    report
+      what ``run`` returned.
 
     Example: ``to_dict(report)["summary"]["fail"]``.
     """
@@ -174,13 +186,25 @@ def to_dict(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report) -> str:
-    """``to_dict(report)`` as indented JSON text."""
+    """``to_dict(report)`` as indented JSON text.
+
+    report
+      what ``run`` returned.
+
+    Example: ``Path("verify.json").write_text(render_json(report))``.
+    """
     return json.dumps(to_dict(report), indent=2, sort_keys=False) + "\n"
 
 
 def render_junit(report: Report) -> str:
     """JUnit XML: one testsuite, one testcase per control (failure, or skipped for a skip
-    and for a control that does not apply on the managed service)."""
+    and for a control that does not apply on the managed service).
+
+    report
+      what ``run`` returned.
+
+    Example: ``Path("verify.xml").write_text(render_junit(report))``.
+    """
     counts = report.counts()
     suite = ET.Element(
         "testsuite",
@@ -233,7 +257,13 @@ def render_junit(report: Report) -> str:
 def render_sarif(report: Report) -> str:
     """SARIF 2.1.0: every control is a rule; every evaluated control is a result whose kind is
     pass, fail or notApplicable (skip, not_applicable). Results point at the control's SQL
-    file; rules carry the CIS numbers, STIG ids and CCIs as properties and tags."""
+    file; rules carry the CIS numbers, STIG ids and CCIs as properties and tags.
+
+    report
+      what ``run`` returned.
+
+    Example: ``Path("verify.sarif").write_text(render_sarif(report))``.
+    """
     rules = []
     results = []
     for index, r in enumerate(report.results):

@@ -130,12 +130,19 @@ class Control:
 
     @property
     def sql_file(self) -> str:
-        """The query's path below ``sql/``, e.g. ``"checks/ssl_on.sql"``."""
+        """The query's path below ``sql/``.
+
+        Example: ``get("ssl_on").sql_file`` is ``"checks/ssl_on.sql"``; a setting control's
+        is ``"checks/settings.sql"``.
+        """
         return f"checks/{self.sql or self.id}.sql"
 
     @property
     def cci(self) -> tuple[str, ...]:
-        """The CCIs of the STIG checks this control answers, in catalogue order."""
+        """The CCIs of the STIG checks this control answers, in catalogue order.
+
+        Example: ``get("log_connections").cci`` is ``("CCI-000130", "CCI-000172")``.
+        """
         from hardening.verify.catalogues import STIG
 
         by_vuln = {check.id: check for check in STIG.items}
@@ -148,7 +155,22 @@ class Control:
 
 @dataclass
 class Result:
-    """The outcome of one control: status, a one-line detail, and the rows behind it."""
+    """The outcome of one control.
+
+    control
+      the control evaluated.
+    status
+      ``pass``, ``fail``, ``skip`` or ``not_applicable``.
+    detail
+      one line: what was seen (``"log_connections = off (source: default), expected on"``),
+      the findings, or why it was skipped.
+    evidence
+      the query's rows (at most ``runner.EVIDENCE_ROWS``), JSON-ready.
+    duration_ms
+      how long the control took.
+
+    Example: ``Result(get("ssl_on"), Status.PASS, "ssl = on")``.
+    """
 
     control: Control
     status: Status
@@ -165,6 +187,8 @@ class Platform:
       ``aurora``, ``rds``, ``cloudsql`` or ``azure``.
     markers
       what gave it away, e.g. ``("role rds_superuser", "setting rds.force_ssl")``.
+
+    Example: ``Platform("rds", ("role rds_superuser",))``.
     """
 
     name: str
@@ -173,9 +197,29 @@ class Platform:
 
 @dataclass
 class Report:
-    """Everything one ``verify`` run found, in catalogue order."""
+    """Everything one ``verify`` run found, in catalogue order.
 
-    target: str  # URL with the password hidden
+    target
+      the database URL, password hidden (``settings.display_url``).
+    database, user, superuser, server_version
+      what the server said of the session: ``current_database()``, ``current_user``,
+      whether that role is a superuser, ``server_version``.
+    started_at
+      UTC start, ``YYYY-MM-DDTHH:MM:SSZ``.
+    results
+      one ``Result`` per selected control, in catalogue order.
+    duration_ms
+      the whole run.
+    platform
+      the managed service the server runs on, or None (``platforms.detect``).
+
+    Example::
+
+        report = run("postgresql://app@db/app")
+        report.exit_code, report.counts()["fail"], report.result("ssl_on").status
+    """
+
+    target: str
     database: str
     user: str
     superuser: bool
@@ -186,7 +230,10 @@ class Report:
     platform: Platform | None = None
 
     def counts(self) -> dict[str, int]:
-        """How many controls came out each way, and ``total``."""
+        """How many controls came out each way, and ``total``.
+
+        Example: ``{"pass": 51, "fail": 44, "skip": 0, "not_applicable": 0, "total": 95}``.
+        """
         out = {s.value: 0 for s in Status}
         for r in self.results:
             out[r.status.value] += 1
@@ -195,16 +242,29 @@ class Report:
 
     @property
     def failed(self) -> list[Result]:
+        """The results that failed, in catalogue order.
+
+        Example: ``[r.control.id for r in report.failed]``.
+        """
         return [r for r in self.results if r.status is Status.FAIL]
 
     @property
     def exit_code(self) -> int:
         """0 when nothing failed, 1 when a selected control failed (skips and
-        not-applicable controls never count)."""
+        not-applicable controls never count).
+
+        Example: ``raise SystemExit(report.exit_code)``.
+        """
         return 1 if self.failed else 0
 
     def result(self, control_id: str) -> Result:
-        """The result of ``control_id``; KeyError when the run did not select it."""
+        """The result of ``control_id``; KeyError when the run did not select it.
+
+        control_id
+          a control's id, e.g. ``"ssl_on"``.
+
+        Example: ``report.result("ssl_on").detail``.
+        """
         for r in self.results:
             if r.control.id == control_id:
                 return r
@@ -212,10 +272,21 @@ class Report:
 
 
 class Stopwatch:
-    """Milliseconds since it was made."""
+    """Milliseconds since it was made.
+
+    Example::
+
+        clock = Stopwatch()
+        ...
+        took = clock.ms()   # 12.34
+    """
 
     def __init__(self) -> None:
         self._t0 = time.perf_counter()
 
     def ms(self) -> float:
+        """Milliseconds since the stopwatch was made, to 0.01 ms.
+
+        Example: ``Result(control, Status.PASS, "", [], clock.ms())``.
+        """
         return round((time.perf_counter() - self._t0) * 1000, 2)

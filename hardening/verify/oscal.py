@@ -37,6 +37,9 @@ _STATE = {Status.PASS: "satisfied", Status.FAIL: "not-satisfied"}
 def to_oscal(report: Report) -> dict[str, Any]:
     """The assessment-results document as a dict (``render_oscal`` writes it as JSON).
 
+    report
+      what ``run`` returned.
+
     Example: ``to_oscal(report)["assessment-results"]["results"][0]["findings"]``.
     """
     ids = _Ids(report)
@@ -105,6 +108,9 @@ def to_oscal(report: Report) -> dict[str, Any]:
 
 def render_oscal(report: Report) -> str:
     """``to_oscal(report)`` as indented JSON text.
+
+    report
+      what ``run`` returned.
 
     Example: ``Path("sar.json").write_text(render_oscal(report))``.
     """

@@ -37,6 +37,8 @@ class Handled:
       the service's own control, e.g. ``"the DB parameter group's rds.force_ssl = 1"``.
     show
       a setting whose current value is worth showing beside it (``"rds.force_ssl"``), or "".
+
+    Example: ``SERVICES["rds"].handled["hba_host_without_ssl"].show`` is ``"rds.force_ssl"``.
     """
 
     reason: str
@@ -54,6 +56,8 @@ class Service:
       the service's own roles: findings naming them are left out.
     handled
       control id -> ``Handled``.
+
+    Example: ``"rdsadmin" in SERVICES["rds"].reserved_roles``.
     """
 
     name: str
@@ -203,6 +207,11 @@ def detect(conn: psycopg.Connection[Any]) -> Platform | None:
 
     Reads only what any role can; a server that refuses even that (a hidden setting of the
     service) is taken for one of your own.
+
+    conn
+      an open connection (autocommit or in a transaction: the query runs in a savepoint).
+
+    Example: ``detect(conn)`` is ``Platform("rds", ("role rds_superuser", ...))`` on RDS.
     """
     try:
         with conn.transaction():
@@ -219,12 +228,26 @@ def detect(conn: psycopg.Connection[Any]) -> Platform | None:
 
 
 def handled(platform: Platform | None, control_id: str) -> Handled | None:
-    """How ``platform`` handles ``control_id``, or None when the control applies there."""
+    """How ``platform`` handles ``control_id``, or None when the control applies there.
+
+    platform
+      what ``detect`` returned (None: a server of your own, where every control applies).
+    control_id
+      a control's id.
+
+    Example: ``handled(Platform("rds", ()), "wal_archiving").instead``.
+    """
     if platform is None:
         return None
     return SERVICES[platform.name].handled.get(control_id)
 
 
 def reserved_roles(platform: Platform | None) -> frozenset[str]:
-    """The roles ``platform`` owns (empty for a server of your own)."""
+    """The roles ``platform`` owns (empty for a server of your own).
+
+    platform
+      what ``detect`` returned.
+
+    Example: ``"azuresu" in reserved_roles(Platform("azure", ()))``.
+    """
     return SERVICES[platform.name].reserved_roles if platform else frozenset()

@@ -36,6 +36,9 @@ __all__ = ["CONTROLS", "PROBES", "get", "ids"]
 def get(control_id: str) -> Control:
     """The control (or probe) ``control_id``; KeyError naming ``--list`` when there is none.
 
+    control_id
+      a control's id, as ``hardening verify --list`` shows it.
+
     Example: ``get("ssl_on").fix``.
     """
     try:
@@ -45,5 +48,8 @@ def get(control_id: str) -> Control:
 
 
 def ids() -> list[str]:
-    """The ids of the catalogue's controls (not the probes), in catalogue order."""
+    """The ids of the catalogue's controls (not the probes), in catalogue order.
+
+    Example: ``"ssl_on" in ids()``.
+    """
     return [c.id for c in CONTROLS]

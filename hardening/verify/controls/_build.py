@@ -21,7 +21,13 @@ NONEMPTY = r"."
 
 
 def rule_args(rules: tuple[Rule, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """The arguments of ``sql/checks/settings.sql`` for ``rules``: one array each."""
+    """The arguments of ``sql/checks/settings.sql`` for ``rules``: one array each.
+
+    rules
+      the ``Rule`` of every setting the control judges.
+
+    Example: ``dict(rule_args((Rule("fsync", ON, "on"),)))["settings"]`` is ``("fsync",)``.
+    """
 
     def bound(value: float | None) -> str:
         return "" if value is None else f"{value:g}"
@@ -50,6 +56,12 @@ def setting(
 ) -> Control:
     """A status control that passes when every one of ``rules`` holds, in this session and in
     every role- or database-level value a session here can get.
+
+    id, title, rationale, fix, severity, scope, privilege, cis, pgdsat, stig
+      as for ``Control``; the query is ``sql/checks/settings.sql`` and its arguments come
+      from ``rules``.
+    rules
+      a ``Rule`` for every setting the control judges.
 
     Example::
 

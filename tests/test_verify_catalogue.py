@@ -79,6 +79,12 @@ def test_there_are_at_least_90_controls_each_with_its_query() -> None:
     ids = [c.id for c in CONTROLS + PROBES]
     assert len(ids) == len(set(ids))
     for control in CONTROLS:
+        assert control.fix
+        assert control.rationale
+        assert control.title
+        assert control.privilege
+        assert control.scope in ("kit", "server")
+        assert control.severity in ("critical", "high", "medium", "low")
         query = sqlfiles.load(control.sql_file)
         assert query.lstrip().startswith("--"), f"{control.id}: the query explains itself"
         for name in control.params:

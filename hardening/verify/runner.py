@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 from sqlalchemy.engine import URL
 
 from hardening import settings, sqlfiles
-from hardening.errors import SettingsError, VerifyError
+from hardening.errors import HardeningError, SettingsError, VerifyError
 from hardening.verify import platforms
 from hardening.verify.controls import CONTROLS, PROBES
 from hardening.verify.model import Control, Platform, Report, Result, Status, Stopwatch
@@ -205,8 +205,9 @@ def run(
     return report
 
 
-class _Aborted(Exception):
-    """A control's query failed and took the run's transaction with it."""
+class _Aborted(HardeningError):
+    """A control's query failed and took the run's transaction with it (never leaves
+    ``_evaluate_all``: it rolls the transaction back)."""
 
 
 def _evaluate_all(

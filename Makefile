@@ -8,7 +8,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 .PHONY: demo test lint typecheck bench system engine venv images clean
 
 demo: system venv engine  ## hardening end to end on a throwaway PostgreSQL 15 (KEEP=1 keeps it)
-	$(PY) -m hardening.demo --backend "$$(cat .state/backend)" $(if $(KEEP),--keep,)
+	$(PY) scripts/demo.py --backend "$$(cat .state/backend)" $(if $(KEEP),--keep,)
 
 test: system venv engine  ## ruff, mypy --strict, and the suite on PostgreSQL 15 and 17
 	scripts/test.sh
@@ -25,7 +25,7 @@ bench: system venv engine  ## encrypted-column benchmarks, ratios against plaint
 system:
 	scripts/ensure-system.sh
 
-engine:
+engine: venv  ## the images are built by the kit itself (hardening testing-image build)
 	scripts/ensure-docker.sh
 
 images: engine

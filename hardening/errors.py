@@ -25,6 +25,7 @@ Messages name the object and the fix, never a key, a password or a plaintext. Th
     │   └── PasswordPolicyError  the password breaks the database's policy
     ├── VerifyError              ``hardening verify`` could not run at all
     └── ServerStartError         a test server (pytest plugin) did not come up
+        └── ImageUnavailableError  the docker backend's image is missing and cannot be built
 
     HardeningWarning (UserWarning)
     └── PepperWarning            reuse history kept without HARDENING_PASSWORD_PEPPER
@@ -55,6 +56,7 @@ __all__ = [
     "EnvelopeError",
     "HardeningError",
     "HardeningWarning",
+    "ImageUnavailableError",
     "InlineKeyError",
     "KeyConfigError",
     "KeyNotFoundError",
@@ -257,3 +259,9 @@ class VerifyError(HardeningError):
 
 class ServerStartError(HardeningError):
     """A test server did not come up; the message carries the tail of its log."""
+
+
+class ImageUnavailableError(ServerStartError):
+    """The docker backend's image is not in the engine and cannot be built or pulled here;
+    the message says what was tried and names the command that builds it
+    (``hardening testing-image build VERSION``)."""

@@ -1,350 +1,40 @@
-"""The keyring: named 256-bit keys from ``HARDENING_KEYS``, a file, or an application hook.
+"""The keyring, by its old name: ``hardening.crypto.keys`` (docs and applications import
+``hardening.keys.configure_keys``; ``hardening.types`` re-exports it too)."""
 
-``HARDENING_KEYS="k2:BASE64,k1:BASE64"``: comma-separated ``key_id:base64(32 random bytes)``;
-the first entry is active (encrypts), every entry decrypts. ``HARDENING_KEYS_FILE`` names a
-file holding the same text (one entry per line or comma-separated, ``#`` comments allowed).
-An application can instead call ``configure_keys(hook)`` with a callable (a KMS or Vault
-client) that returns a ``Keyring``, a spec string, or ``(key_id, bytes)`` pairs.
-
-There is no default key. Key material never appears in a message, a repr or a log line:
-``Key`` and ``Keyring`` print their ids only, and errors name ids and sources, never values.
-
-Every purpose gets its own key derived with HKDF-SHA256 (``Key.derive``): the AEAD key, the
-pgcrypto password of a column and the blind-index key of a column are all different.
-"""
-
-from __future__ import annotations
-
-import base64
-import binascii
-import os
-import re
-import secrets
-import threading
-import weakref
-from collections.abc import Callable, Iterable, Mapping
-from functools import cached_property
-from pathlib import Path
-from typing import Protocol, TypeAlias
-
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from hardening.errors import (
-    EncryptionError,
-    KeyConfigError,
-    KeyNotFoundError,
+from hardening.crypto.keys import (
+    ENV_KEYS,
+    ENV_KEYS_FILE,
+    KEY_BYTES,
+    KEY_ID_PATTERN,
+    Key,
+    KeyHook,
+    Keyring,
+    KeySource,
+    KeyWatcher,
+    as_keyring,
+    configure_keys,
+    default_keyring,
+    from_hook,
+    generate_entry,
+    reload,
+    watch,
 )
 
-KEY_BYTES = 32
-KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-ENV_KEYS = "HARDENING_KEYS"
-ENV_KEYS_FILE = "HARDENING_KEYS_FILE"
-
-
-class Key:
-    """One named 256-bit key. Its repr shows the id only."""
-
-    __slots__ = ("__dict__", "_material", "id")
-
-    def __init__(self, key_id: str, material: bytes) -> None:
-        if not isinstance(key_id, str) or not KEY_ID_PATTERN.fullmatch(key_id):
-            # not echoed: an entry written the wrong way round has its key material here
-            raise KeyConfigError(
-                "a key id is not valid: use 1-64 characters from A-Z a-z 0-9 _ . - "
-                "(entries are key_id:base64key, the id first)"
-            )
-        if not isinstance(material, bytes | bytearray) or len(material) != KEY_BYTES:
-            size = (
-                f"{len(material)} bytes" if isinstance(material, bytes | bytearray) else "no bytes"
-            )
-            raise KeyConfigError(
-                f"{_described(key_id)} has {size}; keys are {KEY_BYTES} random bytes, "
-                "base64-encoded (`hardening keygen` prints one)"
-            )
-        self.id = key_id
-        self._material = bytes(material)
-
-    def __repr__(self) -> str:
-        return f"Key(id={self.id!r})"
-
-    def derive(self, purpose: str) -> bytes:
-        """A 32-byte key for ``purpose`` only (HKDF-SHA256, info = ``purpose``)."""
-        return HKDF(
-            algorithm=hashes.SHA256(),
-            length=KEY_BYTES,
-            salt=None,
-            info=b"pg-hardening/" + purpose.encode(),
-        ).derive(self._material)
-
-    @cached_property
-    def aead(self) -> AESGCM:
-        """The AES-256-GCM cipher of this key, made once and reused."""
-        return AESGCM(self.derive("aead/v1"))
-
-
-class Keyring:
-    """Keys by id; the first one is active (encrypts), all of them decrypt."""
-
-    def __init__(self, keys: Iterable[Key], source: str = "application") -> None:
-        self.keys: tuple[Key, ...] = tuple(keys)
-        self.source = source
-        if not self.keys:
-            raise KeyConfigError(f"no encryption keys in {source}; {_FIX}")
-        self._by_id: dict[str, Key] = {}
-        for key in self.keys:
-            if key.id in self._by_id:
-                raise KeyConfigError(f"{_described(key.id)} appears twice in {source}")
-            self._by_id[key.id] = key
-
-    def __repr__(self) -> str:
-        return f"Keyring(ids={list(self.ids)!r}, source={self.source!r})"
-
-    @property
-    def active(self) -> Key:
-        return self.keys[0]
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return tuple(k.id for k in self.keys)
-
-    def get(self, key_id: str, column: str | None = None) -> Key:
-        key = self._by_id.get(key_id)
-        if key is None:
-            raise KeyNotFoundError(key_id, column, self.ids)
-        return key
-
-    def __contains__(self, key_id: object) -> bool:
-        return key_id in self._by_id
-
-    @classmethod
-    def parse(cls, spec: str, source: str = ENV_KEYS) -> Keyring:
-        """Read ``key_id:base64,...`` (commas or newlines; ``#`` starts a comment)."""
-        entries: list[Key] = []
-        for raw_line in spec.splitlines():
-            line = raw_line.split("#", 1)[0]
-            for raw in line.split(","):
-                entry = raw.strip()
-                if not entry:
-                    continue
-                where = f"{source}, entry {len(entries) + 1}"
-                key_id, sep, encoded = entry.partition(":")
-                if not sep:
-                    raise KeyConfigError(f"{where} has no ':'; expected key_id:base64(32 bytes)")
-                try:
-                    entries.append(Key(key_id.strip(), _b64(key_id.strip(), encoded.strip())))
-                    continue
-                except KeyConfigError as exc:
-                    problem = str(exc)
-                raise KeyConfigError(f"{where}: {problem}")  # outside the block: no __context__
-        return cls(entries, source)
-
-    @classmethod
-    def from_pairs(cls, pairs: Iterable[tuple[str, bytes]], source: str = "application") -> Keyring:
-        return cls((Key(kid, material) for kid, material in pairs), source)
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> Keyring:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise KeyConfigError(
-                f"cannot read the key file {ENV_KEYS_FILE}={os.fspath(path)!r}: {exc.strerror}"
-            ) from None
-        return cls.parse(text, source=f"{ENV_KEYS_FILE} {os.fspath(path)!r}")
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Keyring:
-        env = os.environ if environ is None else environ
-        spec = env.get(ENV_KEYS, "")
-        if spec.strip():
-            return cls.parse(spec, source=ENV_KEYS)
-        path = env.get(ENV_KEYS_FILE, "")
-        if path.strip():
-            return cls.from_file(path.strip())
-        empty = [name for name in (ENV_KEYS, ENV_KEYS_FILE) if name in env]
-        state = (
-            f"{' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} set but empty"
-            if empty
-            else f"{ENV_KEYS} and {ENV_KEYS_FILE} are unset"
-        )
-        raise KeyConfigError(f"no encryption keys: {state}; {_FIX}")
-
-
-_FIX = (
-    f"set {ENV_KEYS}=key_id:base64key (run `hardening keygen` for one), "
-    f"point {ENV_KEYS_FILE} at a file holding it, or call hardening.keys.configure_keys(hook)"
-)
-
-KeySource: TypeAlias = "Keyring | str | Mapping[str, bytes] | Iterable[tuple[str, bytes]]"
-KeyHook: TypeAlias = "Callable[[], KeySource]"
-_SOURCES = (
-    "a Keyring, a 'key_id:base64,...' string, a {key_id: bytes} mapping (first = active) or "
-    "(key_id, bytes) pairs"
-)
-
-
-def as_keyring(source: KeySource, origin: str = "application") -> Keyring:
-    """A ``Keyring`` from a keyring, a spec string, a ``{key_id: bytes}`` mapping (in order,
-    the first active) or ``(key_id, bytes)`` pairs."""
-    if isinstance(source, Keyring):
-        return source
-    if isinstance(source, str):
-        return Keyring.parse(source, source=origin)
-    if isinstance(source, Mapping):
-        return Keyring.from_pairs(source.items(), source=origin)
-    if isinstance(source, bytes | bytearray) or not isinstance(source, Iterable):
-        raise KeyConfigError(f"{origin} gave a {type(source).__name__}; expected {_SOURCES}")
-    pairs: list[tuple[str, bytes]] = []
-    for item in source:
-        if not isinstance(item, tuple | list) or len(item) != 2:
-            # the item is not shown: it may be key material
-            raise KeyConfigError(
-                f"{origin} gave an entry that is not a (key_id, bytes) pair "
-                f"(a {type(item).__name__}); expected {_SOURCES}"
-            )
-        pairs.append((item[0], item[1]))
-    return Keyring.from_pairs(pairs, source=origin)
-
-
-def from_hook(hook: KeyHook, origin: str) -> Keyring:
-    """Call an application's key hook; its failure becomes a ``KeyConfigError`` naming the
-    hook, with the hook's own exception kept as the cause (not quoted in the message)."""
-    try:
-        source = hook()
-    except EncryptionError:
-        raise
-    except Exception as exc:
-        raise KeyConfigError(
-            f"{origin} raised {type(exc).__name__} (its error is the cause of this one); "
-            "the keys in use, if any, are unchanged"
-        ) from exc
-    return as_keyring(source, origin=origin)
-
-
-class _Default:
-    """The process-wide keyring: a configured hook or the environment, read once, re-read
-    on ``reload()`` (and by the types when a value names a key id they have not seen)."""
-
-    def __init__(self) -> None:
-        self.hook: KeyHook | None = None
-        self.keyring: Keyring | None = None
-        self.generation = 0
-        self.lock = threading.Lock()
-        self.watchers: weakref.WeakSet[KeyWatcher] = weakref.WeakSet()
-
-    def reset(self) -> None:
-        """Forget the keyring and tell every watcher (the columns' caches) to forget theirs."""
-        self.keyring = None
-        for watcher in list(self.watchers):
-            watcher.keys_changed()
-
-    def get(self) -> Keyring:
-        ring = self.keyring
-        if ring is None:
-            with self.lock:
-                if self.keyring is None:
-                    self.keyring = self._load()
-                    self.generation += 1
-                ring = self.keyring
-        return ring
-
-    def _load(self, hook: KeyHook | None = None) -> Keyring:
-        hook = hook or self.hook
-        if hook is None:
-            return Keyring.from_env()
-        return from_hook(hook, "the configure_keys() hook")
-
-    def replace(self, hook: KeyHook | None, ring: Keyring) -> None:
-        """Switch to ``hook`` and its freshly read ``ring``, and tell every watcher."""
-        with self.lock:
-            self.hook = hook
-            self.keyring = ring
-            self.generation += 1
-            for watcher in list(self.watchers):
-                watcher.keys_changed()
-
-
-_DEFAULT = _Default()
-
-
-def configure_keys(hook: KeyHook | KeySource | None) -> None:
-    """Use ``hook`` (a callable, a ``Keyring``, a spec string, a mapping or pairs) instead of
-    the environment for every encrypted column without its own ``keys=``; None goes back to
-    the environment (read on first use). A hook's keys are read and checked now: a bad hook
-    raises ``KeyConfigError`` here and leaves the keys in use as they were."""
-    if hook is None:
-        with _DEFAULT.lock:
-            _DEFAULT.hook = None
-            _DEFAULT.reset()
-        return
-    new_hook = hook if callable(hook) else _fixed(as_keyring(hook, origin="configure_keys()"))
-    _DEFAULT.replace(new_hook, _DEFAULT._load(new_hook))
-
-
-def _fixed(ring: Keyring) -> KeyHook:
-    return lambda: ring
-
-
-def default_keyring() -> Keyring:
-    """The process-wide keyring (read on first use)."""
-    return _DEFAULT.get()
-
-
-def reload() -> Keyring:
-    """Read the keys again (after a rotation changed the environment, file or vault). When
-    they cannot be read, ``KeyConfigError`` is raised and the keys in use stay as they were."""
-    ring = _DEFAULT._load()
-    _DEFAULT.replace(_DEFAULT.hook, ring)
-    return ring
-
-
-class KeyWatcher(Protocol):
-    def keys_changed(self) -> None: ...
-
-
-def watch(watcher: KeyWatcher) -> None:
-    """Call ``watcher.keys_changed()`` when the process-wide keys are reloaded or reconfigured."""
-    _DEFAULT.watchers.add(watcher)
-
-
-def generate_entry(key_id: str | None = None) -> str:
-    """A fresh ``key_id:base64`` entry from the OS random source."""
-    kid = key_id or f"k{secrets.token_hex(4)}"
-    key = Key(kid, secrets.token_bytes(KEY_BYTES))
-    return f"{key.id}:{base64.b64encode(key._material).decode()}"
-
-
-def _b64(key_id: str, encoded: str) -> bytes:
-    """Standard or URL-safe base64, strictly: a stray character is an error, not skipped."""
-    if "=" not in encoded:
-        encoded += "=" * (-len(encoded) % 4)
-    try:
-        if "-" in encoded or "_" in encoded:
-            return base64.b64decode(encoded, altchars=b"-_", validate=True)
-        return base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        pass  # raised below, outside the block: binascii's error describes the key text
-    raise KeyConfigError(
-        f"{_described(key_id)} is not valid base64; expected key_id:base64(32 random bytes)"
-    )
-
-
-def _described(key_id: str) -> str:
-    """``key 'k1'`` for a key id fit to print; for anything else (an entry written the wrong
-    way round puts the key material where the id goes) a phrase that does not quote it."""
-    if KEY_ID_PATTERN.fullmatch(key_id) and not _looks_like_key(key_id):
-        return f"key {key_id!r}"
-    return "a key (its id is not shown: it looks like key material; is the entry key_id:base64?)"
-
-
-def _looks_like_key(text: str) -> bool:
-    padded = text + "=" * (-len(text) % 4)
-    for decode in (base64.b64decode, base64.urlsafe_b64decode):
-        try:
-            if len(decode(padded)) >= KEY_BYTES - 2:
-                return True
-        except (binascii.Error, ValueError):
-            continue
-    return False
+__all__ = [
+    "ENV_KEYS",
+    "ENV_KEYS_FILE",
+    "KEY_BYTES",
+    "KEY_ID_PATTERN",
+    "Key",
+    "KeyHook",
+    "KeySource",
+    "KeyWatcher",
+    "Keyring",
+    "as_keyring",
+    "configure_keys",
+    "default_keyring",
+    "from_hook",
+    "generate_entry",
+    "reload",
+    "watch",
+]

@@ -1,8 +1,10 @@
 """Run the kit's own migrations from Python: the same env.py and versions the CLI uses, and
-what that env.py does around a run (server messages, the version table's preflight)."""
+what that env.py does around a run (server messages, the version table's preflight, the
+settings given for steps applied before, ``check_server_profile``)."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -18,12 +20,27 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 
 import hardening
-from hardening import ops
+from hardening import steps
 from hardening.errors import HardeningError
+from hardening.steps import server_profile, values
 
 
 def config(url: URL | str | None = None, **x_args: str) -> Config:
-    """An Alembic Config for the kit's migrations against ``url``, with ``-x`` settings."""
+    """An Alembic Config for the kit's migrations (its env.py and versions) against ``url``,
+    for alembic's own ``command`` functions.
+
+    Example::
+
+        from alembic import command
+        command.history(config())
+        command.upgrade(config(url, audit_role="rds_pgaudit"), "head", sql=True)
+
+    Args:
+        url: the target database; None where no connection is needed (history, ``--sql``,
+            which reads the dialect only).
+        x_args: kit settings, as ``-x name=value`` would give them (``hardening settings``
+            lists them; secrets come from the environment only).
+    """
     location = str(Path(hardening.migrations_location()).parent)
     cfg = Config()
     cfg.set_main_option("script_location", location)
@@ -37,10 +54,36 @@ def config(url: URL | str | None = None, **x_args: str) -> Config:
 
 
 def upgrade(url: URL | str, target: str = "head", **x_args: str) -> None:
+    """``alembic upgrade target`` of the kit's migrations, in one transaction like the CLI's.
+
+    Example::
+
+        hardening.migrate.upgrade("postgresql://owner:pw@db/app", audit_log="ddl, role")
+
+    Args:
+        url: the target database (``postgresql://`` is read as psycopg 3).
+        target: a revision id, ``head`` or a relative target such as ``+1``.
+        x_args: kit settings, as for ``config``.
+    :raises SystemExit: with one ``alembic: ...`` line naming the problem and its fix, as the
+        kit's env.py ends a run it refuses (nothing changed).
+    """
     command.upgrade(config(url, **x_args), target)
 
 
 def downgrade(url: URL | str, target: str = "base", **x_args: str) -> None:
+    """``alembic downgrade target``: back to exactly what the database was before the steps
+    above ``target`` (``base``: before the kit).
+
+    Example::
+
+        hardening.migrate.downgrade(url, "h004_least_privilege")
+
+    Args:
+        url: the target database.
+        target: a revision id, ``base`` or a relative target such as ``-1``.
+        x_args: kit settings, as for ``config``; undoing a step reads what its upgrade
+            recorded in ``hardening.applied``, not the settings.
+    """
     command.downgrade(config(url, **x_args), target)
 
 
@@ -60,7 +103,17 @@ def server_message_line(severity: str, primary: str, hint: str | None) -> str | 
     None for other severities and for pgaudit's own lines (``pgaudit.log_client``), which
     echo statements: the audit trail, not advice, and in a revision of yours maybe values.
     The kit's SQL raises NOTICEs that name roles, functions and the statements that fix
-    them, never a password or a key (sql/migrations/state.sql)."""
+    them, never a password or a key (sql/migrations/h001_state/).
+
+    Args:
+        severity: the message's severity, not localised (``diag.severity_nonlocalized``).
+        primary: its primary text.
+        hint: its hint, if any.
+
+    Example::
+
+        server_message_line("NOTICE", "kept role r", None)  # 'server NOTICE: kept role r'
+    """
     if severity not in FORWARDED_SEVERITIES or primary.startswith("AUDIT: "):
         return None
     text = " ".join(primary.splitlines())
@@ -74,7 +127,19 @@ def forwarding_server_messages(
     connection: Connection, write: Callable[[str], Any] | None = None
 ) -> Iterator[None]:
     """While the block runs, write each NOTICE or WARNING the server sends on ``connection``
-    as one line (to stderr by default): alembic itself never shows them."""
+    as one line (to stderr by default): alembic itself never shows them.
+
+    Args:
+        connection: the connection the migrations run on (psycopg 3; others pass nothing).
+        write: what takes each line; None writes it to stderr.
+
+    Example::
+
+        with engine.connect() as connection, forwarding_server_messages(connection):
+            context.configure(connection=connection, target_metadata=metadata)
+            with context.begin_transaction():
+                context.run_migrations()
+    """
     driver: Any = connection.connection.driver_connection
     if not hasattr(driver, "add_notice_handler"):  # not psycopg 3
         yield
@@ -100,7 +165,18 @@ def forwarding_server_messages(
 def version_table_refusal(connection: Connection, table: str) -> str | None:
     """Why the migrating role cannot create alembic's version table ``table``, which alembic
     creates (unqualified: in the first schema of search_path) before any step runs, so before
-    h001_state can name what it needs; None when the table exists or may be created."""
+    the kit's first step can name what it needs; None when the table exists or may be created.
+
+    Args:
+        connection: the connection the migrations will run on.
+        table: the version table's name (unqualified).
+
+    Example::
+
+        refusal = version_table_refusal(connection, "hardening_version")
+        if refusal:
+            raise MigrationError(refusal)
+    """
     row = connection.execute(
         text(
             "SELECT to_regclass(quote_ident(:table)) IS NOT NULL, quote_ident(current_user), "
@@ -121,96 +197,34 @@ def version_table_refusal(connection: Connection, table: str) -> str | None:
         )
     return (
         f"pg-hardening: role {user} needs the CREATE privilege on schema {schema} for "
-        f"alembic's version table {table} (step h001_state then needs CREATE on database "
-        f"{database}): run the upgrade as the database owner, or as the schema's owner: "
+        f"alembic's version table {table} (step {steps.named('state').id} then needs CREATE on "
+        f"database {database}): run the upgrade as the database owner, or as the schema's owner: "
         f"GRANT CREATE ON SCHEMA {schema} TO {user}"
     )
 
 
-# The settings the kit's revisions read, each with the revision that reads it. Alembic runs a
-# revision once: a value given when that revision is applied already takes no effect.
-# (server_profile is refused at head by ops.check_server_profile; the server_* values count
-# only with it.)
-READ_BY: dict[str, str] = {
-    "pgcrypto_schema": "h002_pgcrypto",
-    "pgcrypto_function_cost": "h002_pgcrypto",
-    **dict.fromkeys(
-        (
-            "password_min_length",
-            "password_max_age_days",
-            "password_history_depth",
-            "password_min_strength",
-            "password_admin_role",
-        ),
-        "h003_password_policy",
-    ),
-    **dict.fromkeys(
-        ("app_schema", "readonly_role", "readwrite_role", "table_owner_role"),
-        "h004_least_privilege",
-    ),
-    **dict.fromkeys(
-        (
-            "audit_log",
-            "audit_log_catalog",
-            "audit_log_parameter",
-            "audit_log_relation",
-            "audit_log_statement_once",
-            "audit_log_level",
-            "audit_log_client",
-        ),
-        "h005_pgaudit",
-    ),
-    **dict.fromkeys(("audit_role", "audit_reader_role", "audit_tables"), "h006_audit_roles"),
-}
-_DEFAULT_ACL_TO = (
-    "SELECT EXISTS (SELECT FROM pg_default_acl d, aclexplode(d.defaclacl) a "
-    "WHERE d.defaclobjtype = 'r' AND a.privilege_type = '{}' "
-    "AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = :value))"
-)
-_H004_DEFAULTS = (
-    "SELECT bool_and({}) FROM hardening.applied "
-    "WHERE step = 'h004_least_privilege' AND kind = 'default_privilege_granted'"
-)
-# Whether what the applied revision left matches :value (the -x value, normalised): true or
-# false; NULL (or an error) when the database cannot tell. Read-only catalog queries.
+# The settings whose effect the kit's steps can show, each with the step that reads it, and the
+# query telling whether the applied step left a value (hardening.steps.Step.in_effect). Alembic
+# runs a revision once: a value given when that revision is applied already takes no effect.
+# (server_profile is refused at head by check_server_profile; the server_* values count only
+# with it.)
+READ_BY: dict[str, str] = {name: step.id for step in steps.STEPS for name in step.in_effect}
 IN_EFFECT: dict[str, str] = {
-    "pgcrypto_schema": "SELECT EXISTS (SELECT FROM pg_extension e JOIN pg_namespace n "
-    "ON n.oid = e.extnamespace WHERE e.extname = 'pgcrypto' AND n.nspname = :value)",
-    "pgcrypto_function_cost": "SELECT bool_and(p.procost = CAST(:value AS real)) "
-    "FROM pg_extension e JOIN pg_depend d ON d.refobjid = e.oid "
-    "AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e' JOIN pg_proc p ON p.oid = d.objid "
-    f"WHERE e.extname = 'pgcrypto' AND p.proname = ANY (ARRAY{list(ops.PGCRYPTO_FUNCTIONS)})",
-    **{
-        f"password_{column}": f"SELECT {column} = CAST(:value AS integer) "
-        "FROM hardening.password_policy"
-        for column in ("min_length", "max_age_days", "history_depth", "min_strength")
-    },
-    "password_admin_role": "SELECT hardening.holds('table', 'hardening', 'password_history', "
-    "'INSERT', :value)",
-    "app_schema": _H004_DEFAULTS.format("target->>'schema' = :value"),
-    "table_owner_role": _H004_DEFAULTS.format(
-        "target->>'owner' = coalesce(nullif(:value, ''), current_user)"
-    ),
-    "readonly_role": _DEFAULT_ACL_TO.format("SELECT"),
-    "readwrite_role": _DEFAULT_ACL_TO.format("INSERT"),
-    **{
-        name: f"SELECT hardening.database_setting('pgaudit.{name[len('audit_') :]}') = :value"
-        for name in READ_BY
-        if name.startswith("audit_log")
-    },
-    "audit_role": "SELECT hardening.database_setting('pgaudit.role') = :value",
-    "audit_reader_role": "SELECT hardening.holds('table', 'hardening', 'applied', 'SELECT', "
-    ":value)",
+    name: query for step in steps.STEPS for name, query in step.in_effect.items()
 }
-_AUDIT_GRANTS = (
-    "SELECT target->>'schema', target->>'name', target->>'privilege' FROM hardening.applied "
-    "WHERE step = 'h006_audit_roles' AND kind = 'privilege_granted' AND target->>'type' = 'table' "
-    "AND target->>'grantee' = hardening.database_setting('pgaudit.role')"
-)
+check_server_profile = server_profile.check_server_profile
 
 
 def applied_revisions(migration: MigrationContext) -> set[str]:
-    """The revisions the database is at, with everything below them."""
+    """The revisions the database is at, with everything below them.
+
+    Args:
+        migration: the running migration context (``context.get_context()`` in env.py).
+
+    Example::
+
+        applied_before = applied_revisions(context.get_context())  # before run_migrations()
+    """
     script = migration.script
     if script is None:
         return set()
@@ -223,25 +237,13 @@ def applied_revisions(migration: MigrationContext) -> set[str]:
 
 
 def _normalised(name: str, value: str) -> str:
-    if name == "audit_log":  # as ops.audit_classes writes it
-        return ", ".join(p.strip().lower() for p in value.split(",") if p.strip())
+    """``value`` as the step that reads setting ``name`` writes it into the database."""
+    if name == "audit_log":
+        return values.audit_classes(value)
+    if name == "audit_tables":  # [[schema, table, privilege], ...], as IN_EFFECT reads it
+        grants = values.audit_grants(value)
+        return json.dumps(sorted({(g.schema, g.table, p) for g in grants for p in g.privileges}))
     return value.strip().lower() if name.startswith("audit_log") else value.strip()
-
-
-def _audit_tables_in_effect(connection: Connection) -> bool:
-    """Whether the audit role holds exactly the grants of setting audit_tables that step
-    h006 made (recorded), or held before."""
-    wanted = {(g.schema, g.table, p) for g in ops.audit_grants() for p in g.privileges}
-    recorded = {tuple(row) for row in connection.execute(text(_AUDIT_GRANTS))}
-    held = connection.execute(
-        text(
-            "SELECT coalesce(bool_and(hardening.holds('table', s, t, p, "
-            "hardening.database_setting('pgaudit.role'))), true) "
-            "FROM unnest(CAST(:s AS text[]), CAST(:t AS text[]), CAST(:p AS text[])) AS w(s, t, p)"
-        ),
-        {k: [w[i] for w in sorted(wanted)] for i, k in enumerate("stp")},
-    ).scalar()
-    return recorded <= wanted and bool(held)
 
 
 def _in_effect(connection: Connection, name: str, value: str) -> bool | None:
@@ -249,12 +251,10 @@ def _in_effect(connection: Connection, name: str, value: str) -> bool | None:
     Each query runs in a savepoint: a value the query cannot take leaves the run unharmed."""
     try:
         with connection.begin_nested():
-            if name == "audit_tables":
-                return _audit_tables_in_effect(connection)
             if name not in IN_EFFECT:
                 return None
             found = connection.execute(
-                text(IN_EFFECT[name]), {"value": _normalised(name, value)}
+                text(IN_EFFECT[name]), {"value": _normalised(name, value), "step": READ_BY[name]}
             ).scalar()
             return None if found is None else bool(found)
     except (DBAPIError, HardeningError):  # a value the kit would refuse: not in effect
@@ -267,7 +267,19 @@ def settings_without_effect(
     """After an upgrade: one line naming each ``-x`` value given for a revision that was
     applied before the run (so alembic did not run it again) and that differs from what that
     revision left, or cannot be compared; with the downgrade and upgrade that apply them.
-    None when there is none: a repeated identical deploy stays quiet."""
+    None when there is none: a repeated identical deploy stays quiet.
+
+    Args:
+        migration: the migration context of the run, after ``run_migrations()``.
+        x_args: the run's ``-x`` values.
+        applied_before: ``applied_revisions`` taken before the run.
+
+    Example::
+
+        line = settings_without_effect(context.get_context(), x_args, applied_before)
+        if line:
+            print(line, file=sys.stderr)
+    """
     connection, script = migration.connection, migration.script
     if connection is None or script is None:
         return None

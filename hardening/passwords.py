@@ -3,7 +3,7 @@
 PostgreSQL cannot check a password it never sees, and it should never see one: event
 triggers do not fire for ALTER ROLE, and server-side check modules cannot read a verifier
 hashed by the client. So ``set_password`` reads the policy from ``hardening.password_policy``
-(installed by step h003_password_policy), refuses a password that is too short, contains the
+(installed by the kit's password-policy step), refuses a password that is too short, contains the
 role name, is weak or common (zxcvbn) or was used before (``hardening.password_history``:
 salted scrypt digests, keyed with HARDENING_PASSWORD_PEPPER), then hashes it with
 SCRAM-SHA-256 here and sends only the verifier, with VALID UNTIL from the policy.
@@ -36,7 +36,7 @@ import psycopg
 from psycopg import sql
 from zxcvbn import zxcvbn
 
-from hardening import settings
+from hardening import settings, steps
 from hardening.errors import PasswordError, PasswordPolicyError, PepperWarning
 
 SALT_BYTES = 16
@@ -45,9 +45,10 @@ SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
 STRENGTH_WORDS = ("very weak", "weak", "fair", "strong", "very strong")
 
 
+POLICY_STEP = steps.named("password_policy").id  # the step that installs the policy
 NOT_INSTALLED = (
     "this database has no hardening.password_policy: run `alembic upgrade head` "
-    "(step h003_password_policy) first"
+    f"(step {POLICY_STEP}) first"
 )
 
 # Whether the current role may use each of the two tables (found by name in the catalog:
@@ -78,6 +79,25 @@ LIMIT 1
 
 @dataclass(frozen=True)
 class Policy:
+    """The password policy of a database: the row of ``hardening.password_policy`` that step
+    h003_password_policy writes from the ``password_*`` settings.
+
+    Args:
+        min_length: the fewest characters a password may have, counted in its SASLprep form.
+        max_age_days: days from now to the role's VALID UNTIL; 0 sets none (``infinity``).
+        history_depth: how many previous passwords of the role cannot be used again; 0 keeps
+            no history.
+        min_strength: the lowest zxcvbn score accepted, 0 (very weak) to 4 (very strong).
+        forbid_role_name: refuse a password that contains the role name (3 characters or
+            more, case ignored).
+
+    Example::
+
+        policy = Policy(min_length=14, max_age_days=365, history_depth=5, min_strength=3,
+                        forbid_role_name=True)
+        problems(policy, "app_user", "app_user-2024")   # three rules broken
+    """
+
     min_length: int
     max_age_days: int
     history_depth: int
@@ -86,7 +106,25 @@ class Policy:
 
 
 def load_policy(conn: psycopg.Connection[Any]) -> Policy:
-    """The policy row of ``hardening.password_policy``."""
+    """The policy row of ``hardening.password_policy``.
+
+    Args:
+        conn: a connection to the database, as a role that may read the policy (a member of
+            the ``password_admin_role``, see ``require_access``).
+
+    Returns:
+        The database's ``Policy``.
+
+    Raises:
+        PasswordError: the database has no policy (step h003_password_policy has not run), or
+            its table is empty.
+
+    Example::
+
+        with psycopg.connect("postgresql://admin@db/app") as conn:
+            policy = load_policy(conn)
+        policy.min_length   # 14 with the default settings
+    """
     try:
         row = conn.execute(
             "SELECT min_length, max_age_days, history_depth, min_strength, forbid_role_name "
@@ -95,7 +133,9 @@ def load_policy(conn: psycopg.Connection[Any]) -> Policy:
     except psycopg.errors.UndefinedTable:
         raise PasswordError(NOT_INSTALLED) from None
     if row is None:
-        raise PasswordError("hardening.password_policy is empty: downgrade and upgrade h003")
+        raise PasswordError(
+            f"hardening.password_policy is empty: downgrade and upgrade step {POLICY_STEP}"
+        )
     return Policy(*row)
 
 
@@ -128,6 +168,18 @@ def saslprep(password: str) -> str:
     """``password`` as PostgreSQL's SCRAM hashes it: SASLprep (RFC 4013) the way
     ``pg_saslprep`` (src/common/saslprep.c, used by libpq and the server) applies it.
 
+    Args:
+        password: the password as typed.
+
+    Returns:
+        The form SCRAM hashes; ``password`` itself where PostgreSQL's SASLprep would fail.
+
+    Example::
+
+        saslprep("pass\\u00a0word")     # "pass word": a no-break space is a space
+        saslprep("soft\\u00adhyphen")   # "softhyphen": a soft hyphen is nothing
+        saslprep("\\ufb01sh")           # "fish": the ligature is two letters
+
     Pure ASCII is returned unchanged, unchecked. Otherwise non-ASCII spaces (C.1.2) become
     SPACE and the characters "commonly mapped to nothing" (B.1) are removed, then the result is
     NFKC-normalised. Where PostgreSQL's SASLprep fails, SCRAM falls back to the raw password,
@@ -154,6 +206,21 @@ def problems(policy: Policy, role: str, password: str) -> list[str]:
     All but the NUL check judge the SASLprep form, the password SCRAM really hashes: a soft
     hyphen or zero-width joiner is no character of it, so it cannot pad the length, hide the
     role name or a dictionary word from the checks.
+
+    Args:
+        policy: the rules, e.g. from ``load_policy``.
+        role: the role the password is for (its name is checked against the password).
+        password: the candidate password.
+
+    Returns:
+        One phrase per broken rule, in words a user can act on; empty when none is broken.
+        The password itself is never quoted.
+
+    Example::
+
+        problems(policy, "app_user", "app_user-2024")
+        # ['shorter than 14 characters', 'contains the role name', 'too easy to guess (...)']
+        problems(policy, "app_user", "correct horse battery staple")   # []
     """
     found: list[str] = []
     if "\x00" in password:
@@ -178,7 +245,23 @@ def problems(policy: Policy, role: str, password: str) -> list[str]:
 def history_digest(password: str, salt: bytes, pepper: str | None = None) -> bytes:
     """Salted scrypt of ``password``, keyed with the pepper (HARDENING_PASSWORD_PEPPER) if set.
 
-    Callers pass the SASLprep form (``saslprep``), so equivalent spellings share a digest."""
+    Callers pass the SASLprep form (``saslprep``), so equivalent spellings share a digest.
+
+    Args:
+        password: the password in its SASLprep form.
+        salt: random bytes kept beside the digest (``SALT_BYTES`` of them in the history).
+        pepper: the secret key of the digest; None reads the setting ``password_pepper``
+            (``HARDENING_PASSWORD_PEPPER``), and an empty pepper leaves the digest unkeyed.
+
+    Returns:
+        The 32-byte HMAC-SHA-256, under the pepper, of the password's scrypt.
+
+    Example::
+
+        salt = os.urandom(SALT_BYTES)
+        stored = history_digest(saslprep(new_password), salt)
+        hmac.compare_digest(history_digest(saslprep(candidate), salt), stored)   # reused?
+    """
     key = (settings.get("password_pepper") if pepper is None else pepper).encode()
     stretched = hashlib.scrypt(password.encode(), salt=salt, **SCRYPT)
     return hmac.new(key, stretched, hashlib.sha256).digest()
@@ -187,7 +270,20 @@ def history_digest(password: str, salt: bytes, pepper: str | None = None) -> byt
 def require_access(conn: psycopg.Connection[Any]) -> None:
     """Fail with the GRANT to run unless the current role may read the policy and keep the
     reuse history (USAGE on schema hardening, SELECT on the policy, SELECT, INSERT, DELETE on
-    the history): the privileges of setting ``password_admin_role``, or of the tables' owner."""
+    the history): the privileges of setting ``password_admin_role``, or of the tables' owner.
+
+    Args:
+        conn: a connection as the role that will set passwords.
+
+    Raises:
+        PasswordError: the policy is not installed, or the role lacks those privileges; the
+            message names the GRANT (or ALTER ROLE ... INHERIT) that fixes it.
+
+    Example::
+
+        with psycopg.connect("postgresql://pwadmin@db/app") as conn:
+            require_access(conn)   # before prompting for a password nobody could set
+    """
     allowed = dict(conn.execute(ACCESS_SQL).fetchall())
     if len(allowed) < 2:
         raise PasswordError(NOT_INSTALLED)
@@ -235,8 +331,31 @@ def _reused(conn: psycopg.Connection[Any], policy: Policy, role: str, password: 
 def set_password(conn: psycopg.Connection[Any], role: str, password: str) -> datetime | None:
     """Check ``password`` against the policy, then ALTER ROLE with a client-side SCRAM verifier.
 
-    Returns the VALID UNTIL set (None when the policy sets no maximum age). Runs in one
-    transaction: the password and its history entry change together or not at all.
+    Runs in one transaction: the password and its history entry change together or not at
+    all. The server receives the SCRAM-SHA-256 verifier, never the password.
+
+    Args:
+        conn: a connection as a CREATEROLE role that has the privileges of the
+            ``password_admin_role`` (``hardening_password_admin``); see ``require_access``.
+        role: the name of the role whose password to set, as in ``pg_roles`` (not quoted).
+        password: the new password, as typed.
+
+    Returns:
+        The VALID UNTIL set, or None when the policy sets no maximum age.
+
+    Raises:
+        PasswordError: the role does not exist, the policy is not installed, or ``conn``'s
+            role lacks a privilege (the message names the GRANT).
+        PasswordPolicyError: the password breaks the policy; the message lists every rule
+            broken, never the password.
+
+    Warns:
+        PepperWarning: the history digest was stored without HARDENING_PASSWORD_PEPPER.
+
+    Example::
+
+        with psycopg.connect("postgresql://pwadmin@db/app") as conn:
+            until = set_password(conn, "app_user", getpass.getpass())
     """
     with conn.transaction():
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()

@@ -74,7 +74,8 @@ define(
 )
 
 
-# pgaudit session-audit details (database level, step h005_pgaudit).
+# pgaudit session-audit details (database level). The step that reads each setting is
+# declared in hardening.steps (`hardening settings` names it).
 define("audit_log_catalog", "off", "pgaudit.log_catalog: also log statements on pg_catalog")
 define("audit_log_parameter", "off", "pgaudit.log_parameter: log bind values (keep off: secrets)")
 define(
@@ -87,7 +88,7 @@ define(
 )
 define("audit_log_level", "log", "pgaudit.log_level: server log level of audit lines")
 define("audit_log_client", "off", "pgaudit.log_client: also send audit lines to the client")
-# Password policy (step h003_password_policy; enforced by hardening.passwords).
+# Password policy (enforced by hardening.passwords).
 define("password_min_length", "14", "password policy: minimum length in characters (>= 8)")
 define(
     "password_max_age_days", "365", "password policy: VALID UNTIL set this many days ahead; 0 none"
@@ -111,14 +112,14 @@ define(
     "NOLOGIN role whose members may read the password policy and keep the reuse history "
     "(grant it to the CREATEROLE logins that set passwords)",
 )
-# Least privilege (step h004_least_privilege).
+# Least privilege.
 define(
     "table_owner_role",
     "",
     "role whose future tables in app_schema get the group roles' default privileges "
     "(empty: the migrating role)",
 )
-# Server profile (step h008_server_profile, only when server_profile=on).
+# Server profile (only when server_profile=on).
 define(
     "server_log_line_prefix",
     "%m [%p] %q%u@%d app=%a client=%h ",

@@ -9,7 +9,22 @@ from importlib import resources
 
 @cache
 def load(relative: str) -> str:
-    """The text of ``sql/<relative>``, e.g. ``load("checks/pgaudit_loaded.sql")``."""
+    """The text of ``sql/<relative>``, read once and cached.
+
+    Args:
+        relative: the file's path under ``sql/``, with ``/`` separators, e.g.
+            ``"checks/pgaudit_preloaded.sql"``.
+
+    Returns:
+        The file's text (UTF-8).
+
+    Raises:
+        FileNotFoundError: the kit ships no such file.
+
+    Example::
+
+        query = load("checks/pgaudit_preloaded.sql")   # the query of verify's control
+    """
     path = resources.files("hardening.sql").joinpath(*relative.split("/"))
     if not path.is_file():
         raise FileNotFoundError(f"pg-hardening ships no SQL file sql/{relative}")

@@ -1,7 +1,9 @@
 """Alembic environment of pg-hardening.
 
-Target: a connection handed in through ``config.attributes["connection"]`` (the
-pytest-alembic convention), else ``-x url=...``, else DATABASE_URL. Versions are kept in
+Target: what is handed in through ``config.attributes["connection"]`` (the convention of
+pytest-alembic and of alembic's cookbook): a ``Connection`` (whose transaction the caller
+owns), or an ``Engine`` or any object with ``connect()`` (a wrapper around either); else
+``-x url=...``, else DATABASE_URL. Versions are kept in
 ``hardening_version`` so the kit never touches an application's ``alembic_version``.
 
 One run is one transaction: a step that lacks a privilege (or a server without pgaudit)
@@ -20,10 +22,10 @@ from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import create_engine, pool, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from hardening import migrate, ops, settings
+from hardening import migrate, settings
 from hardening.errors import HardeningError, MigrationError
 
 VERSION_TABLE = "hardening_version"
@@ -47,11 +49,11 @@ def _configure(connection: Connection | None = None, **kw: object) -> None:
 
 def _run_and_check() -> None:
     """Run the migrations, then (still in their transaction) refuse a server_profile setting
-    that the already applied step h008 did not follow, rather than ignore it silently.
+    that the already applied server-profile step did not follow, rather than ignore it silently.
 
     Before: alembic creates its version table first thing (unless it exists or the command
     only reads), so a role without CREATE on the schema gets the plain answer of the server
-    there, before step h001_state could name what it needs; refuse with the privilege named.
+    there, before the kit's first step could name what it needs; refuse with the privilege named.
     After an upgrade: name the -x values given for steps applied before, which took no effect."""
     migration = context.get_context()
     if migration.connection is not None and not migration.opts.get("dont_mutate"):
@@ -60,7 +62,7 @@ def _run_and_check() -> None:
             raise MigrationError(refusal)
     applied_before = migrate.applied_revisions(migration)
     context.run_migrations()
-    ops.check_server_profile()
+    migrate.check_server_profile()
     # Settings for steps applied before this run took no effect: said, not refused, so that
     # a repeated deploy with the same values passes (and stays quiet, as they match).
     if getattr(migration.opts.get("fn"), "__name__", "") == "upgrade":
@@ -91,39 +93,49 @@ def run_offline() -> None:
 
 def run_online() -> None:
     handed_in = config.attributes.get("connection")
-    if isinstance(handed_in, Connection):  # the caller owns the transaction (and any lock)
-        _configure(handed_in)
-        with migrate.forwarding_server_messages(handed_in), context.begin_transaction():
-            _run_and_check()
+    if isinstance(handed_in, Connection):
+        _run_in(handed_in)
         return
-    if isinstance(handed_in, Engine):  # pytest-alembic hands in an engine
-        _run_locked(handed_in)
+    connect = getattr(handed_in, "connect", None)  # an Engine, or a wrapper offering it
+    if callable(connect):
+        with connect() as connection:
+            if connection.in_transaction():  # a live connection: its owner's transaction
+                _run_in(connection)
+            else:
+                _run_locked(connection)
         return
     url = settings.database_url(x_args)
     if url is None:
         sys.exit("alembic: no target database: set DATABASE_URL or pass -x url=postgresql://...")
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
-        _run_locked(engine)
+        with engine.connect() as connection:
+            _run_locked(connection)
     finally:
         engine.dispose()
 
 
-def _run_locked(engine: Engine) -> None:
-    with engine.connect() as connection:
-        # Session lock, committed at once: alembic then starts its own transaction, and
-        # autocommit blocks (which commit it) keep the lock until it is released here.
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-        connection.commit()
-        try:
-            _configure(connection)
-            with migrate.forwarding_server_messages(connection), context.begin_transaction():
-                _run_and_check()
-        except BaseException:
-            connection.invalidate()  # closing the session releases the lock with it
-            raise
-        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
-        connection.commit()
+def _run_in(connection: Connection) -> None:
+    """Run the pending migrations on ``connection``, in the transaction it is in (its owner's,
+    or, from ``_run_locked``, the run's own)."""
+    _configure(connection)
+    with migrate.forwarding_server_messages(connection), context.begin_transaction():
+        _run_and_check()
+
+
+def _run_locked(connection: Connection) -> None:
+    """Run in a transaction of this run's own, under the kit's advisory lock."""
+    # Session lock, committed at once: alembic then starts its own transaction, and
+    # autocommit blocks (which commit it) keep the lock until it is released here.
+    connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    connection.commit()
+    try:
+        _run_in(connection)
+    except BaseException:
+        connection.invalidate()  # closing the session releases the lock with it
+        raise
+    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    connection.commit()
 
 
 try:

@@ -1,23 +1,12 @@
-"""${message}
+"""Kit revision ${up_revision}: everything comes from its step in hardening.steps."""
 
-Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
-Create Date: ${create_date}
-"""
+from hardening import steps
 
-from alembic import op
-
-from hardening import ops
-
-revision = ${repr(up_revision)}
-down_revision = ${repr(down_revision)}
-branch_labels = ${repr(branch_labels)}
-depends_on = ${repr(depends_on)}
-
-
-def upgrade() -> None:
-    ${upgrades if upgrades else "pass"}
-
-
-def downgrade() -> None:
-    ${downgrades if downgrades else "pass"}
+step = steps.get("${up_revision}")
+__doc__ = step.title  # what alembic history shows
+revision = step.id
+down_revision = step.down_revision
+branch_labels = step.branch_labels
+depends_on = None
+upgrade = step.upgrade
+downgrade = step.downgrade

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from alembic import command
 from alembic.config import CommandLine
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from hardening import migrate
 from hardening.testing.plugin import PgDatabase
@@ -84,6 +87,44 @@ def test_a_handed_in_connection_is_used(pg_database: PgDatabase) -> None:
         command.upgrade(cfg, "head")
     engine.dispose()
     assert version_tables(pg_database.dsn) == ["hardening_version"]
+
+
+class OnlyConnect:
+    """What pytest-alembic and alembic's cookbook may hand in: an object offering ``connect()``
+    and nothing else (no Engine, no Connection)."""
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
+
+    def connect(self) -> Any:
+        return self._connect()
+
+
+def test_a_wrapper_offering_only_connect_is_used_like_an_engine(pg_database: PgDatabase) -> None:
+    engine = create_engine(pg_database.url)
+    cfg = migrate.config()
+    cfg.attributes["connection"] = OnlyConnect(engine.connect)
+    command.upgrade(cfg, "head")
+    engine.dispose()
+    assert version_tables(pg_database.dsn) == ["hardening_version"]
+    with psycopg.connect(pg_database.dsn) as conn:  # the run's advisory lock went with it
+        held = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        assert held.fetchone() == (0,)
+
+
+def test_a_wrapped_live_connection_is_migrated_in_its_owner_s_transaction(
+    pg_database: PgDatabase,
+) -> None:
+    engine = create_engine(pg_database.url)
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))  # the owner's transaction has begun
+        cfg = migrate.config()
+        cfg.attributes["connection"] = OnlyConnect(lambda: contextlib.nullcontext(connection))
+        command.upgrade(cfg, "head")
+        assert connection.execute(text("SELECT count(*) FROM hardening_version")).scalar() == 1
+        connection.rollback()  # the owner decides: nothing of the run remains
+    engine.dispose()
+    assert version_tables(pg_database.dsn) == []
 
 
 def test_revisions_carry_the_hardening_branch_label() -> None:

@@ -156,6 +156,7 @@ ERROR_CASES = {
     "passwd": ("passwd", "app", "--password-stdin"),  # no --url, no DATABASE_URL
     "rotate": ("rotate", "--url", UNREACHABLE, "--table", "t", "--column", "c"),
     "settings": ("settings", "unexpected"),
+    "testing-image": ("testing-image", "build", "16"),
     "verify": ("verify", "--url", UNREACHABLE),
 }
 

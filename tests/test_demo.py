@@ -6,8 +6,11 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+DEMO = Path(__file__).resolve().parent.parent / "scripts" / "demo.py"
 
 
 def section(text: str, start: str, end: str) -> str:
@@ -24,7 +27,7 @@ def test_the_demo_hardens_proves_and_restores(request: pytest.FixtureRequest) ->
     version = str(request.config.getoption("--pg-version"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARDENING_KEYS")}
     proc = subprocess.run(
-        [sys.executable, "-m", "hardening.demo", "--backend", backend, "--version", version],
+        [sys.executable, str(DEMO), "--backend", backend, "--version", version],
         env={**env, "TESTCONTAINERS_RYUK_DISABLED": "true"},
         capture_output=True,
         text=True,

@@ -1,4 +1,6 @@
-"""The offline SQL in sql/offline/: current with the migrations, and it does what they do."""
+"""The files generated from the code (scripts/generated.py): the offline SQL in sql/offline/ is
+current with the migrations and does what they do; the revision table of docs/migrations.md is
+the steps'."""
 
 from __future__ import annotations
 
@@ -7,33 +9,48 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from hardening import migrate, offline
+from hardening import migrate
 from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
+from scripts import generated
 from tests.migrations.catalog import diff, snapshot
 
 PER_DATABASE = ("extensions", "schemas", "relations", "schema_acls", "relation_acls")
 
 
-@pytest.mark.parametrize("name", sorted(offline.SCRIPTS))
+@pytest.mark.parametrize("name", sorted(generated.SCRIPTS))
 def test_the_copy_in_sql_offline_is_what_alembic_renders_now(name: str) -> None:
-    stored = (offline.OFFLINE_DIR / name).read_text(encoding="utf-8")
-    assert stored == offline.render(name), (
-        f"sql/offline/{name} is stale: regenerate it with `python -m hardening.offline`"
+    stored = (generated.OFFLINE_DIR / name).read_text(encoding="utf-8")
+    assert stored == generated.render(name), (
+        f"sql/offline/{name} is stale: regenerate it with `python -m scripts.generated`"
     )
 
 
-def test_check_mode_reports_a_stale_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(offline, "OFFLINE_DIR", tmp_path)
-    assert offline.main(["--check"]) == 1
-    assert offline.main([]) == 0
-    assert offline.main(["--check"]) == 0
+def test_the_revision_table_of_the_docs_is_the_steps() -> None:
+    docs = generated.DOCS.read_text(encoding="utf-8")
+    assert generated.steps_table() in docs, (
+        "docs/migrations.md's revision table differs from hardening.steps.STEPS: regenerate it "
+        "with `python -m scripts.generated` (edit the steps' changes/needs, not the table)"
+    )
+
+
+def test_check_mode_reports_a_stale_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    docs = tmp_path / "migrations.md"
+    docs.write_text(
+        generated.DOCS.read_text(encoding="utf-8").replace("`h004_least_privilege` |", "`h4` |")
+    )
+    monkeypatch.setattr(generated, "OFFLINE_DIR", tmp_path / "offline")
+    monkeypatch.setattr(generated, "DOCS", docs)
+    assert generated.main(["--check"]) == 1
+    assert generated.main([]) == 0
+    assert generated.main(["--check"]) == 0
+    assert generated.steps_table() in docs.read_text(encoding="utf-8")
 
 
 def run_script(dsn: str, name: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute((offline.OFFLINE_DIR / name).read_text(encoding="utf-8").encode())
+        conn.execute((generated.OFFLINE_DIR / name).read_text(encoding="utf-8").encode())
 
 
 def db_settings(dsn: str) -> list[tuple[str, str]]:

@@ -14,6 +14,15 @@ from hardening.keys import ENV_KEYS, generate_entry
 
 
 def register(sub: Any) -> None:
+    """Add ``keygen [--id ID]`` to the ``hardening`` parser.
+
+    Args:
+        sub: the subparsers action of the ``hardening`` parser (``add_subparsers()``).
+
+    Example::
+
+        args = hardening.cli.build_parser("keygen").parse_args(["keygen", "--id", "2024-05"])
+    """
     parser: argparse.ArgumentParser = sub.add_parser(
         "keygen",
         help=f"print a new encryption key entry for {ENV_KEYS} (prepend it to rotate)",
@@ -23,5 +32,18 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print one keyring entry, ``key_id:base64(32 random bytes)``, and nothing else.
+
+    Args:
+        args: the parsed ``keygen`` arguments; ``key_id`` is the id to give the key, or None
+            for a random one.
+
+    Returns:
+        0. A malformed id raises ``KeyConfigError`` (printed by ``hardening.cli``, exit 2).
+
+    Example::
+
+        hardening.cli.main(["keygen", "--id", "2024-05"])   # prints 2024-05:<44 base64 chars>
+    """
     print(generate_entry(args.key_id))
     return 0

@@ -22,6 +22,15 @@ from hardening.passwords import set_password
 
 
 def register(sub: Any) -> None:
+    """Add ``passwd ROLE [--url URL] [--password-stdin]`` to the ``hardening`` parser.
+
+    Args:
+        sub: the subparsers action of the ``hardening`` parser (``add_subparsers()``).
+
+    Example::
+
+        args = hardening.cli.build_parser("passwd").parse_args(["passwd", "app_user"])
+    """
     parser: argparse.ArgumentParser = sub.add_parser(
         "passwd", help="set a role's password: policy checked and SCRAM-hashed on the client"
     )
@@ -43,6 +52,22 @@ def _read_password(role: str, from_stdin: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Read the password, then set it with ``hardening.passwords.set_password``.
+
+    Args:
+        args: the parsed ``passwd`` arguments: ``role`` (whose password to set), ``url``
+            (the database; None reads ``DATABASE_URL``) and ``password_stdin`` (read one line
+            from stdin instead of prompting twice without echo).
+
+    Returns:
+        0 when the password is set; 2 when it is not (no URL, the two entries differ, the
+        policy refuses it, a privilege is missing, the database failed), with the reason as
+        one line on stderr.
+
+    Example::
+
+        hardening.cli.main(["passwd", "app_user", "--url", "postgresql://pwadmin@db/app"])
+    """
     try:
         url = settings.database_url({"url": args.url} if args.url else None)
         if url is None:

@@ -9,9 +9,9 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
 from hardening import settings
+from hardening.crypto.keys import default_keyring
+from hardening.crypto.rotation import at_least_one, rotate
 from hardening.errors import RotationError
-from hardening.keys import default_keyring
-from hardening.rotation import at_least_one, rotate
 
 EXIT_STATUS = (
     "Exit status: 0 when every value is under the active key; 1 when rows remain under an "
@@ -23,6 +23,17 @@ EXIT_STATUS = (
 
 
 def register(sub: Any) -> None:
+    """Add ``rotate --table T --column C [--url] [--schema] [--blind-index] [--batch-size]
+    [--context]`` to the ``hardening`` parser.
+
+    Args:
+        sub: the subparsers action of the ``hardening`` parser (``add_subparsers()``).
+
+    Example::
+
+        argv = ["rotate", "--table", "users", "--column", "ssn", "--blind-index", "ssn_bidx"]
+        args = hardening.cli.build_parser("rotate").parse_args(argv)
+    """
     parser: argparse.ArgumentParser = sub.add_parser(
         "rotate",
         help="re-encrypt every value of an encrypted column not under the active key",
@@ -59,9 +70,28 @@ def _batch_size(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Errors (no URL, bad keys, a table or column that cannot be rotated, a row that stops
+    """Move every value of the column to the active key with ``hardening.rotation.rotate``,
+    with a progress bar, and print what moved.
+
+    Errors (no URL, bad keys, a table or column that cannot be rotated, a row that stops
     the run, the database) are raised: ``hardening.cli`` prints them as one line, exit 2;
-    see ``EXIT_STATUS``."""
+    see ``EXIT_STATUS``.
+
+    Args:
+        args: the parsed ``rotate`` arguments: ``url`` (None reads ``DATABASE_URL``);
+            ``table``, ``column`` and ``schema`` (None: the connection's default schema)
+            name the column; ``blind_index`` its blind-index column to recompute (None:
+            none); ``batch_size`` the rows per transaction; ``context`` the column's
+            ``context=`` if the model sets one (``table.column``).
+
+    Returns:
+        0 when every value is under the active key, 1 when rows remain under an older key.
+
+    Example::
+
+        hardening.cli.main(["rotate", "--table", "users", "--column", "ssn",
+                            "--blind-index", "ssn_bidx", "--url", "postgresql://admin@db/app"])
+    """
     url = settings.database_url({"url": args.url} if args.url else None)
     if url is None:
         raise RotationError("no target database: give --url or set DATABASE_URL")

@@ -21,6 +21,16 @@ from hardening.verify.model import Report
 
 
 def register(sub: Any) -> None:
+    """Add ``verify [--url] [--format] [--scope] [--only] [--skip] [--probe] [-o] [--list]``
+    to the ``hardening`` parser.
+
+    Args:
+        sub: the subparsers action of the ``hardening`` parser (``add_subparsers()``).
+
+    Example::
+
+        args = hardening.cli.build_parser("verify").parse_args(["verify", "--scope", "kit"])
+    """
     parser: argparse.ArgumentParser = sub.add_parser(
         "verify",
         help="check a database against the hardening controls (exit 1 when one fails)",
@@ -54,6 +64,24 @@ def _ids(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the selected controls with ``hardening.verify.runner.run`` and write the report.
+
+    Args:
+        args: the parsed ``verify`` arguments: ``url`` (None reads ``DATABASE_URL``),
+            ``format`` (text, json, junit or sarif), ``scope`` (all, kit or server), ``only``
+            and ``skip`` (comma-separated control ids), ``probe`` (also prove pgaudit logs a
+            canary DDL, role change and write), ``output`` (a file instead of stdout) and
+            ``list`` (print the catalog and stop).
+
+    Returns:
+        0 when no selected control fails, 1 when one does, 2 when verify could not run (the
+        reason as one line on stderr).
+
+    Example::
+
+        hardening.cli.main(["verify", "--scope", "kit", "--format", "sarif",
+                            "-o", "hardening.sarif", "--url", "postgresql://admin@db/app"])
+    """
     if args.list:
         for c in controls.CONTROLS + controls.PROBES:
             print(f"{c.id:36} {c.scope:6} {c.severity:8} {c.title}")

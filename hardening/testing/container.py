@@ -1,27 +1,33 @@
-"""The docker backend: the kit's PostgreSQL + pgaudit images run through testcontainers."""
+"""The docker backend: the kit's PostgreSQL + pgaudit image run through testcontainers.
+
+The image is the kit's own (``hardening.testing.image``: found by content hash, else built on
+first use) unless the caller names another one. Nothing here changes the process environment:
+testcontainers' settings (TESTCONTAINERS_RYUK_DISABLED, DOCKER_HOST, ...) are the user's.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import URL
 
 from hardening.errors import ServerStartError
+from hardening.testing import image
 from hardening.testing.server import PASSWORD, USER, PgServer, tail
 
-DEFAULT_IMAGE = "pg-hardening/postgres:{version}"
 START_TIMEOUT = 60.0
 
 
 def engine_problem() -> str | None:
     """None when a Docker engine answers, else a sentence saying what is wrong and the fix."""
     try:
-        from testcontainers.core.docker_client import DockerClient
-
-        DockerClient().client.ping()
+        image.docker_client().ping()
+    except ServerStartError:
+        raise
     except Exception as exc:  # any failure here means "no engine"
         return (
             f"no Docker engine answers ({type(exc).__name__}). Start one (`make engine`, or "
@@ -30,14 +36,57 @@ def engine_problem() -> str | None:
     return None
 
 
-def start(version: int, settings: dict[str, str], image: str | None = None) -> PgServer:
+def resolve_image(
+    version: int, template: str | None = None, progress: Callable[[str], None] | None = None
+) -> str:
+    """The image to run: ``template`` (else HARDENING_PG_IMAGE, else the kit's own) with
+    ``{version}`` filled in; a template with ``{context}`` names the kit's image, found or
+    built here; any other is the caller's image, used as it is."""
+    chosen = template or os.environ.get("HARDENING_PG_IMAGE") or image.DEFAULT_TEMPLATE
+    if not image.is_kit_template(chosen):
+        return chosen.format(version=version)
+    return image.ImageBuilder.from_env(progress).ensure(version, chosen)
+
+
+def ryuk_problem() -> str | None:
+    """None unless testcontainers will want its Ryuk container and cannot get its image."""
+    from docker.errors import APIError
+    from testcontainers.core.config import testcontainers_config as tc
+
+    if tc.ryuk_disabled:
+        return None
+    client = image.docker_client()
+    try:
+        client.images.get(tc.ryuk_image)
+        return None
+    except APIError:
+        pass
+    try:
+        client.images.pull(tc.ryuk_image)
+    except APIError as exc:
+        reason = str(exc.explanation or exc).splitlines()[0]
+        return (
+            f"testcontainers starts its cleanup container {tc.ryuk_image} first, and that image "
+            f"cannot be pulled ({reason}). Where no registry answers, set "
+            "TESTCONTAINERS_RYUK_DISABLED=true in the environment of the test run (your CI's); "
+            "the kit never sets it for you"
+        )
+    return None
+
+
+def start(
+    version: int,
+    settings: dict[str, str],
+    image_template: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PgServer:
     """Start a container of the test image for ``version`` with extra server ``settings``."""
-    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     from testcontainers.community.postgres import PostgresContainer
 
-    image_name = (image or os.environ.get("HARDENING_PG_IMAGE") or DEFAULT_IMAGE).format(
-        version=version
-    )
+    image_name = resolve_image(version, image_template, progress)
+    problem = ryuk_problem()
+    if problem:
+        raise ServerStartError(problem)
 
     class _Container(PostgresContainer):
         def _connect(self) -> None:
@@ -85,7 +134,10 @@ def start(version: int, settings: dict[str, str], image: str | None = None) -> P
         container.stop()
         raise
     except Exception as exc:
-        hint = ". Build the images first: docker/build.sh"
+        hint = (
+            f". The kit builds its own image when --pg-image is unset or has {{context}}: "
+            f"`{image.build_command(version)}`"
+        )
         if container._container is not None:  # it was created: its log says more than a hint
             with contextlib.suppress(Exception):  # the original error is the one to report
                 hint = f"; its log ends with:\n{tail(_log(container))}"

@@ -13,11 +13,19 @@ Options (and environment variables)
   --pg-backend docker|local|url   HARDENING_PG_BACKEND   default docker
   --pg-version 15|17              HARDENING_PG_VERSION   default 15
   --pg-url URL                    HARDENING_PG_URL       for the url backend
-  --pg-image TEMPLATE             HARDENING_PG_IMAGE     default pg-hardening/postgres:{version}
+  --pg-image TEMPLATE             HARDENING_PG_IMAGE     default: the kit's own image
+
+The docker backend runs the kit's image, ``pg-hardening/postgres:{version}-{context}``
+(``{context}`` hashes the Dockerfile this package carries): found in the engine, else built
+on first use (``hardening.testing.image``; ``hardening testing-image build`` does it ahead).
+A ``--pg-image`` with ``{context}`` puts that image under another name (a CI registry's, which
+is pulled before building); one without is an image of yours, run as it is. The plugin never
+changes the environment: testcontainers' settings (TESTCONTAINERS_RYUK_DISABLED, ...) are yours.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -69,7 +77,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--pg-image",
         default=os.environ.get("HARDENING_PG_IMAGE"),
-        help="docker image template, default pg-hardening/postgres:{version}",
+        help="docker image template ({version}; {context} makes it the kit's image, built "
+        "when missing), default pg-hardening/postgres:{version}-{context}",
     )
 
 
@@ -82,6 +91,7 @@ def pg_provisioner(request: pytest.FixtureRequest) -> Iterator[Provisioner]:
         )
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+    prov.progress = _terminal_line(request.config)
     yield prov
     prov.stop_all()
 
@@ -127,6 +137,22 @@ def _started(prov: Provisioner, settings: dict[str, str] | None) -> PgServer:
         return prov.server(settings)
     except ServerStartError as exc:
         pytest.fail(f"PostgreSQL test server: {exc}", pytrace=False)
+
+
+def _terminal_line(config: pytest.Config) -> Callable[[str], None]:
+    """Writes a line on the terminal at once, even while pytest captures output (a build of
+    the image on first use takes minutes: the run must not look hung)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        if reporter is None:
+            return
+        suspended = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+        with suspended:
+            reporter.write_line(f"pg-hardening: {line}")
+
+    return write
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

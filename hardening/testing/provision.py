@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
@@ -20,12 +21,17 @@ FAST = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 @dataclass
 class Provisioner:
-    """Starts servers of one backend and version, reuses identical ones, stops them all."""
+    """Starts servers of one backend and version, reuses identical ones, stops them all.
+
+    ``image`` is the docker backend's image template (None: the kit's own image, built on first
+    use); ``progress`` hears one line before a slow step (building that image).
+    """
 
     backend: str = "docker"
     version: int = 15
     url: str | None = None
     image: str | None = None
+    progress: Callable[[str], None] | None = field(default=None, repr=False)
     _servers: dict[tuple[tuple[str, str], ...], PgServer] = field(default_factory=dict)
 
     @classmethod
@@ -69,7 +75,7 @@ class Provisioner:
             problem = container.engine_problem()
             if problem:
                 raise ServerStartError(problem)
-            return container.start(self.version, settings, self.image)
+            return container.start(self.version, settings, self.image, self.progress)
         if self.backend == "local":
             return local.start(self.version, settings)
         if not default:

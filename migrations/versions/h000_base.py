@@ -1,19 +1,12 @@
-"""pg-hardening: start of the hardening branch.
+"""Kit revision h000_base: everything comes from its step in hardening.steps."""
 
-Revision ID: h000_base
-Revises:
-Create Date: 2026-11-29
-"""
+from hardening import steps
 
-revision = "h000_base"
-down_revision = None
-branch_labels = ("hardening",)
+step = steps.get("h000_base")
+__doc__ = step.title  # what alembic history shows
+revision = step.id
+down_revision = step.down_revision
+branch_labels = step.branch_labels
 depends_on = None
-
-
-def upgrade() -> None:
-    """Nothing: the branch's root, so applications can depend on ``hardening@h000_base``."""
-
-
-def downgrade() -> None:
-    """Nothing to undo."""
+upgrade = step.upgrade
+downgrade = step.downgrade

@@ -1,22 +1,12 @@
-"""pg-hardening: the hardening schema: state table (prior state for downgrade) and the functions
-the steps call.
+"""Kit revision h001_state: everything comes from its step in hardening.steps."""
 
-Revision ID: h001_state
-Revises: h000_base
-Create Date: 2026-11-29
-"""
+from hardening import steps
 
-from hardening import ops
-
-revision = "h001_state"
-down_revision = "h000_base"
-branch_labels = None
+step = steps.get("h001_state")
+__doc__ = step.title  # what alembic history shows
+revision = step.id
+down_revision = step.down_revision
+branch_labels = step.branch_labels
 depends_on = None
-
-
-def upgrade() -> None:
-    ops.install_state()
-
-
-def downgrade() -> None:
-    ops.remove_state()
+upgrade = step.upgrade
+downgrade = step.downgrade

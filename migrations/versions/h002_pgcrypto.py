@@ -1,22 +1,12 @@
-"""pg-hardening: pgcrypto in schema pgcrypto_schema, created if missing; downgrade drops it only if
-this step created it.
+"""Kit revision h002_pgcrypto: everything comes from its step in hardening.steps."""
 
-Revision ID: h002_pgcrypto
-Revises: h001_state
-Create Date: 2026-11-29
-"""
+from hardening import steps
 
-from hardening import ops
-
-revision = "h002_pgcrypto"
-down_revision = "h001_state"
-branch_labels = None
+step = steps.get("h002_pgcrypto")
+__doc__ = step.title  # what alembic history shows
+revision = step.id
+down_revision = step.down_revision
+branch_labels = step.branch_labels
 depends_on = None
-
-
-def upgrade() -> None:
-    ops.enable_pgcrypto(revision)
-
-
-def downgrade() -> None:
-    ops.undo(revision)
+upgrade = step.upgrade
+downgrade = step.downgrade

@@ -1,22 +1,12 @@
-"""pg-hardening: password_encryption = scram-sha-256 for the database; password policy and reuse-
-history tables.
+"""Kit revision h003_password_policy: everything comes from its step in hardening.steps."""
 
-Revision ID: h003_password_policy
-Revises: h002_pgcrypto
-Create Date: 2026-11-29
-"""
+from hardening import steps
 
-from hardening import ops
-
-revision = "h003_password_policy"
-down_revision = "h002_pgcrypto"
-branch_labels = None
+step = steps.get("h003_password_policy")
+__doc__ = step.title  # what alembic history shows
+revision = step.id
+down_revision = step.down_revision
+branch_labels = step.branch_labels
 depends_on = None
-
-
-def upgrade() -> None:
-    ops.install_password_policy(revision)
-
-
-def downgrade() -> None:
-    ops.remove_password_policy(revision)
+upgrade = step.upgrade
+downgrade = step.downgrade

@@ -1,22 +1,12 @@
-"""pg-hardening: PUBLIC loses CREATE on schema public and TEMP/CONNECT on the database; NOLOGIN
-read-only and read-write group roles with default privileges.
+"""Kit revision h004_least_privilege: everything comes from its step in hardening.steps."""
 
-Revision ID: h004_least_privilege
-Revises: h003_password_policy
-Create Date: 2026-11-29
-"""
+from hardening import steps
 
-from hardening import ops
-
-revision = "h004_least_privilege"
-down_revision = "h003_password_policy"
-branch_labels = None
+step = steps.get("h004_least_privilege")
+__doc__ = step.title  # what alembic history shows
+revision = step.id
+down_revision = step.down_revision
+branch_labels = step.branch_labels
 depends_on = None
-
-
-def upgrade() -> None:
-    ops.apply_least_privilege(revision)
-
-
-def downgrade() -> None:
-    ops.undo(revision)
+upgrade = step.upgrade
+downgrade = step.downgrade

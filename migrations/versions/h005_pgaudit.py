@@ -1,22 +1,12 @@
-"""pg-hardening: pgaudit preflight (preloaded? may the role set its parameters?), the extension,
-session-audit settings for the database.
+"""Kit revision h005_pgaudit: everything comes from its step in hardening.steps."""
 
-Revision ID: h005_pgaudit
-Revises: h004_least_privilege
-Create Date: 2026-11-29
-"""
+from hardening import steps
 
-from hardening import ops
-
-revision = "h005_pgaudit"
-down_revision = "h004_least_privilege"
-branch_labels = None
+step = steps.get("h005_pgaudit")
+__doc__ = step.title  # what alembic history shows
+revision = step.id
+down_revision = step.down_revision
+branch_labels = step.branch_labels
 depends_on = None
-
-
-def upgrade() -> None:
-    ops.enable_pgaudit(revision)
-
-
-def downgrade() -> None:
-    ops.undo(revision)
+upgrade = step.upgrade
+downgrade = step.downgrade

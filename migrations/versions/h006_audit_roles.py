@@ -1,22 +1,12 @@
-"""pg-hardening: NOLOGIN object-audit role as pgaudit.role with per-table audit grants; NOLOGIN
-audit-reader role.
+"""Kit revision h006_audit_roles: everything comes from its step in hardening.steps."""
 
-Revision ID: h006_audit_roles
-Revises: h005_pgaudit
-Create Date: 2026-11-29
-"""
+from hardening import steps
 
-from hardening import ops
-
-revision = "h006_audit_roles"
-down_revision = "h005_pgaudit"
-branch_labels = None
+step = steps.get("h006_audit_roles")
+__doc__ = step.title  # what alembic history shows
+revision = step.id
+down_revision = step.down_revision
+branch_labels = step.branch_labels
 depends_on = None
-
-
-def upgrade() -> None:
-    ops.create_audit_roles(revision)
-
-
-def downgrade() -> None:
-    ops.undo(revision)
+upgrade = step.upgrade
+downgrade = step.downgrade

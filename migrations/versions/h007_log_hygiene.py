@@ -1,22 +1,12 @@
-"""pg-hardening: bind parameters never reach the server log (log_parameter_max_length[_on_error] =
-0).
+"""Kit revision h007_log_hygiene: everything comes from its step in hardening.steps."""
 
-Revision ID: h007_log_hygiene
-Revises: h006_audit_roles
-Create Date: 2026-11-29
-"""
+from hardening import steps
 
-from hardening import ops
-
-revision = "h007_log_hygiene"
-down_revision = "h006_audit_roles"
-branch_labels = None
+step = steps.get("h007_log_hygiene")
+__doc__ = step.title  # what alembic history shows
+revision = step.id
+down_revision = step.down_revision
+branch_labels = step.branch_labels
 depends_on = None
-
-
-def upgrade() -> None:
-    ops.tame_parameter_logging(revision)
-
-
-def downgrade() -> None:
-    ops.undo(revision)
+upgrade = step.upgrade
+downgrade = step.downgrade

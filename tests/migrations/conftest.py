@@ -1,10 +1,11 @@
-"""pytest-alembic wired to the kit's environment, for the tests in this folder only: its
-``alembic_config`` and ``alembic_engine`` fixtures point at the kit's migrations and a fresh
-database of the session's PostgreSQL server (never pytest-alembic's default SQLite)."""
+"""Fixtures of the migration tests: ``login_role`` makes LOGIN roles dropped after the test,
+and pytest-alembic is wired to the kit's environment: its ``alembic_config`` and
+``alembic_engine`` fixtures point at the kit's migrations and a fresh database of the
+session's PostgreSQL server (never pytest-alembic's default SQLite)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from pytest_alembic.config import Config
@@ -12,8 +13,15 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from hardening import migrate
+from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
-from tests.roles import unique_roles
+from tests.roles import login_roles, unique_roles
+
+
+@pytest.fixture
+def login_role(pg_server: PgServer) -> Iterator[Callable[..., str]]:
+    with login_roles(pg_server) as make:
+        yield make
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from alembic import context
 from app.models import Base
 from sqlalchemy import create_engine, pool
 
-from hardening import migrate, ops
+from hardening import migrate
 
 config = context.config
 if config.config_file_name:
@@ -29,5 +29,5 @@ else:
         context.configure(connection=connection, target_metadata=Base.metadata)
         with context.begin_transaction():
             context.run_migrations()
-            ops.check_server_profile()  # server_profile=on at head is refused, not ignored
+            migrate.check_server_profile()  # server_profile=on at head is refused, not ignored
     engine.dispose()

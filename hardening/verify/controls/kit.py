@@ -4,6 +4,7 @@ kit recommends but a package provides)."""
 
 from __future__ import annotations
 
+from hardening import steps
 from hardening.verify.model import Control
 
 CONTROLS: tuple[Control, ...] = (
@@ -40,7 +41,7 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         rationale="Password length, strength, reuse and expiry rules are enforced by the kit's "
         "password tools from hardening.password_policy; without it no policy applies.",
-        fix="Run `alembic upgrade head` (step h003_password_policy).",
+        fix=f"Run `alembic upgrade head` (step {steps.named('password_policy').id}).",
         cis=("5.6",),
         pgdsat=("5.6",),
     ),

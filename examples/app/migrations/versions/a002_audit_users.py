@@ -6,6 +6,7 @@ Create Date: 2026-11-29
 """
 
 from hardening import ops
+from hardening.steps import values
 
 revision = "a002_audit_users"
 down_revision = "a001_users"
@@ -14,7 +15,7 @@ depends_on = "h006_audit_roles"
 
 
 def upgrade() -> None:
-    ops.grant(revision, "SELECT", "table", "public", "users", ops.role_setting("audit_role"))
+    ops.grant(revision, "SELECT", "table", "public", "users", values.role_setting("audit_role"))
 
 
 def downgrade() -> None:

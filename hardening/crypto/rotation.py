@@ -1,0 +1,266 @@
+"""Key rotation: re-encrypt every value of a column that is not under the active key.
+
+``rotate(engine, "users", "ssn")`` (or ``hardening rotate --url ... --table users --column ssn``)
+walks the table in primary-key order in batches of ``batch_size``, one short transaction per
+batch with its rows locked ``FOR UPDATE``, and only reads rows whose envelope header is not
+the active key's, so a second run, or a run after an interruption, continues where the last
+one stopped and a finished column costs one index-less scan. Each row is written back with a
+compare-and-set on its old ciphertext: a row another connection changed meanwhile is left
+alone (it holds what that writer wrote) and is picked up by the next pass. Passes repeat
+until no row is left or a pass makes no progress. The walk is the one column rewriter of
+``hardening.crypto.rewriter``, which ``op.encrypt_column`` uses as well.
+
+AEAD columns are decrypted and re-encrypted in Python; pgcrypto columns in PostgreSQL (the old
+and new passwords are bind parameters; the text or bytes flavour is found by reading the
+first row). A blind-index column named with ``blind_index_column=`` is recomputed under the
+active key in the same UPDATE.
+
+Before the first batch (and before the first ``progress`` call) the table and columns are
+checked, and the first ``SAMPLE_ROWS`` rows to move are decrypted, and so are the first ones
+with a blind index. A row that cannot be moved (it does not decrypt, its key is not in the
+keyring, or its blind index is neither NULL nor the HMAC of its value under a keyring key:
+the named column holds something else, which rotating would overwrite) stops the run with
+``RotationStopped``, naming the row by its primary key and its key id, never its bytes; its
+batch is not written, the batches before it stay committed, and a run after the fix resumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import LargeBinary, and_, create_engine, func, select, type_coerce
+from sqlalchemy.engine import URL, Connection, Engine
+
+from hardening.crypto.aead import EncryptedBytes
+from hardening.crypto.base import EncryptedBase
+from hardening.crypto.envelope import AEAD_V1, PGP_V1
+from hardening.crypto.keys import KeyHook, KeySource
+from hardening.crypto.pgcrypto import PGPBytes, PGPText, PGPType
+from hardening.crypto.plan import ColumnPlan, at_least_one, inspect_column
+from hardening.crypto.rewriter import UNREADABLE, ColumnRewriter, Direction, WalkState
+from hardening.errors import RotationError, RotationStopped
+
+__all__ = ["SAMPLE_ROWS", "RotationReport", "at_least_one", "rotate"]
+
+Progress = Callable[[int, int], None]  # (rows done so far, rows to do)
+SAMPLE_ROWS = 100  # rows checked before the first batch
+
+
+@dataclass
+class RotationReport:
+    """What a rotation did.
+
+    Args:
+        table: the table's name.
+        column: the column's name.
+        key_id: the active key, which every moved value is now under.
+        rotated: values moved to it.
+        skipped_concurrent: rows another connection changed while their batch ran (left as
+            that writer left them; a later pass takes them if they are still stale).
+        remaining: values still under an older key at the end (another writer kept writing
+            them during every pass).
+        passes: passes over the table.
+
+    Example::
+
+        report = rotate(engine, "users", "ssn")
+        assert report.remaining == 0, f"{report.remaining} values left under an older key"
+    """
+
+    table: str
+    column: str
+    key_id: str
+    rotated: int = 0
+    skipped_concurrent: int = 0
+    remaining: int = 0
+    passes: int = 0
+
+
+def rotate(
+    bind: Engine | URL | str,
+    table: str,
+    column: str,
+    *,
+    schema: str | None = None,
+    blind_index_column: str | None = None,
+    batch_size: int = 500,
+    keys: KeyHook | KeySource | None = None,
+    context: str | None = None,
+    progress: Progress | None = None,
+    max_passes: int = 5,
+) -> RotationReport:
+    """Move every value of ``table.column`` to the active key (the first of the keyring),
+    in batches, resumable, without losing a concurrent write (see the module docstring).
+
+    Args:
+        bind: the database: an ``Engine`` (left open), or a URL (an engine is made and
+            disposed of).
+        table: the table's name; it needs a one-column primary key.
+        column: the encrypted column (``bytea`` holding the kit's AEAD or pgcrypto
+            envelopes; a plaintext column is converted with ``op.encrypt_column``).
+        schema: the table's schema; None for the search path.
+        blind_index_column: the column's blind-index column, recomputed under the active
+            key; its values are checked first (each NULL or the index of its row's value).
+        batch_size: rows per transaction (at least 1).
+        keys: the column's own keys when its type has ``keys=``; None for the process-wide
+            keyring (``HARDENING_KEYS`` or ``configure_keys``).
+        context: the column's context when its type has ``context=`` (default
+            ``table.column``).
+        progress: called as ``progress(done, total)`` once the checks pass and after each
+            batch (``hardening rotate`` draws its bar with it).
+        max_passes: passes at most (at least 1); rows a writer keeps writing under an older
+            key are left for a later run (``report.remaining``).
+
+    Returns a ``RotationReport``. Raises ``RotationError`` when the column cannot be rotated
+    (no such table or column, not bytea, no one-column primary key, not the kit's
+    envelopes), ``RotationStopped`` when a row stops the run (with ``.report`` of what was
+    committed), ``ValueError`` for ``batch_size`` or ``max_passes`` below 1.
+
+    Example::
+
+        # HARDENING_KEYS="k2:...,k1:..." (k2 prepended)
+        report = rotate(engine, "users", "ssn", blind_index_column="ssn_bidx")
+        print(f"{report.rotated} values moved to {report.key_id}; {report.remaining} left")
+    """
+    at_least_one("batch_size", batch_size)
+    at_least_one("max_passes", max_passes)
+    engine = bind if isinstance(bind, Engine) else create_engine(bind)
+    try:
+        with engine.connect() as conn:
+            plan = inspect_column(
+                conn,
+                table,
+                column,
+                schema=schema,
+                blind_index=blind_index_column,
+                error=RotationError,
+            )
+            column_type = _column_type(conn, plan, context or f"{table}.{column}", keys)
+        return _Rotation(engine, plan, column_type).run(batch_size, max_passes, progress)
+    finally:
+        if engine is not bind:
+            engine.dispose()
+
+
+class _Rotation:
+    """One run of ``rotate`` over a checked column (no I/O here)."""
+
+    def __init__(self, engine: Engine, plan: ColumnPlan, column_type: EncryptedBase[Any]) -> None:
+        self.engine = engine
+        self.report: RotationReport | None = None  # None until the checks pass
+        self.stale: Any = None  # the rows not under the active key, once it is read
+        self.rewriter = ColumnRewriter(
+            plan, column_type, Direction.ROTATE, lambda m: RotationStopped(m, self.report)
+        )
+
+    def run(self, batch_size: int, max_passes: int, progress: Progress | None) -> RotationReport:
+        rewriter, state = self.rewriter, WalkState()
+        head = rewriter.cipher.active_header(rewriter.kind)  # reads the keys
+        self.stale = and_(
+            rewriter.raw.is_not(None), func.substr(rewriter.raw, 1, len(head)) != head
+        )
+        rewriter.check(self.engine.connect, state, [self.stale], SAMPLE_ROWS)
+        if rewriter.index:
+            indexed = rewriter.table.c[rewriter.index].is_not(None)
+            rewriter.check(self.engine.connect, state, [self.stale, indexed], SAMPLE_ROWS)
+        plan = rewriter.plan
+        report = self.report = RotationReport(
+            plan.table, plan.column, rewriter.cipher.keyring().active.id
+        )
+        todo = self.count()
+        if progress:
+            progress(0, todo)
+        while todo and report.passes < max_passes:
+            report.passes += 1
+            before = state.changed
+            rewriter.walk(
+                self.engine.begin,
+                state,
+                batch_size=batch_size,
+                where=[self.stale],
+                lock=True,
+                on_batch=_reporter(state, report, progress, todo),
+            )
+            todo = self.count()
+            if state.changed == before:
+                break
+        report.remaining = todo
+        return report
+
+    def count(self) -> int:
+        """Values not under the active key."""
+        query = select(func.count()).select_from(self.rewriter.table).where(self.stale)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+
+def _reporter(
+    state: WalkState, report: RotationReport, progress: Progress | None, total: int
+) -> Callable[[], None]:
+    """What is called after each batch: the report follows the state, and ``progress``."""
+
+    def tell() -> None:
+        report.rotated, report.skipped_concurrent = state.changed, state.skipped
+        if progress:
+            progress(state.changed, max(total, state.changed))
+
+    return tell
+
+
+def _column_type(
+    conn: Connection, plan: ColumnPlan, context: str, keys: KeyHook | KeySource | None
+) -> EncryptedBase[Any]:
+    """The type that wrote the column, from its first value: ``EncryptedBytes`` for AEAD
+    envelopes; for pgcrypto ones ``PGPText`` when the messages are text packets, else
+    ``PGPBytes`` (their SQL differs), found by decrypting the first row."""
+    table = plan.model()
+    stored = table.c[plan.column]
+    first = conn.execute(
+        select(func.get_byte(stored, 0)).where(stored.is_not(None)).limit(1)
+    ).scalar()
+    if first in (None, AEAD_V1):
+        return EncryptedBytes(context=context, keys=keys)
+    if first != PGP_V1:
+        # No byte of the value in the message: it may be the first byte of a plaintext.
+        raise RotationError(
+            f"{plan.name} does not hold the kit's envelopes (a value is neither an AEAD "
+            "nor a pgcrypto one): a plaintext column is converted with op.encrypt_column, "
+            "not rotated"
+        )
+    error: Exception | None = None
+    candidates: list[PGPType[Any]] = [
+        PGPText(context=context, keys=keys),
+        PGPBytes(context=context, keys=keys),
+    ]
+    for candidate in candidates:
+        typed = plan.model(candidate)
+        query = (
+            select(
+                typed.c[plan.key],
+                type_coerce(typed.c[plan.column], LargeBinary),
+                typed.c[plan.column],
+            )
+            .where(typed.c[plan.column].is_not(None))
+            .order_by(typed.c[plan.key])
+            .limit(1)
+        )
+        try:
+            with conn.begin_nested():
+                pk, raw, _ = conn.execute(query).one()
+        except UNREADABLE as exc:
+            error = exc
+            continue
+        return candidate
+    # Neither reads the first row: that row stops the run (read without decrypting).
+    rewriter = ColumnRewriter(
+        plan, candidates[-1], Direction.ROTATE, lambda m: RotationStopped(m, None)
+    )
+    pk, raw = conn.execute(
+        select(table.c[plan.key], stored)
+        .where(stored.is_not(None))
+        .order_by(table.c[plan.key])
+        .limit(1)
+    ).one()
+    raise rewriter.unreadable(WalkState(), pk, bytes(raw), error)

@@ -33,19 +33,19 @@ Key = Literal["cis", "stig"]
 class Item:
     """One recommendation (CIS) or check (STIG).
 
-    id
-      ``"3.1.2"`` for CIS, the vulnerability id ``"V-261857"`` for the STIG.
-    title
-      the catalogue's own title (a STIG check's rule title).
-    outside_sql
-      why SQL over a connection cannot answer it, e.g. ``"needs the host: systemd units"``;
-      empty when a control covers it.
-    note
-      what a covering control leaves to someone else, e.g. the files' permissions.
-    stig_id, severity, cci
-      the STIG's own id (``CD16-00-000100``), severity and CCIs; empty for CIS items.
+    Attributes:
+        id: ``"3.1.2"`` for CIS, the vulnerability id ``"V-261857"`` for the STIG.
+        title: the catalogue's own title (a STIG check's rule title).
+        outside_sql: why SQL over a connection cannot answer it, e.g.
+            ``"needs the host: systemd units"``; empty when a control covers it.
+        note: what a covering control leaves to someone else, e.g. the files' permissions.
+        stig_id: the STIG's own id (``CD16-00-000100``); empty for CIS items.
+        severity: the STIG's severity (``high``, ``medium``, ``low``); empty for CIS items.
+        cci: the STIG check's CCIs; empty for CIS items.
 
-    Example: ``Item("3.1.2", "Ensure the log destinations are set correctly", "", "")``.
+    Example::
+
+        Item("3.1.2", "Ensure the log destinations are set correctly", "", "")
     """
 
     id: str
@@ -61,14 +61,15 @@ class Item:
 class Catalogue:
     """Every item of one catalogue, in its own order.
 
-    key
-      ``"cis"`` or ``"stig"``: the ``Control`` field that names this catalogue's items.
-    name, version
-      how the catalogue calls itself, e.g. ``"CIS PostgreSQL 17 Benchmark"``, ``"v1.0.0"``.
-    items
-      its ``Item`` rows, in the catalogue's order.
+    Attributes:
+        key: ``"cis"`` or ``"stig"``: the ``Control`` field that names this catalogue's items.
+        name: how the catalogue calls itself, e.g. ``"CIS PostgreSQL 17 Benchmark"``.
+        version: its version, e.g. ``"v1.0.0"``.
+        items: its ``Item`` rows, in the catalogue's order.
 
-    Example: ``f"{STIG.name} {STIG.version}: {len(STIG.items)} checks"``.
+    Example::
+
+        f"{STIG.name} {STIG.version}: {len(STIG.items)} checks"
     """
 
     key: Key
@@ -79,10 +80,12 @@ class Catalogue:
     def item(self, item_id: str) -> Item:
         """The item ``item_id``; KeyError naming the catalogue when it has none.
 
-        item_id
-          a CIS number (``"3.1.2"``) or a STIG vulnerability id (``"V-261857"``).
+        Args:
+            item_id: a CIS number (``"3.1.2"``) or a STIG vulnerability id (``"V-261857"``).
 
-        Example: ``CIS.item("3.1.2").title``.
+        Example::
+
+            CIS.item("3.1.2").title
         """
         for item in self.items:
             if item.id == item_id:
@@ -92,10 +95,12 @@ class Catalogue:
     def references(self, control: Control) -> tuple[str, ...]:
         """The ids of this catalogue that ``control`` answers.
 
-        control
-          any control, e.g. ``get("log_connections")``.
+        Args:
+            control: any control, e.g. ``get("log_connections")``.
 
-        Example: ``STIG.references(get("log_connections"))`` is ``("V-261866", ...)``.
+        Example::
+
+            STIG.references(get("log_connections"))   # ("V-261866", "V-261956", ...)
         """
         return control.cis if self.key == "cis" else control.stig
 
@@ -138,13 +143,12 @@ CATALOGUES = (CIS, STIG)
 def coverage(
     catalogue: Catalogue, controls: Iterable[Control] | None = None
 ) -> list[tuple[Item, list[str]]]:
-    """Every item of ``catalogue`` with the ids of the controls that answer it, in
-    catalogue order.
+    """Every item of ``catalogue`` with the ids of the controls that answer it, in catalogue
+    order.
 
-    catalogue
-      ``CIS`` or ``STIG``.
-    controls
-      the controls to count (default: every control and probe of the kit).
+    Args:
+        catalogue: ``CIS`` or ``STIG``.
+        controls: the controls to count (default: every control and probe of the kit).
 
     Example::
 

@@ -47,14 +47,14 @@ _SARIF_KIND = {
 def render(report: Report, fmt: str, console: Console | None = None) -> str:
     """The report as text in ``fmt``; ``text`` prints through ``console`` and returns "".
 
-    report
-      what ``run`` returned.
-    fmt
-      one of ``FORMATS``: ``text``, ``json``, ``junit``, ``sarif`` or ``oscal``.
-    console
-      where ``text`` prints (default: the terminal); the other formats ignore it.
+    Args:
+        report: what ``run`` returned.
+        fmt: one of ``FORMATS``: ``text``, ``json``, ``junit``, ``sarif`` or ``oscal``.
+        console: where ``text`` prints (default: the terminal); the other formats ignore it.
 
-    Example: ``render(report, "json")``.
+    Example::
+
+        Path("verify.sarif").write_text(render(report, "sarif"))
     """
     if fmt == "text":
         render_text(report, console or Console())
@@ -75,12 +75,14 @@ def render(report: Report, fmt: str, console: Console | None = None) -> str:
 def render_text(report: Report, console: Console) -> None:
     """A table of every control (colour on a terminal), then the fixes for the failures.
 
-    report
-      what ``run`` returned.
-    console
-      a rich ``Console``: the terminal, or ``Console(file=f, no_color=True)`` for a file.
+    Args:
+        report: what ``run`` returned.
+        console: a rich ``Console``: the terminal, or ``Console(file=f, no_color=True)`` for a
+            file.
 
-    Example: ``render_text(report, Console())``.
+    Example::
+
+        render_text(report, Console())
     """
     counts = report.counts()
     role = "superuser" if report.superuser else "not a superuser"
@@ -121,10 +123,12 @@ def render_text(report: Report, console: Console) -> None:
 def control_dict(control: Control) -> dict[str, Any]:
     """A control's fields as the JSON document gives them (docs/verify.md).
 
-    control
-      any control or probe.
+    Args:
+        control: any control or probe.
 
-    Example: ``control_dict(get("ssl_on"))["stig"]``.
+    Example::
+
+        control_dict(get("ssl_on"))["stig"]
     """
     return {
         "id": control.id,
@@ -148,10 +152,12 @@ def to_dict(report: Report) -> dict[str, Any]:
     """The JSON document (schema_version 2, documented in docs/verify.md and described by
     docs/verify-report.schema.json).
 
-    report
-      what ``run`` returned.
+    Args:
+        report: what ``run`` returned.
 
-    Example: ``to_dict(report)["summary"]["fail"]``.
+    Example::
+
+        to_dict(report)["summary"]["fail"]
     """
     return {
         "schema_version": JSON_SCHEMA_VERSION,
@@ -188,22 +194,26 @@ def to_dict(report: Report) -> dict[str, Any]:
 def render_json(report: Report) -> str:
     """``to_dict(report)`` as indented JSON text.
 
-    report
-      what ``run`` returned.
+    Args:
+        report: what ``run`` returned.
 
-    Example: ``Path("verify.json").write_text(render_json(report))``.
+    Example::
+
+        Path("verify.json").write_text(render_json(report))
     """
     return json.dumps(to_dict(report), indent=2, sort_keys=False) + "\n"
 
 
 def render_junit(report: Report) -> str:
-    """JUnit XML: one testsuite, one testcase per control (failure, or skipped for a skip
-    and for a control that does not apply on the managed service).
+    """JUnit XML: one testsuite, one testcase per control (failure, or skipped for a skip and
+    for a control that does not apply on the managed service).
 
-    report
-      what ``run`` returned.
+    Args:
+        report: what ``run`` returned.
 
-    Example: ``Path("verify.xml").write_text(render_junit(report))``.
+    Example::
+
+        Path("verify.xml").write_text(render_junit(report))
     """
     counts = report.counts()
     suite = ET.Element(
@@ -259,10 +269,12 @@ def render_sarif(report: Report) -> str:
     pass, fail or notApplicable (skip, not_applicable). Results point at the control's SQL
     file; rules carry the CIS numbers, STIG ids and CCIs as properties and tags.
 
-    report
-      what ``run`` returned.
+    Args:
+        report: what ``run`` returned.
 
-    Example: ``Path("verify.sarif").write_text(render_sarif(report))``.
+    Example::
+
+        Path("verify.sarif").write_text(render_sarif(report))
     """
     rules = []
     results = []

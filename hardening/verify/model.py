@@ -28,8 +28,9 @@ class Status(StrEnum):
     """How a control came out: ``pass``, ``fail``, ``skip`` (the connecting role cannot
     evaluate it) or ``not_applicable`` (the managed service the server runs on makes it
     impossible, or does it itself; the detail names the service's own control instead).
+    Only ``fail`` counts towards the exit status.
 
-    Only ``fail`` counts towards the exit status::
+    Example::
 
         >>> Status("not_applicable") is Status.NOT_APPLICABLE
         True
@@ -45,17 +46,17 @@ class Status(StrEnum):
 class Rule:
     """What one server setting must be, for the shared query ``sql/checks/settings.sql``.
 
-    setting
-      the parameter's name, e.g. ``"log_connections"`` or ``"pgaudit.log_relation"``
-      (pgaudit's settings are judged only while pgaudit is loaded).
-    accept
-      a PostgreSQL regular expression the value must match, lower-cased and trimmed; it is
-      applied to this session's value and to every ``ALTER ROLE/DATABASE ... SET`` of it.
-    expect
-      what the value should be, in words, for the report (``"on"``, ``"0"``).
-    low, high
-      bounds for the numeric value in the setting's base unit (``pg_settings.setting``),
-      checked on this session's value only; None for no bound.
+    Attributes:
+        setting: the parameter's name, e.g. ``"log_connections"`` or
+            ``"pgaudit.log_relation"`` (pgaudit's settings are judged only while pgaudit is
+            loaded).
+        accept: a PostgreSQL regular expression the value must match, lower-cased and trimmed;
+            it is applied to this session's value and to every ``ALTER ROLE/DATABASE ... SET``
+            of it.
+        expect: what the value should be, in words, for the report (``"on"``, ``"0"``).
+        low: the least numeric value, in the setting's base unit (``pg_settings.setting``),
+            checked on this session's value only; None for no bound.
+        high: the greatest numeric value, likewise.
 
     Example::
 
@@ -73,34 +74,29 @@ class Rule:
 class Control:
     """One verifiable hardening control.
 
-    id
-      stable identifier, also the name of its own query (``sql/checks/<id>.sql``).
-    title, rationale, fix
-      what is checked, why it matters, and what to change (plain text, no markup).
-    severity
-      ``critical``, ``high``, ``medium`` or ``low``.
-    scope
-      ``kit``: the kit's ``alembic upgrade head`` makes this pass at database level.
-      ``server``: everything else (server configuration, pg_hba, cluster-wide roles,
-      objects the application owns): out of the migrations' reach.
-    evaluator
-      ``findings``: the query returns one row per problem; no rows means pass.
-      ``status``: the query returns one row ``(ok boolean, observed text)``; ``ok`` NULL
-      means the control does not apply (skip, ``observed`` says why).
-    privilege
-      what the connecting role needs to evaluate it, e.g. ``"superuser (pg_authid)"``.
-    cis, pgdsat
-      CIS PostgreSQL 17 Benchmark recommendations and pgdsat check numbers, e.g. ``("3.2",)``.
-    stig
-      Vulnerability ids of the DISA Crunchy Data PostgreSQL 16 STIG, e.g. ``("V-261860",)``;
-      their CCIs come from the catalogue (``cci``).
-    params
-      kit settings (``hardening.settings`` names) the query reads as ``%(name)s``.
-    sql, args
-      a query file shared with other controls (its stem, e.g. ``"settings"``) and the fixed
-      arguments this control binds to it; ``rules`` builds both for setting checks.
-    probe
-      an active probe run with ``--probe``, not a catalogue query.
+    Attributes:
+        id: stable identifier, also the name of its own query (``sql/checks/<id>.sql``).
+        title: what is checked (plain text, no markup).
+        severity: ``critical``, ``high``, ``medium`` or ``low``.
+        scope: ``kit``: the kit's ``alembic upgrade head`` makes this pass at database level;
+            ``server``: everything else (server configuration, pg_hba, cluster-wide roles,
+            objects the application owns): out of the migrations' reach.
+        evaluator: ``findings``: the query returns one row per problem; no rows means pass.
+            ``status``: the query returns one row ``(ok boolean, observed text)``; ``ok`` NULL
+            means the control does not apply (skip, ``observed`` says why).
+        rationale: why it matters.
+        fix: what to change.
+        privilege: what the connecting role needs to evaluate it, e.g.
+            ``"superuser (pg_authid)"``.
+        cis: CIS PostgreSQL 17 Benchmark recommendations, e.g. ``("3.2",)``.
+        pgdsat: the numbers pgdsat reports the same checks under.
+        stig: vulnerability ids of the DISA Crunchy Data PostgreSQL 16 STIG, e.g.
+            ``("V-261860",)``; their CCIs come from the catalogue (``cci``).
+        params: kit settings (``hardening.settings`` names) the query reads as ``%(name)s``.
+        sql: a query file shared with other controls (its stem, e.g. ``"settings"``), or "".
+        args: the fixed arguments this control binds to that query, as (name, value) pairs;
+            ``controls._build.setting`` builds them from ``Rule`` s.
+        probe: an active probe run with ``--probe``, not a catalogue query.
 
     Example::
 
@@ -132,8 +128,10 @@ class Control:
     def sql_file(self) -> str:
         """The query's path below ``sql/``.
 
-        Example: ``get("ssl_on").sql_file`` is ``"checks/ssl_on.sql"``; a setting control's
-        is ``"checks/settings.sql"``.
+        Example::
+
+            get("ssl_on").sql_file            # "checks/ssl_on.sql"
+            get("log_connections").sql_file   # "checks/settings.sql"
         """
         return f"checks/{self.sql or self.id}.sql"
 
@@ -141,7 +139,9 @@ class Control:
     def cci(self) -> tuple[str, ...]:
         """The CCIs of the STIG checks this control answers, in catalogue order.
 
-        Example: ``get("log_connections").cci`` is ``("CCI-000130", "CCI-000172")``.
+        Example::
+
+            get("log_connections").cci        # ("CCI-000130", "CCI-000172")
         """
         from hardening.verify.catalogues import STIG
 
@@ -157,19 +157,18 @@ class Control:
 class Result:
     """The outcome of one control.
 
-    control
-      the control evaluated.
-    status
-      ``pass``, ``fail``, ``skip`` or ``not_applicable``.
-    detail
-      one line: what was seen (``"log_connections = off (source: default), expected on"``),
-      the findings, or why it was skipped.
-    evidence
-      the query's rows (at most ``runner.EVIDENCE_ROWS``), JSON-ready.
-    duration_ms
-      how long the control took.
+    Attributes:
+        control: the control evaluated.
+        status: ``pass``, ``fail``, ``skip`` or ``not_applicable``.
+        detail: one line: what was seen
+            (``"log_connections = off (source: default), expected on"``), the findings, or
+            why it was skipped.
+        evidence: the query's rows (at most ``runner.EVIDENCE_ROWS``), JSON-ready.
+        duration_ms: how long the control took.
 
-    Example: ``Result(get("ssl_on"), Status.PASS, "ssl = on")``.
+    Example::
+
+        Result(get("ssl_on"), Status.PASS, "ssl = on")
     """
 
     control: Control
@@ -183,12 +182,13 @@ class Result:
 class Platform:
     """The managed service a server runs on, as its roles and settings show it.
 
-    name
-      ``aurora``, ``rds``, ``cloudsql`` or ``azure``.
-    markers
-      what gave it away, e.g. ``("role rds_superuser", "setting rds.force_ssl")``.
+    Attributes:
+        name: ``aurora``, ``rds``, ``cloudsql`` or ``azure``.
+        markers: what gave it away, e.g. ``("role rds_superuser", "setting rds.force_ssl")``.
 
-    Example: ``Platform("rds", ("role rds_superuser",))``.
+    Example::
+
+        Platform("rds", ("role rds_superuser",))
     """
 
     name: str
@@ -199,19 +199,16 @@ class Platform:
 class Report:
     """Everything one ``verify`` run found, in catalogue order.
 
-    target
-      the database URL, password hidden (``settings.display_url``).
-    database, user, superuser, server_version
-      what the server said of the session: ``current_database()``, ``current_user``,
-      whether that role is a superuser, ``server_version``.
-    started_at
-      UTC start, ``YYYY-MM-DDTHH:MM:SSZ``.
-    results
-      one ``Result`` per selected control, in catalogue order.
-    duration_ms
-      the whole run.
-    platform
-      the managed service the server runs on, or None (``platforms.detect``).
+    Attributes:
+        target: the database URL, password hidden (``settings.display_url``).
+        database: ``current_database()`` of the session.
+        user: ``current_user`` of the session.
+        superuser: whether that role is a superuser.
+        server_version: the server's ``server_version``.
+        started_at: UTC start, ``YYYY-MM-DDTHH:MM:SSZ``.
+        results: one ``Result`` per selected control, in catalogue order.
+        duration_ms: the whole run.
+        platform: the managed service the server runs on, or None (``platforms.detect``).
 
     Example::
 
@@ -232,7 +229,9 @@ class Report:
     def counts(self) -> dict[str, int]:
         """How many controls came out each way, and ``total``.
 
-        Example: ``{"pass": 51, "fail": 44, "skip": 0, "not_applicable": 0, "total": 95}``.
+        Example::
+
+            report.counts()["fail"]   # {"pass": 51, "fail": 44, ..., "total": 95}
         """
         out = {s.value: 0 for s in Status}
         for r in self.results:
@@ -244,26 +243,32 @@ class Report:
     def failed(self) -> list[Result]:
         """The results that failed, in catalogue order.
 
-        Example: ``[r.control.id for r in report.failed]``.
+        Example::
+
+            [r.control.id for r in report.failed]
         """
         return [r for r in self.results if r.status is Status.FAIL]
 
     @property
     def exit_code(self) -> int:
-        """0 when nothing failed, 1 when a selected control failed (skips and
-        not-applicable controls never count).
+        """0 when nothing failed, 1 when a selected control failed (skips and not-applicable
+        controls never count).
 
-        Example: ``raise SystemExit(report.exit_code)``.
+        Example::
+
+            raise SystemExit(report.exit_code)
         """
         return 1 if self.failed else 0
 
     def result(self, control_id: str) -> Result:
         """The result of ``control_id``; KeyError when the run did not select it.
 
-        control_id
-          a control's id, e.g. ``"ssl_on"``.
+        Args:
+            control_id: a control's id, e.g. ``"ssl_on"``.
 
-        Example: ``report.result("ssl_on").detail``.
+        Example::
+
+            report.result("ssl_on").detail
         """
         for r in self.results:
             if r.control.id == control_id:
@@ -277,7 +282,6 @@ class Stopwatch:
     Example::
 
         clock = Stopwatch()
-        ...
         took = clock.ms()   # 12.34
     """
 
@@ -287,6 +291,8 @@ class Stopwatch:
     def ms(self) -> float:
         """Milliseconds since the stopwatch was made, to 0.01 ms.
 
-        Example: ``Result(control, Status.PASS, "", [], clock.ms())``.
+        Example::
+
+            Result(control, Status.PASS, "", [], clock.ms())
         """
         return round((time.perf_counter() - self._t0) * 1000, 2)

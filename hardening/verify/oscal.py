@@ -37,10 +37,12 @@ _STATE = {Status.PASS: "satisfied", Status.FAIL: "not-satisfied"}
 def to_oscal(report: Report) -> dict[str, Any]:
     """The assessment-results document as a dict (``render_oscal`` writes it as JSON).
 
-    report
-      what ``run`` returned.
+    Args:
+        report: what ``run`` returned.
 
-    Example: ``to_oscal(report)["assessment-results"]["results"][0]["findings"]``.
+    Example::
+
+        to_oscal(report)["assessment-results"]["results"][0]["findings"]
     """
     ids = _Ids(report)
     resources: dict[str, str] = {c.key: ids.of("catalogue", c.key) for c in (CIS, STIG)}
@@ -109,10 +111,12 @@ def to_oscal(report: Report) -> dict[str, Any]:
 def render_oscal(report: Report) -> str:
     """``to_oscal(report)`` as indented JSON text.
 
-    report
-      what ``run`` returned.
+    Args:
+        report: what ``run`` returned.
 
-    Example: ``Path("sar.json").write_text(render_oscal(report))``.
+    Example::
+
+        Path("sar.json").write_text(render_oscal(report))
     """
     return json.dumps(to_oscal(report), indent=2) + "\n"
 

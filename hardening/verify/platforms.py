@@ -31,14 +31,15 @@ from hardening.verify.model import Platform
 class Handled:
     """Why a control does not apply on a service, and what to check there instead.
 
-    reason
-      e.g. ``"Amazon RDS keeps no pg_hba.conf you can read or change"``.
-    instead
-      the service's own control, e.g. ``"the DB parameter group's rds.force_ssl = 1"``.
-    show
-      a setting whose current value is worth showing beside it (``"rds.force_ssl"``), or "".
+    Attributes:
+        reason: e.g. ``"Amazon RDS keeps no pg_hba.conf you can read or change"``.
+        instead: the service's own control, e.g. ``"the DB parameter group's rds.force_ssl = 1"``.
+        show: a setting whose current value is worth showing beside it (``"rds.force_ssl"``),
+            or "".
 
-    Example: ``SERVICES["rds"].handled["hba_host_without_ssl"].show`` is ``"rds.force_ssl"``.
+    Example::
+
+        SERVICES["rds"].handled["hba_host_without_ssl"].show   # "rds.force_ssl"
     """
 
     reason: str
@@ -50,14 +51,15 @@ class Handled:
 class Service:
     """One managed service.
 
-    name, title
-      ``"rds"`` and ``"Amazon RDS for PostgreSQL"``.
-    reserved_roles
-      the service's own roles: findings naming them are left out.
-    handled
-      control id -> ``Handled``.
+    Attributes:
+        name: ``"rds"``, ``"aurora"``, ``"cloudsql"`` or ``"azure"``.
+        title: how the service calls itself, e.g. ``"Amazon RDS for PostgreSQL"``.
+        reserved_roles: the service's own roles: findings naming them are left out.
+        handled: control id -> ``Handled``.
 
-    Example: ``"rdsadmin" in SERVICES["rds"].reserved_roles``.
+    Example::
+
+        assert "rdsadmin" in SERVICES["rds"].reserved_roles
     """
 
     name: str
@@ -208,10 +210,13 @@ def detect(conn: psycopg.Connection[Any]) -> Platform | None:
     Reads only what any role can; a server that refuses even that (a hidden setting of the
     service) is taken for one of your own.
 
-    conn
-      an open connection (autocommit or in a transaction: the query runs in a savepoint).
+    Args:
+        conn: an open connection (autocommit or in a transaction: the query runs in a
+            savepoint).
 
-    Example: ``detect(conn)`` is ``Platform("rds", ("role rds_superuser", ...))`` on RDS.
+    Example::
+
+        detect(conn)   # Platform("rds", ("role rds_superuser", ...)) on RDS, else None
     """
     try:
         with conn.transaction():
@@ -230,12 +235,14 @@ def detect(conn: psycopg.Connection[Any]) -> Platform | None:
 def handled(platform: Platform | None, control_id: str) -> Handled | None:
     """How ``platform`` handles ``control_id``, or None when the control applies there.
 
-    platform
-      what ``detect`` returned (None: a server of your own, where every control applies).
-    control_id
-      a control's id.
+    Args:
+        platform: what ``detect`` returned (None: a server of your own, where every control
+            applies).
+        control_id: a control's id.
 
-    Example: ``handled(Platform("rds", ()), "wal_archiving").instead``.
+    Example::
+
+        handled(Platform("rds", ()), "wal_archiving").instead
     """
     if platform is None:
         return None
@@ -245,9 +252,11 @@ def handled(platform: Platform | None, control_id: str) -> Handled | None:
 def reserved_roles(platform: Platform | None) -> frozenset[str]:
     """The roles ``platform`` owns (empty for a server of your own).
 
-    platform
-      what ``detect`` returned.
+    Args:
+        platform: what ``detect`` returned.
 
-    Example: ``"azuresu" in reserved_roles(Platform("azure", ()))``.
+    Example::
+
+        assert "azuresu" in reserved_roles(Platform("azure", ()))
     """
     return SERVICES[platform.name].reserved_roles if platform else frozenset()

@@ -43,16 +43,16 @@ def select(
     """The controls a run evaluates, in catalogue order; VerifyError for an unknown id or a
     selection that leaves none.
 
-    only
-      control ids to run (probes included); empty means every control.
-    skip
-      control ids to leave out.
-    scope
-      ``kit``, ``server`` or ``all``.
-    probe
-      include the active probes (``--probe``); a probe named in ``only`` is included anyway.
+    Args:
+        only: control ids to run (probes included); empty means every control.
+        skip: control ids to leave out.
+        scope: ``kit``, ``server`` or ``all``.
+        probe: include the active probes (``--probe``); a probe named in ``only`` is included
+            anyway.
 
-    Example: ``select(scope="kit", skip=["pgaudit_log_relation"])``.
+    Example::
+
+        select(scope="kit", skip=["pgaudit_log_relation"])
     """
     only_ids, skip_ids = set(only), set(skip)
     catalog = CONTROLS + PROBES
@@ -96,10 +96,15 @@ def _nothing_selected(only_ids: set[str], skip_ids: set[str], scope: str) -> str
 
 
 def parse_url(url: URL | str | None) -> URL:
-    """A psycopg SQLAlchemy URL from ``url`` (a URL or a string) or, when None, from
-    DATABASE_URL; VerifyError when neither works.
+    """A psycopg SQLAlchemy URL from ``url`` or, when None, from DATABASE_URL; VerifyError when
+    neither works.
 
-    Example: ``parse_url("postgresql://app@db/app")`` is ``postgresql+psycopg://app@db/app``.
+    Args:
+        url: a URL, a ``postgresql://`` string, or None.
+
+    Example::
+
+        parse_url("postgresql://app@db/app")   # postgresql+psycopg://app@db/app
     """
     try:
         if isinstance(url, URL):
@@ -115,10 +120,16 @@ def parse_url(url: URL | str | None) -> URL:
 
 
 def connect(url: URL) -> psycopg.Connection[Any]:
-    """An autocommit connection for ``url`` (from ``parse_url``); VerifyError with the
-    server's reason, and no password, otherwise.
+    """An autocommit connection; VerifyError with the server's reason, and no password,
+    otherwise.
 
-    Example: ``with connect(parse_url(None)) as conn: ...``.
+    Args:
+        url: what ``parse_url`` returned.
+
+    Example::
+
+        with connect(parse_url(None)) as conn:
+            platforms.detect(conn)
     """
     try:
         return psycopg.connect(
@@ -160,13 +171,14 @@ def run(
     """Evaluate the selected controls against a database and return the report; VerifyError
     when it cannot run at all (no URL, no connection, a selection of nothing).
 
-    url
-      the database: a URL, a ``postgresql://`` string, or None for DATABASE_URL.
-    only, skip, scope, probe
-      the selection, as for ``select``.
-    x_args
-      kit settings (``hardening.settings`` names) the kit's controls compare with, as
-      ``alembic -x name=value`` gives them, e.g. ``{"audit_role": "auditor"}``.
+    Args:
+        url: the database: a URL, a ``postgresql://`` string, or None for DATABASE_URL.
+        only: control ids to run, as for ``select``.
+        skip: control ids to leave out.
+        scope: ``kit``, ``server`` or ``all``.
+        probe: include the active probes.
+        x_args: kit settings (``hardening.settings`` names) the kit's controls compare with,
+            as ``alembic -x name=value`` gives them, e.g. ``{"audit_role": "auditor"}``.
 
     Example::
 
@@ -245,18 +257,14 @@ def evaluate(
 ) -> Result:
     """Run one control's query and judge its rows.
 
-    conn
-      a connection inside a transaction (``run`` opens a read-only one).
-    control
-      the control; its query is ``control.sql_file``, bound to its ``args`` and to the kit
-      settings it names in ``params``.
-    params
-      the kit settings' values by name (``hardening.settings.get`` for each).
-    platform
-      the managed service the server runs on (``platforms.detect``), or None.
-    alone
-      run the query without a savepoint of its own: a failing query (a ``skip``) then leaves
-      the transaction aborted, for the caller to roll back (``run`` does).
+    Args:
+        conn: a connection inside a transaction (``run`` opens a read-only one).
+        control: the control; its query is ``control.sql_file``, bound to its ``args`` and to
+            the kit settings it names in ``params``.
+        params: the kit settings' values by name (``hardening.settings.get`` for each).
+        platform: the managed service the server runs on (``platforms.detect``), or None.
+        alone: run the query without a savepoint of its own: a failing query (a ``skip``)
+            then leaves the transaction aborted, for the caller to roll back (``run`` does).
 
     Example::
 

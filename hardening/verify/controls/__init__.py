@@ -36,10 +36,12 @@ __all__ = ["CONTROLS", "PROBES", "get", "ids"]
 def get(control_id: str) -> Control:
     """The control (or probe) ``control_id``; KeyError naming ``--list`` when there is none.
 
-    control_id
-      a control's id, as ``hardening verify --list`` shows it.
+    Args:
+        control_id: a control's id, as ``hardening verify --list`` shows it.
 
-    Example: ``get("ssl_on").fix``.
+    Example::
+
+        get("ssl_on").fix
     """
     try:
         return _BY_ID[control_id]
@@ -50,6 +52,8 @@ def get(control_id: str) -> Control:
 def ids() -> list[str]:
     """The ids of the catalogue's controls (not the probes), in catalogue order.
 
-    Example: ``"ssl_on" in ids()``.
+    Example::
+
+        assert "ssl_on" in ids()
     """
     return [c.id for c in CONTROLS]

@@ -23,10 +23,12 @@ NONEMPTY = r"."
 def rule_args(rules: tuple[Rule, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The arguments of ``sql/checks/settings.sql`` for ``rules``: one array each.
 
-    rules
-      the ``Rule`` of every setting the control judges.
+    Args:
+        rules: the ``Rule`` of every setting the control judges.
 
-    Example: ``dict(rule_args((Rule("fsync", ON, "on"),)))["settings"]`` is ``("fsync",)``.
+    Example::
+
+        dict(rule_args((Rule("fsync", ON, "on"),)))["settings"]   # ("fsync",)
     """
 
     def bound(value: float | None) -> str:
@@ -55,13 +57,21 @@ def setting(
     stig: tuple[str, ...] = (),
 ) -> Control:
     """A status control that passes when every one of ``rules`` holds, in this session and in
-    every role- or database-level value a session here can get.
+    every role- or database-level value a session here can get; its query is
+    ``sql/checks/settings.sql``, its arguments come from ``rules``.
 
-    id, title, rationale, fix, severity, scope, privilege, cis, pgdsat, stig
-      as for ``Control``; the query is ``sql/checks/settings.sql`` and its arguments come
-      from ``rules``.
-    rules
-      a ``Rule`` for every setting the control judges.
+    Args:
+        id: the control's id.
+        title: what is checked.
+        *rules: a ``Rule`` for every setting the control judges.
+        rationale: why it matters.
+        fix: what to change.
+        severity: as for ``Control``; default ``medium``.
+        scope: as for ``Control``; default ``server``.
+        privilege: what the connecting role needs; default: any role (pg_settings).
+        cis: CIS PostgreSQL 17 recommendations it answers.
+        pgdsat: pgdsat's numbers for the same checks.
+        stig: STIG vulnerability ids it answers.
 
     Example::
 

@@ -38,7 +38,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, 
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeEngine
 
-from bench import audit
+from bench import audit, verify_scale
 from bench.contenders import CONTENDERS
 from hardening import keys, migrate
 from hardening.testing import Provisioner
@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                 results = run(engine, args, console)
             finally:
                 engine.dispose()
+        verify_scale.bench(prov, console)  # the verify figure (bench/verify_scale.py)
     finally:
         prov.stop_all()
     report(console, results, server.version, storage(args))

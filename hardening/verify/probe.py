@@ -95,7 +95,19 @@ class _Capture:
 def run_probes(
     conn: psycopg.Connection[Any], probes: Sequence[Control], report: Report
 ) -> list[Result]:
-    """Run the canary statements once and judge each selected probe against the output."""
+    """Run the canary statements once and judge each selected probe against the output.
+
+    Args:
+        conn: an autocommit connection (the probe creates, and removes, a scratch schema and
+            role).
+        probes: the probes selected (``controls.PROBES`` or some of them).
+        report: the run's report so far: whether its role is a superuser decides how the
+            audit output is captured.
+
+    Example::
+
+        report.results.extend(run_probes(conn, PROBES, report))
+    """
     clock = Stopwatch()
     by_id = {c.id: c for c in probes}
     tag = uuid.uuid4().hex[:12]

@@ -14,6 +14,7 @@ from alembic.config import CommandLine
 from psycopg import sql
 
 from hardening import steps
+from hardening.errors import HardeningError
 from hardening.testing.plugin import PgDatabase
 from tests.migrations.catalog import diff, snapshot
 from tests.roles import execute
@@ -71,8 +72,11 @@ def give_database(database: PgDatabase, owner: str) -> None:
     )
 
 
-def exit_message(exc: pytest.ExceptionInfo[SystemExit]) -> str:
-    return str(exc.value.code)
+def exit_message(exc: pytest.ExceptionInfo[HardeningError]) -> str:
+    """The one line a refused run of ``hardening.migrate`` raised (the message and its fix)."""
+    message = str(exc.value)
+    assert "\n" not in message, message
+    return message
 
 
 def printed_commands(text: str) -> list[list[str]]:

@@ -10,6 +10,7 @@ import pytest
 from psycopg import sql
 
 from hardening import migrate
+from hardening.errors import HardeningError
 from hardening.settings import libpq_dsn
 from hardening.testing import LogCursor
 from hardening.testing.plugin import PgDatabase
@@ -32,7 +33,7 @@ def test_a_non_superuser_owner_with_createrole_applies_up_to_least_privilege(
     as_owner = pg_database.url.set(username=owner, password=owner)
     roles = unique_roles()
     before = snapshot(pg_database.dsn)
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(HardeningError) as exc:
         migrate.upgrade(as_owner, "head", **roles)
     message = exit_message(exc)
     assert (
@@ -153,7 +154,7 @@ def test_each_missing_piece_of_a_non_superusers_preparation_is_named_before_anyt
     execute(table_owner, "CREATE TABLE public.users (id int)")
     before = snapshot(pg_database.dsn)
     roles = unique_roles()
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(HardeningError) as exc:
         migrate.upgrade(as_owner, "head", audit_tables="public.users:SELECT", **roles)
     message = exit_message(exc)
     assert expected.format(owner=owner, auditor=roles["audit_role"]) in message
@@ -193,7 +194,7 @@ def test_an_owner_without_createrole_is_stopped_before_anything_changes(
         execute(pg_database.dsn, sql.SQL("CREATE ROLE {} NOLOGIN").format(admin))
     try:
         before = snapshot(pg_database.dsn)
-        with pytest.raises(SystemExit) as exc:
+        with pytest.raises(HardeningError) as exc:
             migrate.upgrade(
                 pg_database.url.set(username=owner, password=owner),
                 "h004_least_privilege",

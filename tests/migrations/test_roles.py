@@ -10,6 +10,7 @@ import pytest
 from psycopg import sql
 
 from hardening import migrate
+from hardening.errors import HardeningError
 from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
@@ -81,7 +82,7 @@ def test_a_kit_role_that_can_log_in_is_refused(
 ) -> None:
     user = login_role()
     before = snapshot(pg_database.dsn)
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(HardeningError) as exc:
         migrate.upgrade(pg_database.url, "head", **{**unique_roles(), "audit_role": user})
     assert f"role {user} exists and can log in" in exit_message(exc)
     assert "NOLOGIN" in exit_message(exc)
@@ -110,7 +111,7 @@ def test_an_adopted_reader_that_would_not_inherit_its_privileges_is_refused(
     execute(pg_database.dsn, *setup)
     try:
         before = snapshot(pg_database.dsn)
-        with pytest.raises(SystemExit) as exc:
+        with pytest.raises(HardeningError) as exc:
             migrate.upgrade(pg_database.url, "head", **roles)
         message = exit_message(exc)
         assert (

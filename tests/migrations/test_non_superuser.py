@@ -20,6 +20,7 @@ from tests.migrations.helpers import (
     db_settings,
     exit_message,
     give_database,
+    prepare_owner,
     version_num,
 )
 from tests.roles import execute, unique_roles
@@ -48,38 +49,6 @@ def test_a_non_superuser_owner_with_createrole_applies_up_to_least_privilege(
     assert db_settings(pg_database.dsn)["password_encryption"] == "scram-sha-256"
     migrate.downgrade(as_owner, "base", **roles)
     assert diff(before, snapshot(pg_database.dsn)) == {}
-
-
-# What a superuser (or a managed service's admin) prepares so that a database owner with
-# CREATEROLE, not a superuser, can apply every step up to head: see docs/migrations.md.
-SETTABLE = (
-    "pgaudit.log",
-    "pgaudit.log_catalog",
-    "pgaudit.log_parameter",
-    "pgaudit.log_relation",
-    "pgaudit.log_statement_once",
-    "pgaudit.log_level",
-    "pgaudit.log_client",
-    "pgaudit.role",
-    "log_parameter_max_length",  # (log_parameter_max_length_on_error is for any user to SET)
-)
-
-
-def prepare_owner(database: PgDatabase, owner: str, *, leave_out: str = "") -> None:
-    """As a superuser: give ``owner`` the database and what it needs beyond CREATEROLE (less
-    ``leave_out``: "extension", a parameter name, or "admin option")."""
-    give_database(database, owner)
-    role = sql.Identifier(owner)
-    statements: list[str | sql.Composed] = []
-    if leave_out != "extension":
-        statements.append("CREATE EXTENSION pgaudit")
-    settable = [sql.SQL(name) for name in SETTABLE if name != leave_out]
-    statements.append(
-        sql.SQL("GRANT SET ON PARAMETER {} TO {}").format(sql.SQL(", ").join(settable), role)
-    )
-    admin = sql.SQL("" if leave_out == "admin option" else " WITH ADMIN OPTION")
-    statements.append(sql.SQL("GRANT pg_read_all_settings TO {}{}").format(role, admin))
-    execute(database.dsn, *statements)
 
 
 def test_a_prepared_non_superuser_owner_reaches_head_audits_writes_and_downgrades_exactly(

@@ -158,8 +158,11 @@ def server_message_line(severity: str, primary: str, hint: str | None) -> str | 
 def forwarding_server_messages(
     connection: Connection, write: Callable[[str], Any] | None = None
 ) -> Iterator[None]:
-    """While the block runs, write each NOTICE or WARNING the server sends on ``connection``
-    as one line (to stderr by default): alembic itself never shows them.
+    """Once the block has run, write each NOTICE or WARNING the server sent on ``connection``
+    while it ran as one line (to stderr by default): alembic itself never shows them. Put the
+    block around the run's transaction, so that the lines come once it committed; a block that
+    raises writes none, since its transaction rolled back what they speak of (a NOTICE's hint
+    about an object the rollback removed would not work when followed).
 
     Args:
         connection: the connection the migrations run on (psycopg 3; others pass nothing).
@@ -177,6 +180,7 @@ def forwarding_server_messages(
         yield
         return
     out = write or (lambda line: print(line, file=sys.stderr, flush=True))
+    lines: list[str] = []
 
     def handler(diag: Any) -> None:
         line = server_message_line(
@@ -185,13 +189,15 @@ def forwarding_server_messages(
             diag.message_hint,
         )
         if line is not None:
-            out(line)
+            lines.append(line)
 
     driver.add_notice_handler(handler)
     try:
         yield
     finally:
         driver.remove_notice_handler(handler)
+    for line in lines:
+        out(line)
 
 
 def version_table_refusal(connection: Connection, table: str) -> str | None:

@@ -7,6 +7,7 @@ warnings of the run passed on, with the commands they name working when followed
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from hardening import steps
 from hardening.cli import build_parser
 from hardening.testing.plugin import PgDatabase
 from tests.migrations.catalog import diff, snapshot
-from tests.migrations.helpers import db_settings, version_num, x_options
+from tests.migrations.helpers import db_settings, give_database, version_num, x_options
 from tests.roles import execute, unique_roles
 
 HARDENING = Path(sys.executable).with_name("hardening")  # the console script pip installed
@@ -133,27 +134,47 @@ def test_a_missing_database_is_named(pg_database: PgDatabase, tmp_path: Path) ->
     assert str(missing.password) not in line
 
 
-def test_a_privilege_the_run_lacks_is_named_and_nothing_changes(
+# The statement a refusal's hint tells a superuser to run: a GRANT, ALTER ROLE or CREATE
+# EXTENSION, up to the end of the line, a ";" or a parenthesised remark.
+HINTED_SQL = re.compile(r"((?:GRANT|ALTER ROLE|CREATE EXTENSION) [^;()]+?)(?: \(|;|$)")
+
+
+def test_each_privilege_a_run_lacks_is_one_line_and_its_hint_works(
     pg_database: PgDatabase, login_role: Callable[..., str], tmp_path: Path
 ) -> None:
-    user = login_role()  # may connect, nothing else
-    execute(
-        pg_database.dsn,
-        sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(user)),
-    )
-    before = snapshot(pg_database.dsn)
-    as_user = pg_database.url.set(username=user, password=user)
-    proc = hardening(
-        "upgrade", "--url", as_user.render_as_string(hide_password=False), cwd=tmp_path
-    )
-    line = one_line_error(proc, "upgrade")
-    assert line == (
-        f"hardening upgrade: pg-hardening: step h001_state needs the CREATE privilege on "
-        f"database {pg_database.name}; hint: run it as the database owner, or GRANT CREATE ON "
-        f"DATABASE {pg_database.name} TO {user}"
-    )
-    assert diff(before, snapshot(pg_database.dsn)) == {}
-    assert version_num(pg_database.dsn) is None
+    # A role that may only connect, upgraded until it reaches head: each run stops at what it
+    # lacks with one line, changes nothing, and the statement its hint names (run as a
+    # superuser) lets the next run get further.
+    user = login_role()
+    as_user = pg_database.url.set(username=user, password=user).render_as_string(False)
+    x = x_options(unique_roles())
+    followed: list[str] = []
+    for _ in range(10):
+        before = snapshot(pg_database.dsn)
+        proc = hardening("upgrade", *x, "--url", as_user, cwd=tmp_path)
+        if proc.returncode == 0:
+            break
+        line = one_line_error(proc, "upgrade")
+        assert diff(before, snapshot(pg_database.dsn)) == {}
+        if "run it as the database owner or a superuser" in line:  # no SQL to run: do so
+            give_database(pg_database, user)
+            continue
+        statement = HINTED_SQL.search(line.split("; hint: ")[-1] if "; hint: " in line else line)
+        assert statement, line
+        followed.append(statement[1])
+        execute(pg_database.dsn, statement[1])
+    assert version_num(pg_database.dsn) == [(HEAD,)], proc.stderr
+    assert followed[:4] == [
+        f"GRANT CREATE ON SCHEMA public TO {user}",  # alembic's version table
+        f"GRANT CREATE ON DATABASE {pg_database.name} TO {user}",  # h001
+        f"ALTER ROLE {user} CREATEROLE",  # h003
+        "GRANT SET ON PARAMETER pgaudit.log, pgaudit.log_catalog, pgaudit.log_parameter, "
+        "pgaudit.log_relation, pgaudit.log_statement_once, pgaudit.log_level, "
+        f"pgaudit.log_client TO {user}",  # h005
+    ], followed
+    assert "CREATE EXTENSION pgaudit SCHEMA public" in followed  # h005, then h006 and h007
+    down = hardening("downgrade", "base", "--url", as_user, cwd=tmp_path)
+    assert down.returncode == 0, down.stderr
 
 
 def test_an_unknown_revision_is_one_line(pg_database: PgDatabase, tmp_path: Path) -> None:

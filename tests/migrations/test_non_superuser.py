@@ -175,3 +175,25 @@ def test_an_owner_without_createrole_is_stopped_before_anything_changes(
         assert diff(before, snapshot(pg_database.dsn)) == {}
     finally:
         execute(pg_database.dsn, sql.SQL("DROP ROLE IF EXISTS {}").format(admin))
+
+
+def test_default_privileges_for_a_role_the_owner_does_not_belong_to_are_refused_with_the_fix(
+    pg_database: PgDatabase, login_role: Callable[..., str]
+) -> None:
+    owner, tables = login_role("CREATEROLE"), login_role()
+    give_database(pg_database, owner)
+    as_owner = pg_database.url.set(username=owner, password=owner)
+    roles = {**unique_roles(), "table_owner_role": tables}
+    before = snapshot(pg_database.dsn)
+    with pytest.raises(HardeningError) as exc:
+        migrate.upgrade(as_owner, "h004_least_privilege", **roles)
+    message = exit_message(exc)
+    assert message.startswith(
+        f"pg-hardening: step h004_least_privilege sets default privileges for role {tables} and "
+        f"role {owner} is not a member of it; hint: GRANT {tables} TO {owner}, or set "
+        "table_owner_role to a role you belong to"
+    ), message
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+    execute(pg_database.dsn, message.split("; hint: ", 1)[1].split(", or set ")[0])
+    migrate.upgrade(as_owner, "h004_least_privilege", **roles)  # the hint was enough
+    migrate.downgrade(as_owner, "base", **roles)

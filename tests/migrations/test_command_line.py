@@ -23,6 +23,7 @@ from hardening.testing.plugin import PgDatabase
 from tests.migrations.catalog import diff, snapshot
 from tests.migrations.helpers import db_settings, give_database, version_num, x_options
 from tests.roles import execute, unique_roles
+from tests.test_alembic_env import documented_alembic_commands
 
 HARDENING = Path(sys.executable).with_name("hardening")  # the console script pip installed
 HEAD = steps.STEPS[-1].id
@@ -234,3 +235,20 @@ def test_settings_that_took_no_effect_name_hardening_commands_that_apply_them(
     quiet = hardening("upgrade", *x, "-x", "audit_log=all", cwd=tmp_path, url=pg_database.dsn)
     assert (quiet.returncode, quiet.stderr) == (0, "")
     assert hardening("downgrade", "base", cwd=tmp_path, url=pg_database.dsn).returncode == 0
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/migrations.md"])
+def test_every_documented_migration_command_is_one_the_hardening_command_accepts(doc: str) -> None:
+    text = (Path(__file__).resolve().parents[2] / doc).read_text(encoding="utf-8")
+    commands = documented_alembic_commands(
+        text, program="hardening", verbs="upgrade|downgrade|current|history|sql"
+    )
+    assert any(line.startswith("hardening upgrade") for line in commands), commands
+    for line in commands:
+        if re.search(r"\[|\b[A-Z]{3,}\b", line):  # a synopsis: hardening sql upgrade [REVISION]
+            continue
+        args = shlex.split(line.split(" > ")[0])[1:]
+        try:
+            build_parser(args[0]).parse_args(args)
+        except SystemExit:
+            pytest.fail(f"{doc}: hardening refuses `{line}`")

@@ -28,7 +28,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the migration commands import Alembic when they run, not at import
     from alembic.config import Config
@@ -109,8 +109,12 @@ class _Steps(logging.Handler):
         self.steps: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.msg == "Running %s" and record.args:
-            self.steps.append(str(record.args[0]) if isinstance(record.args, tuple) else "")
+        if record.msg != "Running %s" or not isinstance(record.args, tuple):
+            return
+        step: Any = record.args[0]  # alembic's MigrationStep
+        before = ", ".join(step.from_revisions_no_deps) or "base"
+        after = ", ".join(step.to_revisions_no_deps) or "base"
+        self.steps.append(f"{step.name} {before} -> {after}, {step.doc}")
 
 
 @contextmanager

@@ -61,7 +61,7 @@ def test_upgrade_current_history_and_downgrade_from_an_empty_directory(
     up = hardening("upgrade", *x, cwd=tmp_path, url=pg_database.dsn)
     assert up.returncode == 0, up.stderr
     assert up.stdout.splitlines() == [
-        f"upgrade {s.down_revision or ''} -> {s.id}, {s.title}" for s in steps.STEPS
+        f"upgrade {s.down_revision or 'base'} -> {s.id}, {s.title}" for s in steps.STEPS
     ]
     assert version_num(pg_database.dsn) == [(HEAD,)]
     current = hardening("current", "--url", pg_database.dsn, cwd=tmp_path)
@@ -79,6 +79,10 @@ def test_upgrade_current_history_and_downgrade_from_an_empty_directory(
     down = hardening("downgrade", "base", *x, cwd=tmp_path, url=pg_database.dsn)
     assert down.returncode == 0, down.stderr
     assert down.stdout.splitlines()[0].startswith(f"downgrade {HEAD} -> ")
+    assert (
+        down.stdout.splitlines()[-1]
+        == f"downgrade {steps.STEPS[0].id} -> base, {steps.STEPS[0].title}"
+    )
     assert diff(before, snapshot(pg_database.dsn)) == {}
     assert list(tmp_path.iterdir()) == []  # nothing written where it ran
 

@@ -154,11 +154,16 @@ def test_keygen_with_a_bad_id_prints_nothing_on_stdout() -> None:
 
 ERROR_CASES = {
     "audit": ("audit", "--url", UNREACHABLE, "postgresql.log"),
+    "current": ("current", "--url", UNREACHABLE),
+    "downgrade": ("downgrade", "base", "--url", UNREACHABLE),
+    "history": ("history", "unexpected"),
     "keygen": ("keygen", "--id", "a/b"),
     "passwd": ("passwd", "app", "--password-stdin"),  # no --url, no DATABASE_URL
     "rotate": ("rotate", "--url", UNREACHABLE, "--table", "t", "--column", "c"),
     "settings": ("settings", "unexpected"),
+    "sql": ("sql", "sideways"),
     "testing-image": ("testing-image", "build", "16"),
+    "upgrade": ("upgrade", "--url", UNREACHABLE),
     "verify": ("verify", "--url", UNREACHABLE),
 }
 

@@ -78,7 +78,7 @@ class Control:
         id: stable identifier, also the name of its own query (``sql/checks/<id>.sql``).
         title: what is checked (plain text, no markup).
         severity: ``critical``, ``high``, ``medium`` or ``low``.
-        scope: ``kit``: the kit's ``alembic upgrade head`` makes this pass at database level;
+        scope: ``kit``: the kit's ``hardening upgrade`` makes this pass at database level;
             ``server``: everything else (server configuration, pg_hba, cluster-wide roles,
             objects the application owns): out of the migrations' reach.
         evaluator: ``findings``: the query returns one row per problem; no rows means pass.

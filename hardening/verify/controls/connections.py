@@ -55,7 +55,7 @@ CONTROLS: tuple[Control, ...] = (
         privilege="any role",
         rationale="MD5 verifiers are replayable and crackable; new passwords must be stored as "
         "SCRAM.",
-        fix="Run `alembic upgrade head` (sets it on the database) and "
+        fix="Run `hardening upgrade` (sets it on the database) and "
         "ALTER SYSTEM SET password_encryption = 'scram-sha-256'; RESET it for each role or "
         "database listed as overriding it.",
         pgdsat=("5.12",),

@@ -15,7 +15,7 @@ CONTROLS: tuple[Control, ...] = (
         "kit",
         "status",
         rationale="The kit's server-side encrypted column types (pgp_sym_encrypt) need pgcrypto.",
-        fix="Run `alembic upgrade head` (or CREATE EXTENSION pgcrypto).",
+        fix="Run `hardening upgrade` (or CREATE EXTENSION pgcrypto).",
         cis=("6.11",),
         pgdsat=("6.9",),
         stig=("V-261901", "V-261930", "V-261931"),
@@ -41,7 +41,7 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         rationale="Password length, strength, reuse and expiry rules are enforced by the kit's "
         "password tools from hardening.password_policy; without it no policy applies.",
-        fix=f"Run `alembic upgrade head` (step {steps.named('password_policy').id}).",
+        fix=f"Run `hardening upgrade` (step {steps.named('password_policy').id}).",
         cis=("5.6",),
         pgdsat=("5.6",),
     ),
@@ -53,7 +53,7 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         rationale="Auditors need to read configuration without any data or superuser rights; a "
         "NOLOGIN group role granted to named people gives exactly that.",
-        fix="Run `alembic upgrade head` (creates the role, member of pg_read_all_settings).",
+        fix="Run `hardening upgrade` (creates the role, member of pg_read_all_settings).",
         params=("audit_reader_role",),
         cis=("4.9",),
         pgdsat=("4.9",),
@@ -66,7 +66,7 @@ CONTROLS: tuple[Control, ...] = (
         "findings",
         rationale="Applications and people get privileges through group roles; a group role "
         "that can log in is a shared account.",
-        fix="Run `alembic upgrade head` (creates both group roles NOLOGIN).",
+        fix="Run `hardening upgrade` (creates both group roles NOLOGIN).",
         params=("readonly_role", "readwrite_role"),
         cis=("4.9",),
         pgdsat=("4.9",),
@@ -79,7 +79,7 @@ CONTROLS: tuple[Control, ...] = (
         "findings",
         rationale="Without default privileges each new table needs its own GRANT, and roles end "
         "up with ALL or ownership to keep working.",
-        fix="Run `alembic upgrade head` (ALTER DEFAULT PRIVILEGES IN SCHEMA <app_schema> GRANT "
+        fix="Run `hardening upgrade` (ALTER DEFAULT PRIVILEGES IN SCHEMA <app_schema> GRANT "
         "SELECT / DML to the group roles).",
         params=("app_schema", "readonly_role", "readwrite_role"),
         cis=("4.6",),

@@ -349,7 +349,7 @@ CONTROLS: tuple[Control, ...] = (
         scope="kit",
         rationale="With log_statement or log_min_duration_statement, bind parameters (pgcrypto "
         "keys, plaintext values) are written to the log as DETAIL: parameters: $1 = '...'.",
-        fix="Run `alembic upgrade head` or ALTER DATABASE <db> SET log_parameter_max_length = "
+        fix="Run `hardening upgrade` or ALTER DATABASE <db> SET log_parameter_max_length = "
         "0; RESET it for each role or database listed as overriding it.",
         privilege="any role",
     ),
@@ -361,7 +361,7 @@ CONTROLS: tuple[Control, ...] = (
         scope="kit",
         rationale="A failing statement would otherwise log its bind parameters (keys, "
         "plaintext) in the error's context.",
-        fix="Run `alembic upgrade head` or ALTER DATABASE <db> SET "
+        fix="Run `hardening upgrade` or ALTER DATABASE <db> SET "
         "log_parameter_max_length_on_error = 0; RESET it for each role or database listed as "
         "overriding it.",
         privilege="any role",

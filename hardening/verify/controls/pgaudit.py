@@ -53,7 +53,7 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         rationale="CREATE EXTENSION pgaudit installs the event triggers that give DDL records "
         "their object names; the kit's audit settings presume it.",
-        fix="Run `alembic upgrade head` (or CREATE EXTENSION pgaudit as a superuser).",
+        fix="Run `hardening upgrade` (or CREATE EXTENSION pgaudit as a superuser).",
         cis=("3.2",),
         pgdsat=("3.2",),
     ),
@@ -65,7 +65,7 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         rationale="Schema changes, role and privilege changes and data modification are the "
         "events an auditor asks for; pgaudit.log decides which classes are recorded.",
-        fix="Run `alembic upgrade head` (sets pgaudit.log = 'ddl, role, write' on the "
+        fix="Run `hardening upgrade` (sets pgaudit.log = 'ddl, role, write' on the "
         "database) or ALTER DATABASE <db> SET pgaudit.log = 'ddl, role, write'.",
         cis=("3.2",),
         pgdsat=("3.2",),
@@ -101,7 +101,7 @@ CONTROLS: tuple[Control, ...] = (
         scope="kit",
         rationale="With log_parameter on, bind parameters (passwords, encryption keys, "
         "personal data) are copied into every audit record.",
-        fix="Run `alembic upgrade head` or ALTER DATABASE <db> SET pgaudit.log_parameter = "
+        fix="Run `hardening upgrade` or ALTER DATABASE <db> SET pgaudit.log_parameter = "
         f"off; {_OVERRIDES}",
         privilege="any role",
     ),
@@ -113,7 +113,7 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         rationale="Object-level audit works through the grants of pgaudit.role; a role nobody "
         "can log in as cannot be used to read data or to tamper with what is audited.",
-        fix="Run `alembic upgrade head` (creates the NOLOGIN audit role and sets pgaudit.role; "
+        fix="Run `hardening upgrade` (creates the NOLOGIN audit role and sets pgaudit.role; "
         "on RDS the role must be rds_pgaudit); RESET pgaudit.role for each role or database "
         "listed as overriding it.",
         params=("audit_role",),
@@ -126,7 +126,7 @@ CONTROLS: tuple[Control, ...] = (
         scope="kit",
         rationale="One audit record per relation a statement touches names every table read "
         "or written, not only the first one.",
-        fix=f"Run `alembic upgrade head` or ALTER DATABASE <db> SET pgaudit.log_relation = on; "
+        fix=f"Run `hardening upgrade` or ALTER DATABASE <db> SET pgaudit.log_relation = on; "
         f"{_OVERRIDES}",
         privilege="any role",
     ),
@@ -138,7 +138,7 @@ CONTROLS: tuple[Control, ...] = (
         scope="kit",
         rationale="Statements that only touch pg_catalog (psql's \\d, driver introspection) "
         "flood the audit log and bury the records that matter.",
-        fix=f"Run `alembic upgrade head` or ALTER DATABASE <db> SET pgaudit.log_catalog = off; "
+        fix=f"Run `hardening upgrade` or ALTER DATABASE <db> SET pgaudit.log_catalog = off; "
         f"{_OVERRIDES}",
         privilege="any role",
     ),
@@ -153,8 +153,9 @@ CONTROLS: tuple[Control, ...] = (
         severity="low",
         rationale="The STIG asks for reads of every object to be recorded (role, read, write and "
         "ddl); the kit's default leaves read out because of its volume.",
-        fix="Run `alembic upgrade` with -x audit_log='ddl, role, read, write' (or ALTER "
-        f"DATABASE <db> SET pgaudit.log = 'ddl, role, read, write'); {_OVERRIDES}",
+        fix="ALTER DATABASE <db> SET pgaudit.log = 'ddl, role, read, write' (a database the kit "
+        "has not reached yet: `hardening upgrade -x audit_log='ddl, role, read, write'`); "
+        f"{_OVERRIDES}",
         privilege=SETTINGS,
         stig=STIG_ROLE_READ_WRITE_DDL,
     ),

@@ -107,7 +107,7 @@ CONTROLS: tuple[Control, ...] = (
         "findings",
         rationale="A schema where everyone can create objects lets any role plant functions and "
         "operators that shadow others' (CVE-2018-1058).",
-        fix="Run `alembic upgrade head` (REVOKE CREATE ON SCHEMA public FROM PUBLIC) or revoke "
+        fix="Run `hardening upgrade` (REVOKE CREATE ON SCHEMA public FROM PUBLIC) or revoke "
         "it on each listed schema.",
         pgdsat=("4.10",),
         stig=("V-261885", "V-261923", "V-261924"),
@@ -120,7 +120,7 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         rationale="With CONNECT granted to PUBLIC every role in the cluster can open sessions "
         "here; access should be granted to the roles that need it.",
-        fix="Run `alembic upgrade head` (REVOKE CONNECT ON DATABASE <db> FROM PUBLIC) and GRANT "
+        fix="Run `hardening upgrade` (REVOKE CONNECT ON DATABASE <db> FROM PUBLIC) and GRANT "
         "CONNECT to the application roles.",
     ),
     Control(
@@ -131,7 +131,7 @@ CONTROLS: tuple[Control, ...] = (
         "status",
         rationale="Temporary tables and functions let any role shadow objects through pg_temp "
         "in the search path and consume disk.",
-        fix="Run `alembic upgrade head` (REVOKE TEMP ON DATABASE <db> FROM PUBLIC).",
+        fix="Run `hardening upgrade` (REVOKE TEMP ON DATABASE <db> FROM PUBLIC).",
     ),
     Control(
         "default_acl_public",

@@ -16,7 +16,7 @@ PROBES: tuple[Control, ...] = (
         "status",
         rationale="Configuration can look right and still not log: this runs a CREATE TABLE in "
         "a scratch schema and looks for its pgaudit record.",
-        fix="Make sure pgaudit is preloaded and `alembic upgrade head` has run; check "
+        fix="Make sure pgaudit is preloaded and `hardening upgrade` has run; check "
         "pg_db_role_setting overrides for the connecting role.",
         privilege=_LOG_CLIENT,
         cis=("3.2",),
@@ -32,7 +32,7 @@ PROBES: tuple[Control, ...] = (
         "status",
         rationale="Runs CREATE ROLE / DROP ROLE of a scratch NOLOGIN role and looks for the ROLE "
         "record.",
-        fix="Include the role class in pgaudit.log (`alembic upgrade head`).",
+        fix="Include the role class in pgaudit.log (`hardening upgrade`).",
         privilege="superuser (pgaudit.log_client, CREATEROLE) or a readable server log",
         cis=("3.2",),
         pgdsat=("3.2",),
@@ -46,7 +46,7 @@ PROBES: tuple[Control, ...] = (
         "kit",
         "status",
         rationale="Inserts a row into a scratch table and looks for the WRITE record.",
-        fix="Include the write class in pgaudit.log (`alembic upgrade head`).",
+        fix="Include the write class in pgaudit.log (`hardening upgrade`).",
         privilege=_LOG_CLIENT,
         cis=("3.2",),
         pgdsat=("3.2",),
@@ -61,7 +61,7 @@ PROBES: tuple[Control, ...] = (
         rationale="Sends a unique marker as a bind parameter of an audited INSERT and checks "
         "that the captured audit output does not contain it.",
         fix="Set pgaudit.log_parameter = off and log_parameter_max_length = 0 "
-        "(`alembic upgrade head`).",
+        "(`hardening upgrade`).",
         privilege=_LOG_CLIENT,
         probe=True,
     ),

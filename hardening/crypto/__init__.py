@@ -10,6 +10,7 @@ part lives:
     cipher         ColumnCipher: one column's keys, AEAD, blind-index HMACs, pgcrypto passwords
     comparator     what SQL operators an encrypted column allows (``blind_eq``, ``IS NULL``)
     base           EncryptedBase: what both families of column types share
+    kit_column     KitColumn: a column of the kit puts the engine hooks on when rendered
     codecs         Python values to bytes and back (text, bytes, JSON, numbers, dates)
     aead           the client-side AES-256-GCM types (EncryptedText, ...)
     pgcrypto       the server-side pgcrypto types (PGPText, PGPBytes)
@@ -22,5 +23,5 @@ part lives:
     encrypt_column ``op.encrypt_column`` / ``op.decrypt_column`` (Alembic)
 
 Importing any of them changes nothing outside the kit: the hooks go on an engine's dialect
-when one of the kit's types is first compiled for it (``hooks``).
+when one of the kit's types or columns is first compiled for it (``hooks``).
 """

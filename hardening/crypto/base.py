@@ -2,8 +2,9 @@
 
 A column context bound when the type is attached to a column, a ``ColumnCipher`` for its
 keys, the comparator that refuses SQL operators on ciphertext, blind hashing, the refusal to
-render a value as a SQL literal, and the moment the kit's hooks go on an engine: the first
-time the type is compiled for that engine's dialect (``load_dialect_impl``).
+render a value as a SQL literal, and the moments the kit's hooks go on an engine: the first
+time the type is compiled for that engine's dialect (``load_dialect_impl``), or its column is
+(the column becomes a ``KitColumn``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from hardening.crypto.cipher import ColumnCipher
 from hardening.crypto.comparator import EncryptedComparator
 from hardening.crypto.keys import KeyHook, Keyring, KeySource, as_keyring
+from hardening.crypto.kit_column import adopt
 from hardening.errors import ColumnContextError, EncryptedValueError, InlineKeyError
 
 __all__ = ["EncryptedBase"]
@@ -67,6 +69,7 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
     def _set_parent(self, parent: SchemaEventTarget, outer: bool = False, **kw: Any) -> None:
         super()._set_parent(parent, outer=outer, **kw)
         if isinstance(parent, Column):
+            adopt(parent)  # its every rendering puts the hooks on (hardening.crypto.kit_column)
             parent._on_table_attach(self._set_table)
 
     def _set_table(self, column: Column[Any], table: Table) -> None:

@@ -45,6 +45,7 @@ from sqlalchemy.sql import dml
 from sqlalchemy.sql.elements import BindParameter, Null
 from sqlalchemy.sql.selectable import Alias
 
+from hardening.crypto.kit_column import adopt
 from hardening.errors import BlindIndexError
 
 __all__ = [
@@ -106,7 +107,9 @@ def blind_index_column(source: str, name: str | None = None, **kw: Any) -> Colum
         select(users).where(users.c.ssn.blind_eq("123-45-6789"))
     """
     args: tuple[Any, ...] = (name, LargeBinary) if name else (LargeBinary,)
-    return Column(*args, **_index_kw(source, kw))
+    column: Column[bytes] = Column(*args, **_index_kw(source, kw))
+    adopt(column)  # a lookup that renders only the index puts the engine hooks on
+    return column
 
 
 def mapped_blind_index(source: str, name: str | None = None, **kw: Any) -> MappedColumn[Any]:
@@ -127,7 +130,9 @@ def mapped_blind_index(source: str, name: str | None = None, **kw: Any) -> Mappe
             ssn_bidx: Mapped[bytes | None] = mapped_blind_index("ssn")
     """
     args: tuple[Any, ...] = (name, LargeBinary) if name else (LargeBinary,)
-    return mapped_column(*args, **_index_kw(source, kw))
+    mapped = mapped_column(*args, **_index_kw(source, kw))
+    adopt(mapped.column)  # a lookup that renders only the index puts the engine hooks on
+    return mapped
 
 
 def index_column_of(column: Any) -> Any:

@@ -4,6 +4,7 @@ Applications import the public face, ``hardening.types``; the modules here are w
 part lives:
 
     keys           the keyring: named keys from HARDENING_KEYS, a file or a hook
+    reloads        how often a value under an unknown key id reads the keys again
     envelope       the bytes stored in a column (format version, key id, body)
     nonces         96-bit AES-GCM nonces from a per-thread buffer of OS randomness
     redacted       values that print as [REDACTED] (keys and plaintexts in bind parameters)

@@ -28,6 +28,7 @@ from hardening.crypto.envelope import AEAD_V1, PGP_V1, header, split_header
 from hardening.crypto.keys import Key, KeyHook, Keyring, KeySource, as_keyring
 from hardening.crypto.nonces import nonce12
 from hardening.crypto.redacted import SecretText
+from hardening.crypto.reloads import Reloads
 from hardening.errors import ColumnContextError, DecryptionError, EnvelopeError
 
 __all__ = ["ColumnCipher", "PgpMaterial", "digest", "hmac_key"]
@@ -109,6 +110,7 @@ class ColumnCipher:
         self._dec: dict[bytes, _Opener] = {}
         self._macs: tuple[bytes, ...] | None = None
         self._pgp: PgpMaterial | None = None
+        self._reloads = Reloads()
         if keys is None:
             _keys.watch(self)
 
@@ -139,6 +141,19 @@ class ColumnCipher:
         if ring is None:
             with self._lock:
                 ring = self._ring = self._load()
+        return ring
+
+    def _reload_for(self, key_id: str) -> Keyring:
+        """The keyring, read again first for a value under ``key_id`` it lacks, as often as
+        ``hardening.crypto.reloads`` allows (a fixed ``keys=`` is never read again)."""
+        if self.source is None:
+            _keys.reload_for(key_id)  # a change reaches keys_changed()
+            return self.keyring()
+        if not callable(self.source) or not self._reloads.may_reload(key_id):
+            return self.keyring()
+        ring = self.keyring(refresh=True)
+        if key_id not in ring:
+            self._reloads.not_found(key_id)
         return ring
 
     def _load(self) -> Keyring:
@@ -239,7 +254,7 @@ class ColumnCipher:
             raise DecryptionError(self.name, None, bad)
         ring = self.keyring()
         if kid not in ring:
-            ring = self.keyring(refresh=True)
+            ring = self._reload_for(kid)
         key = ring.get(kid, self.name)
         head = bytes(value[:body])
         entry = self._dec[head] = (key.aead.decrypt, self.associated_data(head))

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hardening.crypto.reloads import Reloads
 from hardening.errors import (
     EncryptionError,
     KeyConfigError,
@@ -325,7 +326,8 @@ def from_hook(hook: KeyHook, origin: str) -> Keyring:
 
 class _Default:
     """The process-wide keyring: a configured hook or the environment, read once, re-read
-    on ``reload()`` (and by the types when a value names a key id they have not seen)."""
+    on ``reload()`` (and by the types when a value names a key id they have not seen, as
+    often as ``reloads`` allows)."""
 
     def __init__(self) -> None:
         self.hook: KeyHook | None = None
@@ -333,10 +335,12 @@ class _Default:
         self.generation = 0
         self.lock = threading.Lock()
         self.watchers: weakref.WeakSet[KeyWatcher] = weakref.WeakSet()
+        self.reloads = Reloads()
 
     def reset(self) -> None:
         """Forget the keyring and tell every watcher (the columns' caches) to forget theirs."""
         self.keyring = None
+        self.reloads.forget()
         for watcher in list(self.watchers):
             watcher.keys_changed()
 
@@ -357,8 +361,13 @@ class _Default:
         return from_hook(hook, "the configure_keys() hook")
 
     def replace(self, hook: KeyHook | None, ring: Keyring) -> None:
-        """Switch to ``hook`` and its freshly read ``ring``, and tell every watcher."""
+        """Switch to ``hook`` and its freshly read ``ring``, and tell every watcher; the same
+        hook giving the same keys changes nothing (the columns keep their caches)."""
         with self.lock:
+            if hook is self.hook and self.keyring is not None and _same(self.keyring, ring):
+                return
+            if hook is not self.hook:
+                self.reloads.forget()
             self.hook = hook
             self.keyring = ring
             self.generation += 1
@@ -367,6 +376,11 @@ class _Default:
 
 
 _DEFAULT = _Default()
+
+
+def _same(a: Keyring, b: Keyring) -> bool:
+    """The same keys, in the same order."""
+    return [(k.id, k._material) for k in a.keys] == [(k.id, k._material) for k in b.keys]
 
 
 def configure_keys(hook: KeyHook | KeySource | None) -> None:
@@ -417,6 +431,28 @@ def reload() -> Keyring:
     """
     ring = _DEFAULT._load()
     _DEFAULT.replace(_DEFAULT.hook, ring)
+    return ring
+
+
+def reload_for(key_id: str) -> Keyring:
+    """The process-wide keyring, read again first when it lacks ``key_id``, as often as
+    ``hardening.crypto.reloads`` allows (a forged or long-gone key id costs no reload per
+    value). A reload that fails raises ``KeyConfigError`` and keeps the keys in use.
+
+    Args:
+        key_id: the key id a stored value names.
+
+    Example::
+
+        ring = reload_for("k3")
+        key = ring.get("k3", "users.ssn")    # KeyNotFoundError if still not there
+    """
+    ring = _DEFAULT.get()
+    if key_id in ring or not _DEFAULT.reloads.may_reload(key_id):
+        return ring
+    ring = reload()
+    if key_id not in ring:
+        _DEFAULT.reloads.not_found(key_id)
     return ring
 
 

@@ -7,7 +7,8 @@ part lives:
     reloads        how often a value under an unknown key id reads the keys again
     envelope       the bytes stored in a column (format version, key id, body)
     nonces         96-bit AES-GCM nonces from a per-thread buffer of OS randomness
-    redacted       values that print as [REDACTED] (keys and plaintexts in bind parameters)
+    redacted       values that print as [REDACTED] (keys and plaintexts in bind parameters,
+                   key sources while they are parsed)
     cipher         ColumnCipher: one column's keys, AEAD, blind-index HMACs, pgcrypto passwords
     comparator     what SQL operators an encrypted column allows (``blind_eq``, ``IS NULL``)
     base           EncryptedBase: what both families of column types share

@@ -24,6 +24,7 @@ from hardening.crypto.codecs import BytesValues, TextValues, text_from_bytes
 from hardening.crypto.envelope import AEAD_V1, decode, split_header
 from hardening.crypto.keys import KeyHook, KeySource
 from hardening.crypto.nonces import nonce12
+from hardening.crypto.redacted import sealed
 from hardening.errors import DecryptionError, EnvelopeError, KeyNotFoundError
 
 __all__ = [
@@ -79,6 +80,7 @@ class EncryptedType(EncryptedBase[T]):
         keys: KeyHook | KeySource | None = None,
         legacy_plaintext: bool = False,
     ) -> None:
+        keys = sealed(keys)  # no frame of a failed parse shows the other keys
         super().__init__(context, keys)
         self.legacy_plaintext = legacy_plaintext
 

@@ -22,6 +22,7 @@ from hardening.crypto.cipher import ColumnCipher
 from hardening.crypto.comparator import EncryptedComparator
 from hardening.crypto.keys import KeyHook, Keyring, KeySource, as_keyring
 from hardening.crypto.kit_column import adopt
+from hardening.crypto.redacted import sealed
 from hardening.errors import ColumnContextError, EncryptedValueError, InlineKeyError
 
 __all__ = ["EncryptedBase"]
@@ -56,6 +57,7 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
     def __init__(self, context: str | None = None, keys: KeyHook | KeySource | None = None) -> None:
         super().__init__()
         self.context = context
+        keys = sealed(keys)  # no frame of a failed parse shows the other keys
         if keys is not None and not callable(keys):
             # checked now (a bad key fails where the type is configured) and hashable for
             # SQLAlchemy's statement cache
@@ -63,8 +65,10 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
         self.keys: KeyHook | Keyring | None = keys
         self.cipher = ColumnCipher(context, keys)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(context={self.cipher.context!r})"
+    def __repr__(self) -> str:  # also of one half made: a traceback's locals show it
+        cipher = self.__dict__.get("cipher")
+        context = cipher.context if cipher is not None else self.__dict__.get("context")
+        return f"{type(self).__name__}(context={context!r})"
 
     def _set_parent(self, parent: SchemaEventTarget, outer: bool = False, **kw: Any) -> None:
         super()._set_parent(parent, outer=outer, **kw)

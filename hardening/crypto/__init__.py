@@ -10,6 +10,8 @@ part lives:
     redacted       values that print as [REDACTED] (keys and plaintexts in bind parameters,
                    key sources while they are parsed)
     cipher         ColumnCipher: one column's keys, AEAD, blind-index HMACs, pgcrypto passwords
+    index_format   the bytes a blind-index column holds (format 2 names its key), its keys
+    canonical      one form for equal values, which the blind index hashes
     comparator     what SQL operators an encrypted column allows (``blind_eq``, ``IS NULL``)
     base           EncryptedBase: what both families of column types share
     kit_column     KitColumn: a column of the kit puts the engine hooks on when rendered

@@ -91,7 +91,8 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
                 f"{name}; give each column its own instance ({type(self).__name__}() in each "
                 "Column / mapped_column), so each binds its values to its own table.column"
             )
-        self.cipher = ColumnCipher(name, self.keys)
+        parts = (table.schema or "", table.name, column.name)
+        self.cipher = ColumnCipher(name, self.keys, index_context=parts)
         self._bound_id = id(self)
 
     @property
@@ -136,8 +137,11 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
         raise NotImplementedError
 
     def _encode(self, value: Any) -> bytes:
+        return self._converted(self.to_bytes, value)
+
+    def _converted(self, convert: Callable[[Any], bytes], value: Any) -> bytes:
         try:
-            return self.to_bytes(value)
+            return convert(value)
         except (TypeError, ValueError, AttributeError, ArithmeticError):
             pass  # raised below, outside the block: the converter's error may quote the value
         raise EncryptedValueError(
@@ -163,20 +167,38 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
         )
 
     # -- blind index -------------------------------------------------------------------------
-    def blind_hashes(self, value: Any) -> list[bytes]:
-        """The blind-index entries of ``value`` under every keyring key, active first.
+    def index_bytes(self, value: Any) -> bytes:
+        """The bytes a blind index hashes for ``value``: one form for equal values
+        (``hardening.crypto.canonical``); by default the stored form.
 
         Args:
             value: a value of the column's Python type.
 
         Example::
 
-            users.c.ssn.type.blind_hashes("123-45-6789")   # [hmac_k2, hmac_k1]
+            EncryptedNumeric().index_bytes(Decimal("1.10"))    # b"11E-1", as for 1.1
         """
-        return self.cipher.blind_hashes(self._encode(value))
+        return self.to_bytes(value)
+
+    def _index_form(self, value: Any) -> bytes:
+        return self._converted(self.index_bytes, value)
+
+    def blind_hashes(self, value: Any) -> list[bytes]:
+        """Every blind-index value a lookup of ``value`` matches: under each keyring key,
+        active first, in the index format of ``hardening.crypto.index_format`` and in the
+        format written before it.
+
+        Args:
+            value: a value of the column's Python type.
+
+        Example::
+
+            users.c.ssn.type.blind_hashes("123-45-6789")   # [v2_k2, v2_k1, v1_k2, v1_k1]
+        """
+        return self.cipher.blind_hashes(self._index_form(value), self._encode(value))
 
     def blind_hash(self, value: Any) -> bytes | None:
-        """The blind-index entry to store for ``value`` (active key); None for None.
+        """The blind-index value to store for ``value`` (active key); None for None.
 
         Args:
             value: a value of the column's Python type, or None.
@@ -187,4 +209,4 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
         """
         if value is None:
             return None
-        return self.cipher.blind_hash(self._encode(value))
+        return self.cipher.blind_hash(self._index_form(value))

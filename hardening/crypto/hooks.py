@@ -18,7 +18,8 @@ On the dialect (``DialectEvents``, inserted before any other listener):
   on psycopg's ``ClientCursor``, which writes parameters (the key) into the SQL text; ask
   psycopg for binary results when a result's AEAD columns can be fetched so.
 * ``handle_error``: hide the parameters (plaintexts) of an error raised while they are
-  processed, and name pgcrypto's failures (``pgcrypto.translate_error``).
+  processed, and name pgcrypto's failures (``pgcrypto.translate_error``) and a lookup's
+  through a blind index made by a key that is gone (``blind_index.translate_error``).
 
 And the dialect's execution context becomes a subclass that fills the blind index of an
 UPDATE / ON CONFLICT DO UPDATE that sets an indexed column without it
@@ -40,7 +41,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine, ExceptionContext
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.compiler import WARN_LINTING
 
-from hardening.crypto import guard, pgcrypto
+from hardening.crypto import blind_index, guard, pgcrypto
 from hardening.crypto.base import EncryptedBase
 from hardening.crypto.blind_index import fill_updates
 from hardening.errors import InlineKeyError
@@ -186,6 +187,7 @@ def _on_error(ctx: ExceptionContext) -> None:
             ctx.sqlalchemy_exception.hide_parameters = True
         return
     pgcrypto.translate_error(ctx)
+    blind_index.translate_error(ctx)
 
 
 # The dialect events the kit listens to, with its listener for each.

@@ -20,6 +20,7 @@ part lives:
     pgcrypto       the server-side pgcrypto types (PGPText, PGPBytes)
     guard          refusing SQL that would compare, group or sort ciphertext
     hooks          what the kit adds to an engine that uses its types, and ``install``
+    row_log        SQLAlchemy's row log shows the kit's columns as [REDACTED]
     blind_index    HMAC columns for equality lookups, kept in step on insert and update
     plan           what a column rewrite needs to know about its table (inspect_column)
     rewriter       one column rewritten in primary-key batches (rotation, encrypt_column)

@@ -24,7 +24,9 @@ On the dialect (``DialectEvents``, inserted before any other listener):
 And the dialect's execution context becomes a subclass that fills the blind index of an
 UPDATE / ON CONFLICT DO UPDATE that sets an indexed column without it
 (``blind_index.fill_updates``): it runs after the statement is compiled and before its
-parameters are processed, so it serves the very first statement as well.
+parameters are processed, so it serves the very first statement as well. It also wraps the
+engine's logger so that SQLAlchemy's row log shows the kit's columns as ``[REDACTED]``
+(``row_log``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from sqlalchemy.sql.compiler import WARN_LINTING
 from hardening.crypto import blind_index, guard, pgcrypto
 from hardening.crypto.base import EncryptedBase
 from hardening.crypto.blind_index import fill_updates
+from hardening.crypto.row_log import redact_rows
 from hardening.errors import InlineKeyError
 
 if TYPE_CHECKING:
@@ -219,6 +222,7 @@ class _FillsBlindIndexes:
         *args: Any,
         **kw: Any,
     ) -> Any:
+        redact_rows(connection.engine)  # its row log (echo="debug") hides the kit's columns
         if compiled.isupdate or compiled.isinsert:
             filled = fill_updates(invoked_statement, parameters or ())
             if filled is not None:

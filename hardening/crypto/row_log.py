@@ -72,22 +72,29 @@ class _RedactedRow(_repr_row):
     __slots__ = ()
 
     def __repr__(self) -> str:
-        hidden = _kit_positions(self.row)
         row = self.row
+        hidden = _kit_positions(row)
         values = [
-            REDACTED if i in hidden and v is not None else self.trunc(v) for i, v in enumerate(row)
+            REDACTED if v is not None and (hidden is None or i in hidden) else self.trunc(v)
+            for i, v in enumerate(row)
         ]
         return f"({', '.join(values)}{',' if len(values) == 1 else ''})"
 
 
-def _kit_positions(row: Any) -> set[int]:
-    """The positions in ``row`` of columns of the kit's types (from its result metadata)."""
-    keymap = getattr(getattr(row, "_parent", None), "_keymap", None) or {}
+def _kit_positions(row: Any) -> set[int] | None:
+    """The positions in ``row`` of columns of the kit's types, from its result metadata; None
+    (every value is then redacted) when the metadata is not as SQLAlchemy 2 lays it out."""
+    keymap = getattr(getattr(row, "_parent", None), "_keymap", None)
+    if not isinstance(keymap, dict):
+        return None
     hidden: set[int] = set()
-    for record in keymap.values():
-        index, objects = record[0], record[2]
-        if index is not None and any(
-            isinstance(getattr(o, "type", None), EncryptedBase) for o in objects or ()
-        ):
-            hidden.add(index)
+    try:
+        for record in keymap.values():
+            index, objects = record[0], record[2]
+            if index is not None and any(
+                isinstance(getattr(o, "type", None), EncryptedBase) for o in objects or ()
+            ):
+                hidden.add(index)
+    except (IndexError, TypeError):
+        return None
     return hidden

@@ -8,10 +8,19 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
-from hardening import settings
+from hardening import settings, types
 from hardening.crypto.keys import default_keyring
 from hardening.crypto.rotation import at_least_one, rotate
 from hardening.errors import RotationError
+
+# The kit's column types by name (--type).
+TYPES: dict[str, type[types.EncryptedBase[Any]]] = {
+    name: value
+    for name, value in vars(types).items()
+    if isinstance(value, type)
+    and issubclass(value, types.EncryptedBase)
+    and value not in (types.EncryptedBase, types.EncryptedType, types.PGPType)
+}
 
 EXIT_STATUS = (
     "Exit status: 0 when every value is under the active key; 1 when rows remain under an "
@@ -23,15 +32,16 @@ EXIT_STATUS = (
 
 
 def register(sub: Any) -> None:
-    """Add ``rotate --table T --column C [--url] [--schema] [--blind-index] [--batch-size]
-    [--context]`` to the ``hardening`` parser.
+    """Add ``rotate --table T --column C [--url] [--schema] [--blind-index] [--type]
+    [--batch-size] [--context]`` to the ``hardening`` parser.
 
     Args:
         sub: the subparsers action of the ``hardening`` parser (``add_subparsers()``).
 
     Example::
 
-        argv = ["rotate", "--table", "users", "--column", "ssn", "--blind-index", "ssn_bidx"]
+        argv = ["rotate", "--table", "users", "--column", "ssn", "--blind-index", "ssn_bidx",
+                "--type", "EncryptedText"]
         args = hardening.cli.build_parser("rotate").parse_args(argv)
     """
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -53,10 +63,24 @@ def register(sub: Any) -> None:
         help="the column's blind-index column, recomputed (its values are checked first)",
     )
     parser.add_argument(
+        "--type",
+        dest="column_type",
+        choices=sorted(TYPES),
+        metavar="TYPE",
+        default=None,
+        help=(
+            "the column's type as the model declares it (EncryptedText, EncryptedJSON, ...); "
+            "needed with --blind-index for an AEAD column (the index hashes the value's "
+            "canonical form)"
+        ),
+    )
+    parser.add_argument(
         "--batch-size", type=_batch_size, default=500, help="rows per transaction (default 500)"
     )
     parser.add_argument(
-        "--context", default=None, help="the column's context if set in the model (table.column)"
+        "--context",
+        default=None,
+        help="the column's context if set in the model ([schema.]table.column)",
     )
     parser.set_defaults(func=run)
 
@@ -81,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
         args: the parsed ``rotate`` arguments: ``url`` (None reads ``DATABASE_URL``);
             ``table``, ``column`` and ``schema`` (None: the connection's default schema)
             name the column; ``blind_index`` its blind-index column to recompute (None:
-            none); ``batch_size`` the rows per transaction; ``context`` the column's
-            ``context=`` if the model sets one (``table.column``).
+            none); ``column_type`` the name of the column's type (``EncryptedText``...;
+            None: read from the column, without a blind index of an AEAD column);
+            ``batch_size`` the rows per transaction; ``context`` the column's
+            ``context=`` if the model sets one (``[schema.]table.column``).
 
     Returns:
         0 when every value is under the active key, 1 when rows remain under an older key.
@@ -90,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     Example::
 
         hardening.cli.main(["rotate", "--table", "users", "--column", "ssn",
-                            "--blind-index", "ssn_bidx", "--url", "postgresql://admin@db/app"])
+                            "--blind-index", "ssn_bidx", "--type", "EncryptedText",
+                            "--url", "postgresql://admin@db/app"])
     """
     url = settings.database_url({"url": args.url} if args.url else None)
     if url is None:
@@ -105,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             blind_index_column=args.blind_index,
             batch_size=args.batch_size,
             context=args.context,
+            column_type=TYPES[args.column_type] if args.column_type else None,
             progress=show,
         )
     print(

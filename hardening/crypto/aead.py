@@ -20,10 +20,18 @@ from typing import Any, ClassVar, TypeVar
 from sqlalchemy.engine import Dialect
 
 from hardening.crypto.base import EncryptedBase
+from hardening.crypto.canonical import (
+    decimal_form,
+    float_form,
+    json_form,
+    time_form,
+    timestamp_form,
+)
 from hardening.crypto.codecs import BytesValues, TextValues, text_from_bytes
 from hardening.crypto.envelope import AEAD_V1, decode, split_header
 from hardening.crypto.keys import KeyHook, KeySource
 from hardening.crypto.nonces import nonce12
+from hardening.crypto.redacted import sealed
 from hardening.errors import DecryptionError, EnvelopeError, KeyNotFoundError
 
 __all__ = [
@@ -79,6 +87,7 @@ class EncryptedType(EncryptedBase[T]):
         keys: KeyHook | KeySource | None = None,
         legacy_plaintext: bool = False,
     ) -> None:
+        keys = sealed(keys)  # no frame of a failed parse shows the other keys
         super().__init__(context, keys)
         self.legacy_plaintext = legacy_plaintext
 
@@ -265,6 +274,8 @@ class EncryptedJSON(EncryptedType[Any]):
     def from_bytes(data: bytes) -> Any:
         return json.loads(data)
 
+    index_bytes = staticmethod(json_form)  # keys sorted, numbers by value
+
     def _python_type_name(self) -> str:
         return "a JSON-serialisable value"
 
@@ -312,6 +323,8 @@ class EncryptedFloat(EncryptedType[float]):
     def from_bytes(data: bytes) -> float:
         return float(data)
 
+    index_bytes = staticmethod(float_form)  # -0.0 as 0.0
+
 
 class EncryptedNumeric(EncryptedType[Decimal]):
     """A ``Decimal``, stored as its text (its exponent kept: ``12.3400`` stays ``12.3400``).
@@ -331,6 +344,8 @@ class EncryptedNumeric(EncryptedType[Decimal]):
     @staticmethod
     def from_bytes(data: bytes) -> Decimal:
         return Decimal(data.decode("ascii"))
+
+    index_bytes = staticmethod(decimal_form)  # 1.10 as 1.1
 
 
 _BOOLEANS = {b"true": True, b"t": True, b"false": False, b"f": False}
@@ -365,12 +380,15 @@ class _IsoFormat(EncryptedType[T]):
     cache_ok = True
 
     def to_bytes(self, value: Any) -> bytes:
+        encoded: bytes = self._checked(value).isoformat().encode("ascii")
+        return encoded
+
+    def _checked(self, value: Any) -> Any:
         if type(value) is not self.iso_type and not (
             self.iso_type is dt.datetime and isinstance(value, dt.datetime)
         ):
             raise TypeError
-        encoded: bytes = value.isoformat().encode("ascii")
-        return encoded
+        return value
 
     def from_bytes(self, data: bytes) -> Any:
         return self.iso_type.fromisoformat(data.decode("ascii"))
@@ -404,6 +422,9 @@ class EncryptedDateTime(_IsoFormat[dt.datetime]):
     cache_ok = True
     iso_type = dt.datetime
 
+    def index_bytes(self, value: Any) -> bytes:
+        return timestamp_form(self._checked(value))  # an aware one as the instant in UTC
+
 
 class EncryptedTime(_IsoFormat[dt.time]):
     """A ``time``, stored in ISO 8601. Arguments: ``EncryptedType``.
@@ -415,6 +436,9 @@ class EncryptedTime(_IsoFormat[dt.time]):
 
     cache_ok = True
     iso_type = dt.time
+
+    def index_bytes(self, value: Any) -> bytes:
+        return time_form(self._checked(value))  # an aware one in UTC
 
 
 class EncryptedUUID(EncryptedType[uuid.UUID]):

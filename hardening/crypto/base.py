@@ -2,8 +2,9 @@
 
 A column context bound when the type is attached to a column, a ``ColumnCipher`` for its
 keys, the comparator that refuses SQL operators on ciphertext, blind hashing, the refusal to
-render a value as a SQL literal, and the moment the kit's hooks go on an engine: the first
-time the type is compiled for that engine's dialect (``load_dialect_impl``).
+render a value as a SQL literal, and the moments the kit's hooks go on an engine: the first
+time the type is compiled for that engine's dialect (``load_dialect_impl``), or its column is
+(the column becomes a ``KitColumn``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from hardening.crypto.cipher import ColumnCipher
 from hardening.crypto.comparator import EncryptedComparator
 from hardening.crypto.keys import KeyHook, Keyring, KeySource, as_keyring
+from hardening.crypto.kit_column import adopt
+from hardening.crypto.redacted import sealed
 from hardening.errors import ColumnContextError, EncryptedValueError, InlineKeyError
 
 __all__ = ["EncryptedBase"]
@@ -54,6 +57,7 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
     def __init__(self, context: str | None = None, keys: KeyHook | KeySource | None = None) -> None:
         super().__init__()
         self.context = context
+        keys = sealed(keys)  # no frame of a failed parse shows the other keys
         if keys is not None and not callable(keys):
             # checked now (a bad key fails where the type is configured) and hashable for
             # SQLAlchemy's statement cache
@@ -61,12 +65,15 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
         self.keys: KeyHook | Keyring | None = keys
         self.cipher = ColumnCipher(context, keys)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(context={self.cipher.context!r})"
+    def __repr__(self) -> str:  # also of one half made: a traceback's locals show it
+        cipher = self.__dict__.get("cipher")
+        context = cipher.context if cipher is not None else self.__dict__.get("context")
+        return f"{type(self).__name__}(context={context!r})"
 
     def _set_parent(self, parent: SchemaEventTarget, outer: bool = False, **kw: Any) -> None:
         super()._set_parent(parent, outer=outer, **kw)
         if isinstance(parent, Column):
+            adopt(parent)  # its every rendering puts the hooks on (hardening.crypto.kit_column)
             parent._on_table_attach(self._set_table)
 
     def _set_table(self, column: Column[Any], table: Table) -> None:
@@ -84,7 +91,8 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
                 f"{name}; give each column its own instance ({type(self).__name__}() in each "
                 "Column / mapped_column), so each binds its values to its own table.column"
             )
-        self.cipher = ColumnCipher(name, self.keys)
+        parts = (table.schema or "", table.name, column.name)
+        self.cipher = ColumnCipher(name, self.keys, index_context=parts)
         self._bound_id = id(self)
 
     @property
@@ -129,8 +137,11 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
         raise NotImplementedError
 
     def _encode(self, value: Any) -> bytes:
+        return self._converted(self.to_bytes, value)
+
+    def _converted(self, convert: Callable[[Any], bytes], value: Any) -> bytes:
         try:
-            return self.to_bytes(value)
+            return convert(value)
         except (TypeError, ValueError, AttributeError, ArithmeticError):
             pass  # raised below, outside the block: the converter's error may quote the value
         raise EncryptedValueError(
@@ -156,20 +167,38 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
         )
 
     # -- blind index -------------------------------------------------------------------------
-    def blind_hashes(self, value: Any) -> list[bytes]:
-        """The blind-index entries of ``value`` under every keyring key, active first.
+    def index_bytes(self, value: Any) -> bytes:
+        """The bytes a blind index hashes for ``value``: one form for equal values
+        (``hardening.crypto.canonical``); by default the stored form.
 
         Args:
             value: a value of the column's Python type.
 
         Example::
 
-            users.c.ssn.type.blind_hashes("123-45-6789")   # [hmac_k2, hmac_k1]
+            EncryptedNumeric().index_bytes(Decimal("1.10"))    # b"11E-1", as for 1.1
         """
-        return self.cipher.blind_hashes(self._encode(value))
+        return self.to_bytes(value)
+
+    def _index_form(self, value: Any) -> bytes:
+        return self._converted(self.index_bytes, value)
+
+    def blind_hashes(self, value: Any) -> list[bytes]:
+        """Every blind-index value a lookup of ``value`` matches: under each keyring key,
+        active first, in the index format of ``hardening.crypto.index_format`` and in the
+        format written before it.
+
+        Args:
+            value: a value of the column's Python type.
+
+        Example::
+
+            users.c.ssn.type.blind_hashes("123-45-6789")   # [v2_k2, v2_k1, v1_k2, v1_k1]
+        """
+        return self.cipher.blind_hashes(self._index_form(value), self._encode(value))
 
     def blind_hash(self, value: Any) -> bytes | None:
-        """The blind-index entry to store for ``value`` (active key); None for None.
+        """The blind-index value to store for ``value`` (active key); None for None.
 
         Args:
             value: a value of the column's Python type, or None.
@@ -180,4 +209,4 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
         """
         if value is None:
             return None
-        return self.cipher.blind_hash(self._encode(value))
+        return self.cipher.blind_hash(self._index_form(value))

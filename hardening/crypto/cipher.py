@@ -7,15 +7,13 @@ pgcrypto passwords. Nothing is derived per row. The column types, ``rotate`` and
 ``op.encrypt_column`` all encrypt, decrypt and hash through it.
 
 Every purpose has its own key, derived with HKDF from the keyring key (``Key.derive``):
-``aead/v1`` for AES-GCM, ``blind-index/v1/<table.column>`` for the blind index,
-``pgcrypto/v1/<table.column>`` for the pgcrypto password.
+``aead/v1`` for AES-GCM, ``blind-index/v2/<schema, table, column>`` for the blind index
+(``hardening.crypto.index_format``), ``pgcrypto/v1/<table.column>`` for the pgcrypto password.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import threading
 from collections.abc import Callable
 from typing import NamedTuple
@@ -25,40 +23,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hardening.crypto import keys as _keys
 from hardening.crypto.envelope import AEAD_V1, PGP_V1, header, split_header
+from hardening.crypto.index_format import IndexKeys, digest, hmac_key, index_parts
 from hardening.crypto.keys import Key, KeyHook, Keyring, KeySource, as_keyring
 from hardening.crypto.nonces import nonce12
-from hardening.crypto.redacted import SecretText
+from hardening.crypto.redacted import SecretText, sealed
+from hardening.crypto.reloads import Reloads
 from hardening.errors import ColumnContextError, DecryptionError, EnvelopeError
 
 __all__ = ["ColumnCipher", "PgpMaterial", "digest", "hmac_key"]
-
-
-def hmac_key(key: Key, context: str) -> bytes:
-    """The blind-index HMAC key of column ``context`` under ``key``.
-
-    Args:
-        key: a keyring key.
-        context: the column's ``table.column``.
-
-    Example::
-
-        mac = hmac_key(keyring.active, "users.ssn")
-    """
-    return key.derive(f"blind-index/v1/{context}")
-
-
-def digest(mac_key: bytes, data: bytes) -> bytes:
-    """HMAC-SHA256 of ``data`` (a value's bytes) under ``mac_key``: a blind-index entry.
-
-    Args:
-        mac_key: from ``hmac_key``.
-        data: the value as the column type serialises it.
-
-    Example::
-
-        entry = digest(hmac_key(keyring.active, "users.ssn"), b"123-45-6789")
-    """
-    return hmac.new(mac_key, data, hashlib.sha256).digest()
 
 
 class PgpMaterial(NamedTuple):
@@ -90,6 +62,8 @@ class ColumnCipher:
             column (``name`` then raises ``ColumnContextError``).
         keys: the column's own keys: a hook returning them, or a ``Keyring``, spec string,
             mapping or pairs; None reads the process-wide keyring (and follows its reloads).
+        index_context: ``(schema, table, column)`` the blind index is bound to; None reads
+            them from ``context`` (``[schema.]table.column``).
 
     Example::
 
@@ -99,16 +73,23 @@ class ColumnCipher:
         index = cipher.blind_hash(b"123-45-6789")         # what users.ssn_bidx holds
     """
 
-    def __init__(self, context: str | None, keys: KeyHook | KeySource | None = None) -> None:
+    def __init__(
+        self,
+        context: str | None,
+        keys: KeyHook | KeySource | None = None,
+        index_context: tuple[str, str, str] | None = None,
+    ) -> None:
         self.context = context
-        self.source = keys
+        self.index_context = index_context
+        self.source = sealed(keys)  # a spec string prints as '[REDACTED]' (traceback locals)
         self._lock = threading.Lock()
         self._ring: Keyring | None = None
         # The hot paths (the AEAD types' processors) read these two directly.
         self._enc: tuple[bytes, AESGCM, bytes] | None = None
         self._dec: dict[bytes, _Opener] = {}
-        self._macs: tuple[bytes, ...] | None = None
+        self._index: IndexKeys | None = None
         self._pgp: PgpMaterial | None = None
+        self._reloads = Reloads()
         if keys is None:
             _keys.watch(self)
 
@@ -118,7 +99,7 @@ class ColumnCipher:
     # -- keyring -----------------------------------------------------------------------------
     def keys_changed(self) -> None:
         """Forget every cached key object (the keyring was reloaded or reconfigured)."""
-        self._ring, self._enc, self._macs, self._pgp = None, None, None, None
+        self._ring, self._enc, self._index, self._pgp = None, None, None, None
         self._dec.clear()  # the result processors hold this very dict
 
     def keyring(self, refresh: bool = False) -> Keyring:
@@ -139,6 +120,19 @@ class ColumnCipher:
         if ring is None:
             with self._lock:
                 ring = self._ring = self._load()
+        return ring
+
+    def _reload_for(self, key_id: str) -> Keyring:
+        """The keyring, read again first for a value under ``key_id`` it lacks, as often as
+        ``hardening.crypto.reloads`` allows (a fixed ``keys=`` is never read again)."""
+        if self.source is None:
+            _keys.reload_for(key_id)  # a change reaches keys_changed()
+            return self.keyring()
+        if not callable(self.source) or not self._reloads.may_reload(key_id):
+            return self.keyring()
+        ring = self.keyring(refresh=True)
+        if key_id not in ring:
+            self._reloads.not_found(key_id)
         return ring
 
     def _load(self) -> Keyring:
@@ -239,7 +233,7 @@ class ColumnCipher:
             raise DecryptionError(self.name, None, bad)
         ring = self.keyring()
         if kid not in ring:
-            ring = self.keyring(refresh=True)
+            ring = self._reload_for(kid)
         key = ring.get(kid, self.name)
         head = bytes(value[:body])
         entry = self._dec[head] = (key.aead.decrypt, self.associated_data(head))
@@ -257,36 +251,44 @@ class ColumnCipher:
         )
 
     # -- blind index -------------------------------------------------------------------------
-    def _mac_keys(self) -> tuple[bytes, ...]:
-        macs = self._macs
-        if macs is None:
-            macs = self._macs = tuple(hmac_key(k, self.name) for k in self.keyring().keys)
-        return macs
+    def index_keys(self) -> IndexKeys:
+        """The column's blind-index keys under its keyring (made once per keyring).
+
+        Example::
+
+            cipher.index_keys().prefixes    # how k2's, then k1's, values of the column begin
+        """
+        keys = self._index
+        if keys is None:
+            parts = self.index_context or index_parts(self.name)
+            keys = self._index = IndexKeys(self.keyring(), parts, self.name)
+        return keys
 
     def blind_hash(self, data: bytes) -> bytes:
-        """The blind-index entry of ``data`` under the active key (what is stored).
+        """The blind-index value stored for a value (format 2, active key).
 
         Args:
-            data: the value's bytes (as the column type serialises it).
+            data: the value's canonical bytes (``hardening.crypto.canonical``).
 
         Example::
 
             conn.execute(update(users).values(ssn_bidx=cipher.blind_hash(b"123-45-6789")))
         """
-        return digest(self._mac_keys()[0], data)
+        return self.index_keys().entry(data)
 
-    def blind_hashes(self, data: bytes) -> list[bytes]:
-        """The blind-index entries of ``data`` under every keyring key, the active one first
-        (what a lookup matches, so rows indexed under an older key are found).
+    def blind_hashes(self, data: bytes, legacy: bytes | None = None) -> list[bytes]:
+        """Every blind-index value a lookup of a value matches: format 2 under each keyring
+        key, the active one first, then format 1 under each key (values written before).
 
         Args:
-            data: the value's bytes (as the column type serialises it).
+            data: the value's canonical bytes.
+            legacy: the value's stored form (what format 1 hashed); None when it is ``data``.
 
         Example::
 
             select(users).where(users.c.ssn_bidx.in_(cipher.blind_hashes(b"123-45-6789")))
         """
-        return [digest(k, data) for k in self._mac_keys()]
+        return self.index_keys().entries(data, data if legacy is None else legacy)
 
     # -- pgcrypto ----------------------------------------------------------------------------
     def pgp_password(self, key: Key) -> str:

@@ -46,6 +46,7 @@ from sqlalchemy.engine import Connection, Row
 
 from hardening.crypto.base import EncryptedBase
 from hardening.crypto.envelope import AEAD_V1, PGP_V1, split_header
+from hardening.crypto.index_format import index_key_id
 from hardening.crypto.plan import ColumnPlan
 from hardening.crypto.redacted import Secret
 from hardening.errors import DecryptionError, EnvelopeError, KeyNotFoundError, RewriteError
@@ -308,8 +309,9 @@ class ColumnRewriter:
                 plain, new = opened, Secret(opened)
         params = {"b_pk": pk, "b_old": old, "b_new": new}
         if self.index:
-            self._check_index(state, row, plain)
-            params["b_bidx"] = self.cipher.blind_hash(plain)
+            canonical = self._index_form(state, pk, plain)
+            self._check_index(state, row, plain, canonical)
+            params["b_bidx"] = self.cipher.blind_hash(canonical)
         return params
 
     def _open(self, state: WalkState, pk: Any, raw: bytes) -> bytes | None:
@@ -330,33 +332,72 @@ class ColumnRewriter:
         """``raw`` (the column's text form, as UTF-8) in the bytes the type itself writes: the
         blind index must match ``blind_eq`` (jsonb and timestamptz print otherwise), and a
         value the type cannot read stops the run here instead of failing every later read."""
+        return self._read(state, pk, raw, self.type.to_bytes, "")
+
+    def _index_form(self, state: WalkState, pk: Any, plain: bytes) -> bytes:
+        """What the blind index hashes for the value stored as ``plain``: its canonical form
+        as the column's type makes it; a value the type cannot read stops the run."""
+        return self._read(
+            state, pk, plain, self.type.index_bytes, ", so its blind index cannot be computed"
+        )
+
+    def _read(
+        self, state: WalkState, pk: Any, data: bytes, form: Callable[[Any], bytes], why: str
+    ) -> bytes:
+        """``form`` of the value the type reads from ``data``; one it cannot read stops."""
         try:
-            return self.type.to_bytes(self.type.from_bytes(raw))
+            return form(self.type.from_bytes(data))
         except Exception:  # noqa: S110 - raised below, outside it: the parser's error quotes
             pass
         raise self._stop(
             state,
             pk,
-            f"does not hold a value {type(self.type).__name__} can read",
-            "fix or clear that row, or choose the type matching the column",
+            f"does not hold a value {type(self.type).__name__} can read{why}",
+            "fix or clear that row, or choose the type matching the column (the one the model "
+            "declares)",
         )
 
-    def _check_index(self, state: WalkState, row: Row[Any], plain: bytes) -> None:
+    def _check_index(self, state: WalkState, row: Row[Any], plain: bytes, canonical: bytes) -> None:
         """A rotation overwrites the blind index: its old value must be NULL or the index of
         the row's value under a keyring key, or the column holds something else."""
         if self.direction is not Direction.ROTATE or row.bidx is None:
             return
-        if bytes(row.bidx) in self.cipher.blind_hashes(plain):
+        stored = bytes(row.bidx)
+        keys = self.cipher.index_keys()
+        holds = keys.holds(stored, canonical, plain)
+        if holds:
             return
-        raise self._stop(
-            state,
-            row[0],
-            f"the column {self.index!r} named as its blind index holds a value that is not the "
-            f"blind index of {self.plan.column} under any key of the keyring (a rotation would "
-            "overwrite it)",
-            "name as the blind index the bytea column declared with "
-            f"mapped_blind_index({self.plan.column!r})",
-        )
+        column, index = self.plan.column, self.index
+        if holds is None:
+            problem = (
+                f"its blind index in {index!r} was made by key id {index_key_id(stored)!r}, "
+                "which the keyring lacks, so it cannot be checked"
+            )
+            fix = (
+                "add that key back to HARDENING_KEYS after the active one, or set the index "
+                f"of the rows it made to NULL (rotate --blind-index {index} computes them)"
+            )
+        elif keys.of_column(stored):
+            problem = (
+                f"its blind index in {index!r} is an index of {column} but not of this row's "
+                "value (another row's, a value changed without its index, or the type given "
+                "is not the one the model declares)"
+            )
+            fix = (
+                "give the type the model declares for the column (--type), or set that index "
+                f"to NULL (rotate --blind-index {index} computes it)"
+            )
+        else:
+            problem = (
+                f"the column {index!r} named as its blind index holds a value that is not the "
+                f"blind index of {column} under any key of the keyring (a rotation would "
+                "overwrite it)"
+            )
+            fix = (
+                "name as the blind index the bytea column declared with "
+                f"mapped_blind_index({column!r})"
+            )
+        raise self._stop(state, row[0], problem, fix)
 
     # -- a row that stops the run ------------------------------------------------------------
     def unreadable(

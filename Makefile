@@ -19,8 +19,10 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
-bench: system venv engine  ## encrypted-column benchmarks, ratios against plaintext
-	$(PY) -m bench --backend "$$(cat .state/backend)"
+bench: system venv engine  ## encrypted columns vs plaintext, pgaudit's cost, verify at scale; 15 and 17
+	$(PY) -m bench encryption --backend "$$(cat .state/backend)"
+	$(PY) -m bench audit --backend "$$(cat .state/backend)"
+	$(PY) -m bench verify-scale --backend "$$(cat .state/backend)"
 
 system:
 	scripts/ensure-system.sh

@@ -1,10 +1,14 @@
-"""``python -m bench [SUITE] [ARGS]``: run one benchmark suite; ``make bench`` runs the default.
+"""``python -m bench [SUITE] [ARGS]``: run one benchmark suite; ``make bench`` runs them all.
 
 A suite is a module with ``main(argv) -> int``; ``SUITES`` names them. A suite of its own is
 added with one line here (and its module beside ``bench/encryption.py``):
 
-    encryption   the encrypted column types against plaintext, and the column rewrites at
-                 scale, on PostgreSQL 15 and 17, judged against the kit's targets (default)
+    encryption     the encrypted column types against plaintext, and the column rewrites at
+                   scale, on PostgreSQL 15 and 17, judged against the kit's targets (default)
+    audit          what pgaudit costs at the kit's classes, and what an actor costs, on 15
+                   and 17 (``bench/audit.py``)
+    verify-scale   ``hardening verify`` on a database of 10,000 tables, 2,000 roles and 500
+                   functions against an empty one (``bench/verify_scale.py``)
 
 ``python -m bench encryption --help`` lists a suite's arguments; arguments given without a
 suite's name go to the default suite.
@@ -17,6 +21,8 @@ import sys
 
 SUITES: dict[str, str] = {
     "encryption": "bench.encryption",
+    "audit": "bench.audit",
+    "verify-scale": "bench.verify_scale",
 }
 DEFAULT = "encryption"
 

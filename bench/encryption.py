@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection, Engine
 from bench.contenders import CONTENDERS, PADDING, REFERENCE_ONLY
 from bench.pairing import Rounds, paired_rounds
 from bench.rewrite import RewriteResult, measure_rewrites
+from bench.servers import add_server_arguments
 from hardening import keys, migrate
 from hardening.testing import Provisioner
 
@@ -380,9 +381,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parse_args(["--versions", "15", "--rewrite-rows", "0"])
     """
     parser = argparse.ArgumentParser(prog="python -m bench encryption", description=__doc__)
-    parser.add_argument("--backend", default="docker", choices=("docker", "local", "url"))
-    parser.add_argument("--versions", default="15,17", help="comma-separated major versions")
-    parser.add_argument("--url", default=os.environ.get("HARDENING_PG_URL"))
+    add_server_arguments(parser)
     parser.add_argument("--rows", type=_positive, default=10_000, help="rows each select reads")
     parser.add_argument("--insert-rows", type=_positive, default=2_000, help="rows per insert")
     parser.add_argument("--rounds", type=_positive, default=15, help="paired rounds")

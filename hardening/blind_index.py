@@ -8,7 +8,7 @@ from hardening.crypto.blind_index import (
     index_column_of,
     mapped_blind_index,
 )
-from hardening.crypto.cipher import digest, hmac_key
+from hardening.crypto.index_format import digest, hmac_key
 
 __all__ = [
     "INFO_KEY",

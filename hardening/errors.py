@@ -26,6 +26,9 @@ Messages name the object and the fix, never a key, a password or a plaintext. Th
     ├── PasswordError            setting a password cannot proceed
     │   └── PasswordPolicyError  the password breaks the database's policy
     ├── VerifyError              ``hardening verify`` could not run at all
+    ├── AuditError               audit events: reading a log, attributing an actor
+    │   ├── ActorError           an actor value that cannot be carried (empty, too long)
+    │   └── LogFormatError       a log the reader cannot read as asked (form, prefix, file)
     └── ServerStartError         a test server (pytest plugin) did not come up
         └── ImageUnavailableError  the docker backend's image is missing and cannot be built
 
@@ -48,6 +51,8 @@ if TYPE_CHECKING:
     from hardening.ops import StepError
 
 __all__ = [
+    "ActorError",
+    "AuditError",
     "BlindIndexError",
     "ColumnContextError",
     "ColumnOptionError",
@@ -63,6 +68,7 @@ __all__ = [
     "InlineKeyError",
     "KeyConfigError",
     "KeyNotFoundError",
+    "LogFormatError",
     "MigrationError",
     "PasswordError",
     "PasswordPolicyError",
@@ -281,3 +287,28 @@ class ImageUnavailableError(ServerStartError):
     """The docker backend's image is not in the engine and cannot be built or pulled here;
     the message says what was tried and names the command that builds it
     (``hardening testing-image build VERSION``)."""
+
+
+# ---------------------------------------------------------------------------------- audit
+
+
+class AuditError(HardeningError):
+    """Audit events (``hardening.audit``) cannot be read or attributed as asked; the message
+    names the file, the setting or the value's problem, never a log line's content."""
+
+
+class ActorError(AuditError, ValueError):
+    """An actor value that cannot be carried into the audit log: not a string, empty, or
+    longer than the application name leaves room for. The message gives its length, never
+    the value.
+
+    Example::
+
+        with hardening.audit.actor("user:42"):  # ActorError for "" or a 200-character value
+            ...
+    """
+
+
+class LogFormatError(AuditError):
+    """A server log the reader cannot read as asked: an unknown form, a ``log_line_prefix``
+    with an escape the reader does not know, or a file that cannot be opened."""

@@ -15,19 +15,21 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.util import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 
 import hardening
 from hardening import steps
-from hardening.errors import HardeningError
+from hardening.errors import HardeningError, MigrationError
 from hardening.steps import server_profile, values
 
 
 def config(url: URL | str | None = None, **x_args: str) -> Config:
     """An Alembic Config for the kit's migrations (its env.py and versions) against ``url``,
-    for alembic's own ``command`` functions.
+    for alembic's own ``command`` functions. A run that fails raises a ``HardeningError`` (one
+    line naming the problem and its fix), and messages name ``hardening`` commands.
 
     Example::
 
@@ -50,6 +52,9 @@ def config(url: URL | str | None = None, **x_args: str) -> Config:
         args.append(f"url={rendered}")
     cfg.cmd_opts = _XArgs(args)  # type: ignore[assignment]
     cfg.attributes["configure_logger"] = False
+    # env.py raises a failed run's error instead of exiting, and messages name the hardening
+    # command's lines (values.command) instead of alembic's.
+    cfg.attributes["run_by_kit"] = True
     return cfg
 
 
@@ -64,10 +69,11 @@ def upgrade(url: URL | str, target: str = "head", **x_args: str) -> None:
         url: the target database (``postgresql://`` is read as psycopg 3).
         target: a revision id, ``head`` or a relative target such as ``+1``.
         x_args: kit settings, as for ``config``.
-    :raises SystemExit: with one ``alembic: ...`` line naming the problem and its fix, as the
-        kit's env.py ends a run it refuses (nothing changed).
+    :raises HardeningError: one line naming the problem and its fix, when the run is refused
+        or a statement fails (nothing changed): ``MigrationError`` (``StepError`` from a step),
+        ``SettingsError`` for a setting or URL the kit cannot use.
     """
-    command.upgrade(config(url, **x_args), target)
+    run_command("upgrade", config(url, **x_args), target)
 
 
 def downgrade(url: URL | str, target: str = "base", **x_args: str) -> None:
@@ -83,8 +89,34 @@ def downgrade(url: URL | str, target: str = "base", **x_args: str) -> None:
         target: a revision id, ``base`` or a relative target such as ``-1``.
         x_args: kit settings, as for ``config``; undoing a step reads what its upgrade
             recorded in ``hardening.applied``, not the settings.
+    :raises HardeningError: as ``upgrade`` does.
     """
-    command.downgrade(config(url, **x_args), target)
+    run_command("downgrade", config(url, **x_args), target)
+
+
+def run_command(name: str, cfg: Config, *args: Any, **kwargs: Any) -> None:
+    """Alembic's command ``name`` (``alembic.command.<name>``) with ``cfg``, its own refusals
+    (a revision it cannot find, a target below the database's revision) raised as a one-line
+    ``MigrationError``, like the kit's.
+
+    Example::
+
+        run_command("current", config(url), verbose=True)
+
+    Args:
+        name: ``upgrade``, ``downgrade``, ``current``, ``history``, ...
+        cfg: from ``config``.
+        args: the command's positional arguments (a target revision).
+        kwargs: its keyword arguments (``sql=True``, ``verbose=True``).
+    :raises HardeningError: a kit error as it is; alembic's ``CommandError`` as
+        ``MigrationError``.
+    """
+    try:
+        getattr(command, name)(cfg, *args, **kwargs)
+    except CommandError as exc:
+        if isinstance(exc, HardeningError):  # a step's StepError is both
+            raise
+        raise MigrationError(" ".join(str(exc).split())) from None
 
 
 class _XArgs:
@@ -126,8 +158,11 @@ def server_message_line(severity: str, primary: str, hint: str | None) -> str | 
 def forwarding_server_messages(
     connection: Connection, write: Callable[[str], Any] | None = None
 ) -> Iterator[None]:
-    """While the block runs, write each NOTICE or WARNING the server sends on ``connection``
-    as one line (to stderr by default): alembic itself never shows them.
+    """Once the block has run, write each NOTICE or WARNING the server sent on ``connection``
+    while it ran as one line (to stderr by default): alembic itself never shows them. Put the
+    block around the run's transaction, so that the lines come once it committed; a block that
+    raises writes none, since its transaction rolled back what they speak of (a NOTICE's hint
+    about an object the rollback removed would not work when followed).
 
     Args:
         connection: the connection the migrations run on (psycopg 3; others pass nothing).
@@ -145,6 +180,7 @@ def forwarding_server_messages(
         yield
         return
     out = write or (lambda line: print(line, file=sys.stderr, flush=True))
+    lines: list[str] = []
 
     def handler(diag: Any) -> None:
         line = server_message_line(
@@ -153,13 +189,15 @@ def forwarding_server_messages(
             diag.message_hint,
         )
         if line is not None:
-            out(line)
+            lines.append(line)
 
     driver.add_notice_handler(handler)
     try:
         yield
     finally:
         driver.remove_notice_handler(handler)
+    for line in lines:
+        out(line)
 
 
 def version_table_refusal(connection: Connection, table: str) -> str | None:
@@ -296,11 +334,13 @@ def settings_without_effect(
     revision = script.get_revision(earliest)
     before = revision.down_revision if revision is not None else None
     heads = "heads" if len(script.get_heads()) > 1 else "head"
-    values = " ".join(f"-x {shlex.quote(f'{n}={v}')}" for n, v, _ in ignored)
+    given_values = [f"{n}={v}" for n, v, _ in ignored]
+    shown = " ".join(f"-x {shlex.quote(v)}" for v in given_values)
     steps = ", ".join(dict.fromkeys(r for _, _, r in ignored))
     return (
-        f"pg-hardening: warning: {values} took no effect: alembic does not run an applied step "
+        f"pg-hardening: warning: {shown} took no effect: alembic does not run an applied step "
         f"again ({steps}), and the database holds other values or cannot tell. To apply them: "
-        f"alembic downgrade {before}, then alembic {values} upgrade {heads} (with the other "
+        f"{values.command('downgrade', str(before))}, then "
+        f"{values.command('upgrade', heads, given_values)} (with the other "
         "-x settings you gave before: the steps after it run again)"
     )

@@ -47,7 +47,7 @@ STRENGTH_WORDS = ("very weak", "weak", "fair", "strong", "very strong")
 
 POLICY_STEP = steps.named("password_policy").id  # the step that installs the policy
 NOT_INSTALLED = (
-    "this database has no hardening.password_policy: run `alembic upgrade head` "
+    "this database has no hardening.password_policy: run `hardening upgrade` "
     f"(step {POLICY_STEP}) first"
 )
 

@@ -68,6 +68,12 @@ define("app_schema", "public", "schema whose future tables get the group roles' 
 define("readonly_role", "hardening_readonly", "NOLOGIN group role: SELECT on app tables")
 define("readwrite_role", "hardening_readwrite", "NOLOGIN group role: DML on app tables")
 define(
+    "grant_existing",
+    "on",
+    "'on' gives the group roles on the tables, views and sequences already in app_schema what "
+    "the default privileges give new ones; 'off' leaves them to your own grants",
+)
+define(
     "server_profile",
     "off",
     "'on' applies logging and TLS settings with ALTER SYSTEM (superuser, self-managed)",

@@ -21,12 +21,13 @@ default key); comparisons that cannot work on ciphertext (``==`` a value, ``LIKE
 ``IN``, ``ORDER BY col.asc()``) raise ``EncryptedComparisonError`` when the query is built, a
 bare ``ORDER BY col`` (at any depth) when the statement is executed; equality lookups go
 through a blind index (``mapped_blind_index`` / ``blind_index_column``) with
-``col.blind_eq(value)``. One type instance serves one column.
+``col.blind_eq(value)``, which hashes one canonical form per type and raises when the index
+holds values made by a key the keyring no longer holds. One type instance serves one column.
 
 Importing this module changes nothing outside the kit; the hooks that refuse SQL on
-ciphertext and keep blind indexes in step go on an engine when one of these types is first
-compiled for it, or with ``install(engine)`` (``hardening.crypto.hooks``). Where each part
-lives: ``hardening.crypto``.
+ciphertext and keep blind indexes in step go on an engine when one of these types, or a
+column of them, is first compiled for it, or with ``install(engine)``
+(``hardening.crypto.hooks``). Where each part lives: ``hardening.crypto``.
 """
 
 from __future__ import annotations

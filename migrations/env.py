@@ -13,6 +13,10 @@ version table: one applies, the others wait, then find nothing to do. Errors bec
 ``alembic: ...`` line (plus the fix), never a driver traceback. NOTICEs and WARNINGs the server
 sends during a run (a role kept on downgrade, a planner cost left as it was) are passed on as
 ``server NOTICE: ...`` lines on stderr: alembic itself never shows them.
+
+Run by the kit itself (``hardening.migrate.config``, which the ``hardening`` command and
+``hardening.migrate.upgrade`` use), a failed run raises instead of exiting: the kit's error as
+it is, a driver error as one ``MigrationError`` line with the server's hint.
 """
 
 from __future__ import annotations
@@ -72,12 +76,19 @@ def _run_and_check() -> None:
 
 
 def _fail(exc: Exception) -> None:
-    """Exit with one ``alembic:`` line naming the problem (and the server's hint, if any)."""
+    """End the run on ``exc``, naming the problem (and the server's hint, if any), never with
+    a driver traceback or a statement's parameters: raised for the kit's own callers
+    (``config.attributes["run_by_kit"]``), else one ``alembic:`` line and a non-zero exit."""
     if isinstance(exc, DBAPIError):
         diag = getattr(exc.orig, "diag", None)
-        primary = getattr(diag, "message_primary", None) or str(exc.orig).splitlines()[0]
+        primary = getattr(diag, "message_primary", None) or str(exc.orig).strip()
         hint = getattr(diag, "message_hint", None)
-        sys.exit(f"alembic: {primary}" + (f"\n{hint}" if hint else ""))
+        if config.attributes.get("run_by_kit"):
+            text = f"{primary}; hint: {hint}" if hint else primary
+            raise MigrationError(" ".join(text.split())) from None
+        sys.exit(f"alembic: {primary.splitlines()[0]}" + (f"\n{hint}" if hint else ""))
+    if config.attributes.get("run_by_kit"):
+        raise exc
     sys.exit(f"alembic: {exc}")
 
 

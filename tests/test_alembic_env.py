@@ -197,9 +197,12 @@ def test_hardening_settings_marks_the_environment_only_ones() -> None:
     assert "audit_role  (HARDENING_AUDIT_ROLE, default" in proc.stdout
 
 
-def documented_alembic_commands(text: str) -> list[str]:
-    """The ``alembic ...`` command lines of a Markdown text: in backtick spans and in code
-    blocks (where a quoted message may join two with ", then "), comments cut off. A bare
+def documented_alembic_commands(
+    text: str, program: str = "alembic", verbs: str = "-\\S|upgrade|downgrade|current|stamp"
+) -> list[str]:
+    """The ``alembic ...`` (or ``program ...``) command lines of a Markdown text whose first
+    word after the program is one of ``verbs`` (a regex alternation): in backtick spans and in
+    code blocks (where a quoted message may join two with ", then "), comments cut off. A bare
     ``alembic upgrade`` names the command in prose and is left out."""
     code, prose, fenced = [], [], False
     for line in text.splitlines():
@@ -213,10 +216,8 @@ def documented_alembic_commands(text: str) -> list[str]:
     found = []
     for candidate in [*spans, *code]:
         for part in candidate.split(", then "):
-            match = re.search(
-                r"(?:^|\s)(alembic (?:-\S|upgrade|downgrade|current|stamp)\S*.*)", part
-            )
-            if match and len(match.group(1).split()) > 2:
+            match = re.search(rf"(?:^|\s)({program} (?:{verbs})\S*.*)", part)
+            if match and len(match.group(1).split()) > (2 if program == "alembic" else 1):
                 found.append(match.group(1).strip())
     return found
 

@@ -45,8 +45,9 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *expected: str
     [
         ("verify", "--url", UNREACHABLE),
         ("rotate", "--url", UNREACHABLE, "--table", "t", "--column", "c"),
+        ("audit", "--url", UNREACHABLE, "postgresql.log"),
     ],
-    ids=["verify", "rotate"],
+    ids=["verify", "rotate", "audit"],
 )
 def test_an_unreachable_server_is_one_line_and_exit_2(args: tuple[str, ...]) -> None:
     proc = hardening(*args, HARDENING_KEYS=generate_entry("k1"))
@@ -152,11 +153,17 @@ def test_keygen_with_a_bad_id_prints_nothing_on_stdout() -> None:
 
 
 ERROR_CASES = {
+    "audit": ("audit", "--url", UNREACHABLE, "postgresql.log"),
+    "current": ("current", "--url", UNREACHABLE),
+    "downgrade": ("downgrade", "base", "--url", UNREACHABLE),
+    "history": ("history", "unexpected"),
     "keygen": ("keygen", "--id", "a/b"),
     "passwd": ("passwd", "app", "--password-stdin"),  # no --url, no DATABASE_URL
     "rotate": ("rotate", "--url", UNREACHABLE, "--table", "t", "--column", "c"),
     "settings": ("settings", "unexpected"),
+    "sql": ("sql", "sideways"),
     "testing-image": ("testing-image", "build", "16"),
+    "upgrade": ("upgrade", "--url", UNREACHABLE),
     "verify": ("verify", "--url", UNREACHABLE),
 }
 

@@ -10,6 +10,7 @@ operations do (``Args:`` and ``Example::`` sections of the docstring).
 
 from __future__ import annotations
 
+import enum
 import importlib
 import inspect
 import pkgutil
@@ -22,6 +23,8 @@ from typing import Any
 import pytest
 
 import hardening.steps
+import hardening.verify
+import hardening.verify.controls
 from hardening.cli import command_module, command_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,6 +129,12 @@ DOCUMENTED = [
     # every module of hardening.steps: a new step's body is held to it too
     *(f"hardening.steps.{m.name}" for m in pkgutil.iter_modules(hardening.steps.__path__)),
     "hardening.testing.image",
+    "hardening.verify",
+    *(f"hardening.verify.{m.name}" for m in pkgutil.iter_modules(hardening.verify.__path__)),
+    *(
+        f"hardening.verify.controls.{m.name}"
+        for m in pkgutil.iter_modules(hardening.verify.controls.__path__)
+    ),
 ]
 EXAMPLE = re.compile(r"^Example\b[^\n]*::$", re.MULTILINE)
 
@@ -165,6 +174,8 @@ def gaps(obj: Callable[..., Any]) -> list[str]:
         params = []
     else:
         params = [p for p in signature.parameters if p not in ("self", "cls")]
+    if inspect.isclass(obj) and issubclass(obj, enum.Enum):  # its members, not its call
+        params = []
     described = documented_parameters(doc)
     missing += [f"parameter {p!r} under Args:" for p in params if p not in described]
     return missing

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -17,23 +15,14 @@ from hardening import migrate
 from hardening.testing import LogCursor
 from hardening.testing.plugin import PgDatabase
 from tests.migrations.catalog import diff, snapshot
+from tests.migrations.helpers import project_alembic
 
 KIT_HEAD = ScriptDirectory.from_config(migrate.config()).get_current_head()
 APP = Path(__file__).resolve().parent.parent / "examples" / "app"
 
 
 def app_alembic(*args: str, dsn: str, roles: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HARDENING_")}
-    env.update({f"HARDENING_{k.upper()}": v for k, v in roles.items()})
-    env["DATABASE_URL"] = dsn
-    return subprocess.run(
-        [sys.executable, "-m", "alembic", *args],
-        cwd=APP,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return project_alembic(*args, cwd=APP, dsn=dsn, roles=roles)
 
 
 def test_the_app_finds_the_kits_versions_under_the_hardening_label() -> None:

@@ -20,20 +20,13 @@ from hardening.testing.plugin import PgDatabase
 from hardening.verify import Result, Status, run
 
 CHECKS = Path(__file__).parents[1] / "sql" / "checks"
-BLOCK_START = "-- setting_overrides (shared"
-BLOCK_END = "-- end setting_overrides"
 
-# Controls that judge a setting a role or database can override (ALTER ROLE/DATABASE ... SET).
-OVERRIDABLE = {
-    "pgaudit_not_silenced",
-    "pgaudit_log_parameter_off",
-    "pgaudit_log_relation",
-    "pgaudit_log_catalog_off",
-    "pgaudit_role_nologin",
-    "log_parameter_max_length",
-    "log_parameter_max_length_on_error",
-    "password_encryption",
-    "log_min_messages",
+# Blocks of SQL copied verbatim into several query files (so each runs alone in psql), and
+# the files that carry them: the queries that judge a setting a role or database can override
+# (ALTER ROLE/DATABASE ... SET), and the queries that read pg_hba.conf's network rules.
+SHARED_BLOCKS = {
+    "setting_overrides": {"settings", "pgaudit_not_silenced", "pgaudit_role_nologin"},
+    "hba_rules": {"hba_rules", "hba_remote_superuser"},
 }
 
 
@@ -57,17 +50,19 @@ def role(pg_database: PgDatabase) -> Iterator[str]:
 # --- overrides in pg_db_role_setting ---------------------------------------------------------
 
 
-def _block(text: str) -> str:
-    start = text.index(BLOCK_START)
-    return text[start : text.index(BLOCK_END, start) + len(BLOCK_END)]
+def _block(text: str, name: str) -> str:
+    start = text.index(f"-- {name} (shared")
+    end = f"-- end {name}"
+    return text[start : text.index(end, start) + len(end)]
 
 
-def test_every_overridable_setting_check_carries_the_same_overrides_block() -> None:
-    users = {p.stem for p in CHECKS.glob("*.sql") if BLOCK_START in p.read_text("utf-8")}
-    assert users == OVERRIDABLE
-    blocks = {_block((CHECKS / f"{control_id}.sql").read_text("utf-8")) for control_id in users}
-    assert len(blocks) == 1, "the setting_overrides block differs between check files"
-    assert "%" not in blocks.pop()  # safe in checks that take %(name)s parameters
+@pytest.mark.parametrize("name", sorted(SHARED_BLOCKS))
+def test_every_copy_of_a_shared_block_is_the_same(name: str) -> None:
+    users = {p.stem for p in CHECKS.glob("*.sql") if f"-- {name} (shared" in p.read_text("utf-8")}
+    assert users == SHARED_BLOCKS[name]
+    blocks = {_block((CHECKS / f"{stem}.sql").read_text("utf-8"), name) for stem in users}
+    assert len(blocks) == 1, f"the {name} block differs between query files"
+    assert "%" not in blocks.pop()  # safe in queries that take %(name)s parameters
 
 
 @pytest.mark.parametrize(
@@ -127,7 +122,7 @@ def test_database_overrides_are_named_and_a_role_wide_value_replaced_here_is_not
         )
     result = _one(pg_database.url, "log_min_messages")
     assert result.status is Status.FAIL
-    assert f"database {pg_database.name} = fatal" in result.detail
+    assert f"database {pg_database.name}: log_min_messages = fatal" in result.detail
     silenced = _one(pg_database.url, "pgaudit_not_silenced")
     assert silenced.status is Status.FAIL
     assert silenced.evidence == [

@@ -71,7 +71,7 @@ def test_imported_checks_fail_one_test_per_missing_control(
     assert proc.returncode == 1
     assert summary(proc.stdout)["failed"] >= 8
     assert "test_hardening_control[pgaudit_installed]" in proc.stdout
-    assert "fix: Run `alembic upgrade head`" in proc.stdout
+    assert "fix: Run `hardening upgrade`" in proc.stdout
     assert "pg-hardening-test" not in proc.stdout  # the test server's password
 
 

@@ -10,10 +10,19 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 from sqlalchemy.types import TypeEngine
 
-from hardening import settings
+from hardening import settings, types
 from hardening.crypto.keys import default_keyring
 from hardening.crypto.rotation import at_least_one, rotate
 from hardening.errors import RotationError
+
+# The kit's column types by name (--type EncryptedText).
+TYPES: dict[str, type[types.EncryptedBase[Any]]] = {
+    name: value
+    for name, value in vars(types).items()
+    if isinstance(value, type)
+    and issubclass(value, types.EncryptedBase)
+    and value not in (types.EncryptedBase, types.EncryptedType, types.PGPType)
+}
 
 EXIT_STATUS = (
     "Exit status: 0 when every value is under the active key; 1 when rows remain under an "
@@ -33,7 +42,8 @@ def register(sub: Any) -> None:
 
     Example::
 
-        argv = ["rotate", "--table", "users", "--column", "ssn", "--blind-index", "ssn_bidx"]
+        argv = ["rotate", "--table", "users", "--column", "ssn", "--blind-index", "ssn_bidx",
+                "--type", "EncryptedText"]
         args = hardening.cli.build_parser("rotate").parse_args(argv)
     """
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -60,16 +70,19 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--context",
         default=None,
-        help="the column's context if set in the model (table.column or schema.table.column)",
+        help="the column's context if set in the model ([schema.]table.column)",
     )
     parser.add_argument(
         "--type",
         default=None,
         dest="column_type",
+        metavar="TYPE",
         help=(
-            "the column's type, to move every value to its form (fixed width, padding, "
-            "bind_row): module:Model.attribute (e.g. myapp.models:User.ssn), or a type of "
-            "hardening.types (e.g. EncryptedInteger); without it each value keeps its form"
+            "the column's type as the model declares it: module:Model.attribute (e.g. "
+            "myapp.models:User.ssn), or a type of hardening.types (e.g. EncryptedText); every "
+            "value moves to its form (fixed width, padding, bind_row), and it is needed with "
+            "--blind-index for an AEAD column (the index hashes the value's canonical form); "
+            "without it each value keeps its form"
         ),
     )
     parser.set_defaults(func=run)
@@ -96,9 +109,10 @@ def run(args: argparse.Namespace) -> int:
             ``table``, ``column`` and ``schema`` (None: the connection's default schema)
             name the column; ``blind_index`` its blind-index column to recompute (None:
             none); ``batch_size`` the rows per transaction; ``context`` the column's
-            ``context=`` if the model sets one (``table.column``); ``column_type`` the
-            column's type (``module:Model.attribute`` or a ``hardening.types`` name), whose
-            form every value is moved to (None: each value keeps its form).
+            ``context=`` if the model sets one (``[schema.]table.column``); ``column_type``
+            the column's type (``module:Model.attribute`` or a ``hardening.types`` name),
+            whose form every value is moved to (None: each value keeps its form; refused with
+            a blind index of an AEAD column).
 
     Returns:
         0 when every value is under the active key, 1 when rows remain under an older key.
@@ -106,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     Example::
 
         hardening.cli.main(["rotate", "--table", "users", "--column", "ssn",
-                            "--blind-index", "ssn_bidx", "--url", "postgresql://admin@db/app"])
+                            "--blind-index", "ssn_bidx", "--type", "EncryptedText",
+                            "--url", "postgresql://admin@db/app"])
     """
     url = settings.database_url({"url": args.url} if args.url else None)
     if url is None:
@@ -144,9 +159,17 @@ def column_type(spec: str) -> TypeEngine[Any]:
         column_type("myapp.models:User.ssn")    # EncryptedText(bind_row=True) as declared
     """
     module, colon, path = spec.partition(":")
+    if not colon:
+        if spec not in TYPES:
+            raise RotationError(
+                f"--type {spec!r} is not a column type of hardening.types ("
+                + ", ".join(sorted(TYPES))
+                + "); give one of them, or module:Model.attribute"
+            )
+        return TYPES[spec]()
     try:
-        found: Any = importlib.import_module(module if colon else "hardening.types")
-        for name in (path if colon else spec).split("."):
+        found: Any = importlib.import_module(module)
+        for name in path.split("."):
             found = getattr(found, name)
     except (ImportError, AttributeError) as exc:
         raise RotationError(

@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
         "--scope",
         choices=("all", "kit", "server"),
         default="all",
-        help="kit: what `alembic upgrade head` fixes; server: server configuration (default all)",
+        help="kit: what `hardening upgrade` fixes; server: server configuration (default all)",
     )
     parser.add_argument("--only", default="", help="comma-separated control ids to run")
     parser.add_argument("--skip", default="", help="comma-separated control ids to leave out")

@@ -25,6 +25,13 @@ from typing import Any, ClassVar, TypeVar
 
 from hardening.crypto import codecs
 from hardening.crypto.aead_base import EncryptedType
+from hardening.crypto.canonical import (
+    decimal_form,
+    float_form,
+    json_form,
+    time_form,
+    timestamp_form,
+)
 from hardening.crypto.codecs import BytesValues, TextValues
 
 __all__ = [
@@ -86,6 +93,8 @@ class EncryptedJSON(EncryptedType[Any]):
     def from_bytes(data: bytes) -> Any:
         return json.loads(data)
 
+    index_bytes = staticmethod(json_form)  # keys sorted, numbers by value
+
     def _python_type_name(self) -> str:
         return "a JSON-serialisable value"
 
@@ -122,6 +131,8 @@ class EncryptedFloat(EncryptedType[float]):
     to_bytes = staticmethod(codecs.float_text)
     from_bytes = staticmethod(codecs.float_parse)
 
+    index_bytes = staticmethod(float_form)  # -0.0 as 0.0
+
 
 class EncryptedNumeric(EncryptedType[Decimal]):
     """A ``Decimal``, stored as its text (its exponent kept: ``12.3400`` stays ``12.3400``;
@@ -141,6 +152,8 @@ class EncryptedNumeric(EncryptedType[Decimal]):
     @staticmethod
     def from_bytes(data: bytes) -> Decimal:
         return Decimal(data.decode("ascii"))
+
+    index_bytes = staticmethod(decimal_form)  # 1.10 as 1.1
 
 
 class EncryptedBoolean(EncryptedType[bool]):
@@ -166,12 +179,15 @@ class _IsoFormat(EncryptedType[T]):
     cache_ok = True
 
     def to_bytes(self, value: Any) -> bytes:
+        encoded: bytes = self._checked(value).isoformat().encode("ascii")
+        return encoded
+
+    def _checked(self, value: Any) -> Any:
         if type(value) is not self.iso_type and not (
             self.iso_type is dt.datetime and isinstance(value, dt.datetime)
         ):
             raise TypeError
-        encoded: bytes = value.isoformat().encode("ascii")
-        return encoded
+        return value
 
     def from_bytes(self, data: bytes) -> Any:
         return self.iso_type.fromisoformat(data.decode("ascii"))
@@ -207,6 +223,9 @@ class EncryptedDateTime(_IsoFormat[dt.datetime]):
     iso_type = dt.datetime
     codec = codecs.DATETIME
 
+    def index_bytes(self, value: Any) -> bytes:
+        return timestamp_form(self._checked(value))  # an aware one as the instant in UTC
+
 
 class EncryptedTime(_IsoFormat[dt.time]):
     """A ``time`` (naive or with a UTC offset), stored in 16 bytes. Arguments:
@@ -220,6 +239,9 @@ class EncryptedTime(_IsoFormat[dt.time]):
     cache_ok = True
     iso_type = dt.time
     codec = codecs.TIME
+
+    def index_bytes(self, value: Any) -> bytes:
+        return time_form(self._checked(value))  # an aware one in UTC
 
 
 class EncryptedUUID(EncryptedType[uuid.UUID]):

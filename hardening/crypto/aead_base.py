@@ -29,6 +29,7 @@ from hardening.crypto.envelope import AEAD_V2, AEAD_VERSIONS, decode, split_head
 from hardening.crypto.keys import KeyHook, KeySource
 from hardening.crypto.nonces import nonce12
 from hardening.crypto.payload import PADDED, frame, padding_rule, unframe
+from hardening.crypto.redacted import sealed
 from hardening.crypto.rows import KEY_ENDS, RowValue, row_key, select_expression, split
 from hardening.errors import (
     ColumnOptionError,
@@ -97,6 +98,7 @@ class EncryptedType(EncryptedBase[T]):
         bind_row: bool = False,
         older_forms: bool = True,
     ) -> None:
+        keys = sealed(keys)  # no frame of a failed parse shows the other keys
         name = type(self).__name__
         if padding is not None and self.codec is not None:
             raise ColumnOptionError(

@@ -2,9 +2,9 @@
 
 A column context (schema, table, column) bound when the type is attached to a column, a
 ``ColumnCipher`` for its keys, the comparator that refuses SQL operators on ciphertext, blind
-hashing, the refusal to render a value as a SQL literal, and the moment the kit's hooks go on
+hashing, the refusal to render a value as a SQL literal, and the moments the kit's hooks go on
 an engine: the first time the type is compiled for that engine's dialect
-(``load_dialect_impl``).
+(``load_dialect_impl``), or its column is (the column becomes a ``KitColumn``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from hardening.crypto.cipher import ColumnCipher
 from hardening.crypto.comparator import EncryptedComparator
 from hardening.crypto.context import ColumnContext
 from hardening.crypto.keys import KeyHook, Keyring, KeySource, as_keyring
+from hardening.crypto.kit_column import adopt
+from hardening.crypto.redacted import sealed
 from hardening.errors import ColumnContextError, EncryptedValueError, InlineKeyError
 
 __all__ = ["EncryptedBase"]
@@ -63,6 +65,7 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
     ) -> None:
         super().__init__()
         self.context = context
+        keys = sealed(keys)  # no frame of a failed parse shows the other keys
         if keys is not None and not callable(keys):
             # checked now (a bad key fails where the type is configured) and hashable for
             # SQLAlchemy's statement cache
@@ -74,12 +77,15 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
         """The column's cipher for ``context`` (the AEAD types add their options)."""
         return ColumnCipher(context, self.keys)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(context={self.cipher.context!r})"
+    def __repr__(self) -> str:  # also of one half made: a traceback's locals show it
+        cipher = self.__dict__.get("cipher")
+        context = cipher.context if cipher is not None else self.__dict__.get("context")
+        return f"{type(self).__name__}(context={context!r})"
 
     def _set_parent(self, parent: SchemaEventTarget, outer: bool = False, **kw: Any) -> None:
         super()._set_parent(parent, outer=outer, **kw)
         if isinstance(parent, Column):
+            adopt(parent)  # its every rendering puts the hooks on (hardening.crypto.kit_column)
             parent._on_table_attach(self._set_table)
 
     def _set_table(self, column: Column[Any], table: Table) -> None:
@@ -173,20 +179,40 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
         )
 
     # -- blind index -------------------------------------------------------------------------
-    def blind_hashes(self, value: Any) -> list[bytes]:
-        """The blind-index entries of ``value`` under every keyring key, active first.
+    def index_bytes(self, value: Any) -> bytes:
+        """The bytes a blind index hashes for ``value``: one form for equal values
+        (``hardening.crypto.canonical``); by default the text form (``to_bytes``). Never the
+        stored payload: its fixed-width form or padding play no part, so a value hashes alike
+        in every value format.
 
         Args:
             value: a value of the column's Python type.
 
         Example::
 
-            users.c.ssn.type.blind_hashes("123-45-6789")   # [hmac_k2, hmac_k1]
+            EncryptedNumeric().index_bytes(Decimal("1.10"))    # b"11E-1", as for 1.1
         """
-        return self.cipher.blind_hashes(self._encode(value))
+        return self.to_bytes(value)
+
+    def _index_form(self, value: Any) -> bytes:
+        return self._encode(value, self.index_bytes)
+
+    def blind_hashes(self, value: Any) -> list[bytes]:
+        """Every blind-index value a lookup of ``value`` matches: under each keyring key,
+        active first, in the index format of ``hardening.crypto.index_format`` and in the
+        format written before it.
+
+        Args:
+            value: a value of the column's Python type.
+
+        Example::
+
+            users.c.ssn.type.blind_hashes("123-45-6789")   # [v2_k2, v2_k1, v1_k2, v1_k1]
+        """
+        return self.cipher.blind_hashes(self._index_form(value), self._encode(value))
 
     def blind_hash(self, value: Any) -> bytes | None:
-        """The blind-index entry to store for ``value`` (active key); None for None.
+        """The blind-index value to store for ``value`` (active key); None for None.
 
         Args:
             value: a value of the column's Python type, or None.
@@ -197,4 +223,4 @@ class EncryptedBase(TypeDecorator[T], Generic[T]):
         """
         if value is None:
             return None
-        return self.cipher.blind_hash(self._encode(value))
+        return self.cipher.blind_hash(self._index_form(value))

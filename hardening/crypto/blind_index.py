@@ -34,17 +34,35 @@ a blind-index column.
 from __future__ import annotations
 
 import copy
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Column, LargeBinary, bindparam, event
+from sqlalchemy import (
+    Column,
+    Integer,
+    LargeBinary,
+    Table,
+    and_,
+    bindparam,
+    event,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import MappedColumn, Mapper, mapped_column
 from sqlalchemy.sql import dml
-from sqlalchemy.sql.elements import BindParameter, Null
+from sqlalchemy.sql.elements import BindParameter, ColumnElement, Null
 from sqlalchemy.sql.selectable import Alias
 
+from hardening.crypto.envelope import MAX_KEY_ID
+from hardening.crypto.index_format import INDEX_V2, MAC_BYTES, TAG_BYTES
+from hardening.crypto.kit_column import adopt
 from hardening.errors import BlindIndexError
 
 __all__ = [
@@ -53,6 +71,8 @@ __all__ = [
     "fill_updates",
     "index_column_of",
     "mapped_blind_index",
+    "stale_index_guard",
+    "translate_error",
 ]
 
 INFO_KEY = "hardening_blind_index_of"
@@ -106,7 +126,9 @@ def blind_index_column(source: str, name: str | None = None, **kw: Any) -> Colum
         select(users).where(users.c.ssn.blind_eq("123-45-6789"))
     """
     args: tuple[Any, ...] = (name, LargeBinary) if name else (LargeBinary,)
-    return Column(*args, **_index_kw(source, kw))
+    column: Column[bytes] = Column(*args, **_index_kw(source, kw))
+    adopt(column)  # a lookup that renders only the index puts the engine hooks on
+    return column
 
 
 def mapped_blind_index(source: str, name: str | None = None, **kw: Any) -> MappedColumn[Any]:
@@ -127,7 +149,9 @@ def mapped_blind_index(source: str, name: str | None = None, **kw: Any) -> Mappe
             ssn_bidx: Mapped[bytes | None] = mapped_blind_index("ssn")
     """
     args: tuple[Any, ...] = (name, LargeBinary) if name else (LargeBinary,)
-    return mapped_column(*args, **_index_kw(source, kw))
+    mapped = mapped_column(*args, **_index_kw(source, kw))
+    adopt(mapped.column)  # a lookup that renders only the index puts the engine hooks on
+    return mapped
 
 
 def index_column_of(column: Any) -> Any:
@@ -337,4 +361,95 @@ def _cannot_follow(source: Column[Any], index: Column[Any], what: str) -> BlindI
         f"a statement sets the encrypted column {where} to {what}, so its blind index "
         f"{index.key!r} cannot be computed and would keep the old value; set both with "
         f".values({source.key}=value, {index.key}={source.key}_column.blind_hash(value))"
+    )
+
+
+# ------------------------------------------------------- lookups under a key that is gone
+STALE_MARK = "pg-hardening: stale blind index "
+_STALE = re.compile(
+    re.escape(STALE_MARK) + r'(.+?)\|(.*?)\|(.+?)\|(.+?) key id ([A-Za-z0-9_.-]{1,64})"'
+)
+_FORMAT_2 = (bytes((INDEX_V2, 1)), bytes((INDEX_V2, MAX_KEY_ID + 1)))  # every key id's values
+
+
+def stale_index_guard(
+    index: ColumnElement[Any], heads: Sequence[bytes], source: str
+) -> ColumnElement[bool]:
+    """A condition that is true, or makes the statement fail with a message naming a key
+    id, when ``index`` holds a format-2 value made by a key not in ``heads`` (the keyring's
+    keys): a lookup could not match such a row, so it raises instead of finding nothing
+    (``translate_error`` names it as ``BlindIndexError``). One index probe per gap between
+    the keyring's keys; PostgreSQL evaluates it once per statement, before any row.
+
+    Args:
+        index: the blind-index column (of a table, an alias or an ORM entity).
+        heads: ``index_format.index_head`` of each keyring key.
+        source: ``table.column`` of the encrypted column, for the message.
+
+    Example::
+
+        select(users.c.id).where(users.c.ssn_bidx.in_(hashes),
+                                 stale_index_guard(users.c.ssn_bidx, heads, "users.ssn"))
+    """
+    base = _table_column(index)
+    other = base.table.alias().c[base.key]
+    bounds = [_FORMAT_2[0]]
+    for head in sorted(heads):
+        bounds += [head, head[:-1] + bytes((head[-1] + 1,))]  # the values under that key
+    bounds.append(_FORMAT_2[1])
+    gaps = [
+        and_(other >= literal(lo, LargeBinary), other < literal(hi, LargeBinary))
+        for lo, hi in zip(bounds[::2], bounds[1::2], strict=True)
+        if lo < hi
+    ]
+    n = func.get_byte(other, 1)
+    kid = func.encode(func.substr(other, 3, n), literal_column("'escape'"))
+    where = f"{source}|{base.table.schema or ''}|{base.table.name}|{base.key}"
+    message = literal(f"{STALE_MARK}{where} key id ").op("||")(kid)
+    found = (
+        select(message.cast(Integer))
+        .where(
+            or_(*gaps),
+            func.length(other) == n + (2 + TAG_BYTES + MAC_BYTES),
+            kid.op("~")(literal_column("'^[A-Za-z0-9_.-]+$'")),
+        )
+        .limit(1)
+        .correlate(None)
+        .scalar_subquery()
+    )
+    return found.is_(None)
+
+
+def _table_column(column: Any) -> Column[Any]:
+    """The ``Table`` column behind ``column`` (an ORM attribute's, an alias's)."""
+    for candidate in getattr(column, "proxy_set", (column,)):
+        plain = candidate._deannotate()
+        if isinstance(getattr(plain, "table", None), Table):
+            return cast(Column[Any], plain)
+    raise BlindIndexError(f"{column!r} is not a column of a table; look it up in its table")
+
+
+def translate_error(ctx: ExceptionContext) -> None:
+    """Turn the failure ``stale_index_guard`` causes into ``BlindIndexError`` naming the
+    columns, the key id and the fix; any other error is left alone.
+
+    Args:
+        ctx: SQLAlchemy's ``ExceptionContext`` (the engine hooks' ``handle_error``).
+
+    Example::
+
+        event.listen(engine.dialect, "handle_error", translate_error)
+    """
+    found = _STALE.search(str(ctx.original_exception))
+    if found is None:
+        return
+    source, schema, table, index, key_id = found.groups()
+    column = source.rsplit(".", 1)[-1]
+    where, in_schema = (f"{schema}.{table}", f" --schema {schema}") if schema else (table, "")
+    raise BlindIndexError(
+        f"a lookup of {source} through its blind index {where}.{index} cannot find every row: "
+        f"some index values were made by key {key_id!r}, which the keyring no longer holds. "
+        f"Fix: add {key_id!r} back to HARDENING_KEYS after the active key, run hardening "
+        f"rotate --table {table}{in_schema} --column {column} --blind-index {index} "
+        "--type <its type>, then remove it"
     )

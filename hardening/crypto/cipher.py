@@ -8,7 +8,8 @@ column types, ``rotate`` and ``op.encrypt_column`` all encrypt, decrypt and hash
 
 Every purpose has its own key, derived with HKDF-SHA256 from the keyring key (``Key.derive``,
 info ``pg-hardening/<purpose>``); ``<ctx>`` is the column's length-prefixed context
-(``ColumnContext.encoded``, e.g. ``0:5:users3:ssn``):
+(``ColumnContext.encoded``, e.g. ``0:5:users3:ssn``), the one encoding of a column's place
+that every current format uses:
 
 ================================  =======================================================
 purpose                           used by
@@ -16,9 +17,10 @@ purpose                           used by
 ``aead/v2/<ctx>``                 AEAD formats 3 and 4: one AES-256-GCM key per column,
                                   so each column has its own random-nonce budget
 ``pgcrypto/v2/<ctx>``             pgcrypto format 5: the column's password
+``blind-index/v2/<ctx>``          blind index format 2 (``hardening.crypto.index_format``)
 ``aead/v1``                       AEAD format 1 (read only): one key for every column
 ``pgcrypto/v1/<table.column>``    pgcrypto format 2 (read only)
-``blind-index/v1/<table.column>`` blind indexes
+``blind-index/v1/<table.column>`` blind index format 1 (matched by lookups until rotated)
 ================================  =======================================================
 
 Associated data (what a value is bound to besides its key), by format: 1 ``pg-hardening \0
@@ -30,8 +32,6 @@ row's primary key (``hardening.crypto.rows``).
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import threading
 from collections.abc import Callable
 from typing import NamedTuple
@@ -52,41 +52,15 @@ from hardening.crypto.envelope import (
     header,
     split_header,
 )
+from hardening.crypto.index_format import IndexKeys, digest, hmac_key
 from hardening.crypto.keys import Key, KeyHook, Keyring, KeySource, as_keyring
 from hardening.crypto.nonces import nonce12
 from hardening.crypto.payload import frame, text_form
-from hardening.crypto.redacted import SecretText
+from hardening.crypto.redacted import SecretText, sealed
+from hardening.crypto.reloads import Reloads
 from hardening.errors import ColumnContextError, DecryptionError, EnvelopeError
 
 __all__ = ["ColumnCipher", "PgpMaterial", "digest", "hmac_key"]
-
-
-def hmac_key(key: Key, context: str) -> bytes:
-    """The blind-index HMAC key of column ``context`` under ``key``.
-
-    Args:
-        key: a keyring key.
-        context: the column's ``table.column`` (``ColumnContext.first_format``).
-
-    Example::
-
-        mac = hmac_key(keyring.active, "users.ssn")
-    """
-    return key.derive(f"blind-index/v1/{context}")
-
-
-def digest(mac_key: bytes, data: bytes) -> bytes:
-    """HMAC-SHA256 of ``data`` (a value's bytes) under ``mac_key``: a blind-index entry.
-
-    Args:
-        mac_key: from ``hmac_key``.
-        data: the value as the column type serialises it.
-
-    Example::
-
-        entry = digest(hmac_key(keyring.active, "users.ssn"), b"123-45-6789")
-    """
-    return hmac.new(mac_key, data, hashlib.sha256).digest()
 
 
 class PgpMaterial(NamedTuple):
@@ -118,8 +92,8 @@ _LABEL = {
 def _framed_v1(decrypt: Callable[[bytes, bytes, bytes], bytes]) -> Callable[..., bytes]:
     """Format 1 holds the text form itself: its payload, framed as the current formats'."""
 
-    def open_(nonce: bytes, sealed: bytes, ad: bytes) -> bytes:
-        return b"\x00" + decrypt(nonce, sealed, ad)
+    def open_(nonce: bytes, box: bytes, ad: bytes) -> bytes:
+        return b"\x00" + decrypt(nonce, box, ad)
 
     return open_
 
@@ -156,7 +130,7 @@ class ColumnCipher:
     ) -> None:
         self.column = ColumnContext.of(context) if context is not None else None
         self.context = self.column.name if self.column is not None else None
-        self.source = keys
+        self.source = sealed(keys)  # a spec string prints as '[REDACTED]' (traceback locals)
         self.row_bound = row_bound
         self.older_forms = older_forms
         self._lock = threading.Lock()
@@ -166,8 +140,9 @@ class ColumnCipher:
         self._enc_row: tuple[bytes, AESGCM, bytes] | None = None  # format 4 (ad before <row>)
         self._dec: dict[bytes, _Opener] = {}
         self._aeads: dict[str, AESGCM] = {}
-        self._macs: tuple[bytes, ...] | None = None
+        self._index: IndexKeys | None = None
         self._pgp: PgpMaterial | None = None
+        self._reloads = Reloads()
         if keys is None:
             _keys.watch(self)
 
@@ -177,7 +152,7 @@ class ColumnCipher:
     # -- keyring -----------------------------------------------------------------------------
     def keys_changed(self) -> None:
         """Forget every cached key object (the keyring was reloaded or reconfigured)."""
-        self._ring, self._enc, self._enc_row, self._macs, self._pgp = None, None, None, None, None
+        self._ring, self._enc, self._enc_row, self._index, self._pgp = None, None, None, None, None
         self._aeads = {}
         self._dec.clear()  # the result processors hold this very dict
 
@@ -199,6 +174,19 @@ class ColumnCipher:
         if ring is None:
             with self._lock:
                 ring = self._ring = self._load()
+        return ring
+
+    def _reload_for(self, key_id: str) -> Keyring:
+        """The keyring, read again first for a value under ``key_id`` it lacks, as often as
+        ``hardening.crypto.reloads`` allows (a fixed ``keys=`` is never read again)."""
+        if self.source is None:
+            _keys.reload_for(key_id)  # a change reaches keys_changed()
+            return self.keyring()
+        if not callable(self.source) or not self._reloads.may_reload(key_id):
+            return self.keyring()
+        ring = self.keyring(refresh=True)
+        if key_id not in ring:
+            self._reloads.not_found(key_id)
         return ring
 
     def _load(self) -> Keyring:
@@ -371,7 +359,7 @@ class ColumnCipher:
             raise DecryptionError(self.name, kid, refused)
         ring = self.keyring()
         if kid not in ring:
-            ring = self.keyring(refresh=True)
+            ring = self._reload_for(kid)
         key = ring.get(kid, self.name)
         head = bytes(value[:body])
         if version == AEAD_V1:
@@ -415,37 +403,44 @@ class ColumnCipher:
         return ""
 
     # -- blind index -------------------------------------------------------------------------
-    def _mac_keys(self) -> tuple[bytes, ...]:
-        macs = self._macs
-        if macs is None:
-            ring = self.keyring()
-            macs = self._macs = tuple(hmac_key(k, self.where.first_format) for k in ring.keys)
-        return macs
+    def index_keys(self) -> IndexKeys:
+        """The column's blind-index keys under its keyring (made once per keyring), bound to
+        the column's context (``self.where``), the same one its values are bound to.
+
+        Example::
+
+            cipher.index_keys().prefixes    # how k2's, then k1's, values of the column begin
+        """
+        keys = self._index
+        if keys is None:
+            keys = self._index = IndexKeys(self.keyring(), self.where)
+        return keys
 
     def blind_hash(self, data: bytes) -> bytes:
-        """The blind-index entry of ``data`` under the active key (what is stored).
+        """The blind-index value stored for a value (format 2, active key).
 
         Args:
-            data: the value's bytes (as the column type serialises it).
+            data: the value's canonical bytes (``hardening.crypto.canonical``).
 
         Example::
 
             conn.execute(update(users).values(ssn_bidx=cipher.blind_hash(b"123-45-6789")))
         """
-        return digest(self._mac_keys()[0], data)
+        return self.index_keys().entry(data)
 
-    def blind_hashes(self, data: bytes) -> list[bytes]:
-        """The blind-index entries of ``data`` under every keyring key, the active one first
-        (what a lookup matches, so rows indexed under an older key are found).
+    def blind_hashes(self, data: bytes, legacy: bytes | None = None) -> list[bytes]:
+        """Every blind-index value a lookup of a value matches: format 2 under each keyring
+        key, the active one first, then format 1 under each key (values written before).
 
         Args:
-            data: the value's bytes (as the column type serialises it).
+            data: the value's canonical bytes.
+            legacy: the value's stored form (what format 1 hashed); None when it is ``data``.
 
         Example::
 
             select(users).where(users.c.ssn_bidx.in_(cipher.blind_hashes(b"123-45-6789")))
         """
-        return [digest(k, data) for k in self._mac_keys()]
+        return self.index_keys().entries(data, data if legacy is None else legacy)
 
     # -- pgcrypto ----------------------------------------------------------------------------
     def pgp_password(self, key: Key, version: int = PGP_V2) -> str:

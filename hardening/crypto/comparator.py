@@ -12,17 +12,21 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol, cast
 
+from sqlalchemy import and_
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, Null
 from sqlalchemy.types import TypeDecorator
 
-from hardening.crypto.blind_index import index_column_of
+from hardening.crypto.blind_index import index_column_of, stale_index_guard
+from hardening.crypto.cipher import ColumnCipher
 from hardening.errors import EncryptedComparisonError
 
 __all__ = ["EncryptedComparator", "is_column", "is_null"]
 
 
 class _Hashing(Protocol):
+    cipher: ColumnCipher
+
     def blind_hash(self, value: Any) -> bytes | None: ...
 
     def blind_hashes(self, value: Any) -> list[bytes]: ...
@@ -78,8 +82,11 @@ class EncryptedComparator(TypeDecorator.Comparator[Any]):
         )
 
     def blind_eq(self, value: Any) -> ColumnElement[bool]:
-        """``bidx IN (hmac_k1(value), hmac_k2(value), ...)``: equality through the blind index,
-        one entry per keyring key, so rows indexed under an older key still match.
+        """``bidx IN (hmac_k2(value), hmac_k1(value), ...)``: equality through the blind index,
+        one entry per keyring key and index format, so rows indexed under an older key, or
+        before index format 2, still match. A row whose index was made by a key the keyring
+        no longer holds could not match: the statement raises ``BlindIndexError`` naming the
+        key id instead of leaving the row out (``blind_index.stale_index_guard``).
 
         Args:
             value: the plaintext to look for (not None: a NULL has no blind index).
@@ -96,11 +103,9 @@ class EncryptedComparator(TypeDecorator.Comparator[Any]):
                 f"use {col}.is_(None)"
             )
         hashes = cast(_Hashing, self.type).blind_hashes(value)
-        if len(hashes) == 1:
-            result: ColumnElement[bool] = index_col == hashes[0]
-            return result
-        found: ColumnElement[bool] = index_col.in_(hashes)
-        return found
+        cipher = cast(_Hashing, self.type).cipher
+        guard = stale_index_guard(index_col, cipher.index_keys().heads, cipher.name)
+        return and_(index_col.in_(hashes), guard)
 
     def blind_hash(self, value: Any) -> bytes | None:
         """The blind-index entry to store for ``value`` (active key; None for None).

@@ -2,13 +2,14 @@
 
 Importing the kit adds nothing to SQLAlchemy: no listener on the ``Engine``, ``Dialect`` or
 any other class. The hooks go on one engine's dialect (each ``create_engine`` has its own)
-the first time one of the kit's column types is compiled for it: SQLAlchemy then calls the
-type's ``load_dialect_impl``, which calls ``install``. That happens while the statement that
-uses the type (its DDL, a bind parameter, a result column) is being compiled, so that very
-statement meets the hooks; a plain engine in the same process never gets them.
-``install(engine)`` puts them on explicitly (idempotent): do it at start-up when the first
-statement an engine runs may mention an encrypted column only in ``ORDER BY``, ``GROUP BY``
-or a column comparison (such a statement compiles no type, so nothing else installs them).
+while the first statement that uses the kit is compiled for it, so that very statement meets
+them: when one of the kit's types is compiled (its DDL, a bind parameter, a result column:
+SQLAlchemy calls the type's ``load_dialect_impl``), and when a column of the kit's types or
+a blind-index column is rendered anywhere in a statement (``ORDER BY``, ``GROUP BY``, a
+comparison of two columns, an alias's or an ORM entity's copy of it: the column is a
+``KitColumn``, ``hardening.crypto.kit_column``). Both call ``install``. A plain engine in the
+same process never gets them. ``install(engine)`` puts them on explicitly (idempotent), for
+an application whose own ``Column`` subclass holds a kit type.
 
 On the dialect (``DialectEvents``, inserted before any other listener):
 
@@ -17,14 +18,17 @@ On the dialect (``DialectEvents``, inserted before any other listener):
   on psycopg's ``ClientCursor``, which writes parameters (the key) into the SQL text; ask
   psycopg for binary results when a result's AEAD columns can be fetched so.
 * ``handle_error``: hide the parameters (plaintexts) of an error raised while they are
-  processed, and name pgcrypto's failures (``pgcrypto.translate_error``).
+  processed, and name pgcrypto's failures (``pgcrypto.translate_error``) and a lookup's
+  through a blind index made by a key that is gone (``blind_index.translate_error``).
 
 And the dialect's execution context becomes a subclass that fills the blind index of an
 UPDATE / ON CONFLICT DO UPDATE that sets an indexed column without it
 (``blind_index.fill_updates``): it runs after the statement is compiled and before its
 parameters are processed, so it serves the very first statement as well. The same subclass
 binds the values of row-bound columns to their rows (``rows.bind_rows``), after SQLAlchemy
-computed the statement's client-side defaults and before the parameters are processed.
+computed the statement's client-side defaults and before the parameters are processed. The
+engine's logger is wrapped too, so that SQLAlchemy's row log shows the kit's columns as
+``[REDACTED]`` (``row_log``).
 """
 
 from __future__ import annotations
@@ -41,9 +45,10 @@ from sqlalchemy.engine import Connection, Dialect, Engine, ExceptionContext
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.compiler import WARN_LINTING
 
-from hardening.crypto import guard, pgcrypto
+from hardening.crypto import blind_index, guard, pgcrypto
 from hardening.crypto.base import EncryptedBase
 from hardening.crypto.blind_index import fill_updates
+from hardening.crypto.row_log import redact_rows
 from hardening.crypto.rows import bind_rows
 from hardening.errors import InlineKeyError
 
@@ -62,9 +67,9 @@ _INSTALLED: weakref.WeakSet[Dialect] = weakref.WeakSet()
 
 def install(target: Engine | AsyncEngine | Connection | Dialect) -> None:
     """Put the kit's hooks on ``target``'s dialect (see the module docstring); a second call
-    does nothing. Only needed when the first statement an engine runs mentions an encrypted
-    column without reading or writing one (``select(User.id).order_by(User.ssn)``): any
-    statement that does installs them before it runs.
+    does nothing. Any statement that uses the kit's types or columns puts them on before it
+    runs; call it at start-up when a kit type sits in a column of an application's own
+    ``Column`` subclass (only plain ``Column`` objects become ``KitColumn``).
 
     Args:
         target: an ``Engine``, ``AsyncEngine`` or ``Connection``, or a ``Dialect``.
@@ -75,6 +80,8 @@ def install(target: Engine | AsyncEngine | Connection | Dialect) -> None:
         hardening.types.install(engine)   # at start-up, before the first request
     """
     dialect = target if isinstance(target, Dialect) else target.dialect
+    if dialect in _INSTALLED:  # every rendering of a kit column asks (kit_column)
+        return
     with _LOCK:
         if dialect in _INSTALLED:
             return
@@ -194,6 +201,7 @@ def _on_error(ctx: ExceptionContext) -> None:
             ctx.sqlalchemy_exception.hide_parameters = True
         return
     pgcrypto.translate_error(ctx)
+    blind_index.translate_error(ctx)
 
 
 # The dialect events the kit listens to, with its listener for each.
@@ -242,6 +250,7 @@ class _FillsBlindIndexes:
         *args: Any,
         **kw: Any,
     ) -> Any:
+        redact_rows(connection.engine)  # its row log (echo="debug") hides the kit's columns
         if compiled.isupdate or compiled.isinsert:
             filled = fill_updates(invoked_statement, parameters or ())
             if filled is not None:

@@ -22,7 +22,7 @@ import re
 import secrets
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol, TypeAlias
@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hardening.crypto.redacted import SecretText, sealed
+from hardening.crypto.reloads import Reloads
 from hardening.errors import (
     EncryptionError,
     KeyConfigError,
@@ -61,8 +63,10 @@ class Key:
     __slots__ = ("__dict__", "_material", "id")
 
     def __init__(self, key_id: str, material: bytes) -> None:
+        material = sealed(material)  # a traceback's locals show '[REDACTED]'
         if not isinstance(key_id, str) or not KEY_ID_PATTERN.fullmatch(key_id):
             # not echoed: an entry written the wrong way round has its key material here
+            del key_id
             raise KeyConfigError(
                 "a key id is not valid: use 1-64 characters from A-Z a-z 0-9 _ . - "
                 "(entries are key_id:base64key, the id first)"
@@ -78,8 +82,8 @@ class Key:
         self.id = key_id
         self._material = bytes(material)
 
-    def __repr__(self) -> str:
-        return f"Key(id={self.id!r})"
+    def __repr__(self) -> str:  # also of one half made: a traceback's locals show it
+        return f"Key(id={getattr(self, 'id', None)!r})"
 
     def derive(self, purpose: str) -> bytes:
         """A 32-byte key for ``purpose`` only (HKDF-SHA256, info ``pg-hardening/<purpose>``).
@@ -130,8 +134,9 @@ class Keyring:
                 raise KeyConfigError(f"{_described(key.id)} appears twice in {source}")
             self._by_id[key.id] = key
 
-    def __repr__(self) -> str:
-        return f"Keyring(ids={list(self.ids)!r}, source={self.source!r})"
+    def __repr__(self) -> str:  # also of one half made: a traceback's locals show it
+        ids = [k.id for k in self.__dict__.get("keys", ())]
+        return f"Keyring(ids={ids!r}, source={self.__dict__.get('source')!r})"
 
     @property
     def active(self) -> Key:
@@ -174,23 +179,20 @@ class Keyring:
 
             Keyring.parse("k2:BASE64...,k1:BASE64...")
         """
+        spec = sealed(spec)  # no frame shows the keys if an entry is malformed
         entries: list[Key] = []
-        for raw_line in spec.splitlines():
-            line = raw_line.split("#", 1)[0]
-            for raw in line.split(","):
-                entry = raw.strip()
-                if not entry:
-                    continue
-                where = f"{source}, entry {len(entries) + 1}"
-                key_id, sep, encoded = entry.partition(":")
-                if not sep:
-                    raise KeyConfigError(f"{where} has no ':'; expected key_id:base64(32 bytes)")
-                try:
-                    entries.append(Key(key_id.strip(), _b64(key_id.strip(), encoded.strip())))
-                    continue
-                except KeyConfigError as exc:
-                    problem = str(exc)
-                raise KeyConfigError(f"{where}: {problem}")  # outside the block: no __context__
+        problem = ""
+        for entry in _entries(spec):
+            try:
+                entries.append(_entry(entry, f"{source}, entry {len(entries) + 1}"))
+                continue
+            except KeyConfigError as exc:
+                problem = str(exc)
+            break
+        if problem:
+            # raised here, outside the block: no __context__, and no frame below this one
+            # (they hold the entry's parts) is in its traceback
+            raise KeyConfigError(problem)
         return cls(entries, source)
 
     @classmethod
@@ -205,6 +207,7 @@ class Keyring:
 
             Keyring.from_pairs([("k2", new_key), ("k1", old_key)])
         """
+        pairs = sealed(pairs)
         return cls((Key(kid, material) for kid, material in pairs), source)
 
     @classmethod
@@ -219,7 +222,7 @@ class Keyring:
             Keyring.from_file("/run/secrets/pg-hardening-keys")
         """
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = sealed(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise KeyConfigError(
                 f"cannot read the key file {ENV_KEYS_FILE}={os.fspath(path)!r}: {exc.strerror}"
@@ -239,13 +242,14 @@ class Keyring:
             Keyring.from_env({"HARDENING_KEYS": "k1:BASE64..."})
         """
         env = os.environ if environ is None else environ
-        spec = env.get(ENV_KEYS, "")
+        spec = sealed(env.get(ENV_KEYS, ""))
+        path = env.get(ENV_KEYS_FILE, "")
+        empty = [name for name in (ENV_KEYS, ENV_KEYS_FILE) if name in env]
+        del env, environ  # a traceback's locals would show every variable, the keys among them
         if spec.strip():
             return cls.parse(spec, source=ENV_KEYS)
-        path = env.get(ENV_KEYS_FILE, "")
         if path.strip():
             return cls.from_file(path.strip())
-        empty = [name for name in (ENV_KEYS, ENV_KEYS_FILE) if name in env]
         state = (
             f"{' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} set but empty"
             if empty
@@ -279,13 +283,16 @@ def as_keyring(source: KeySource, origin: str = "application") -> Keyring:
 
         as_keyring({"k2": new_key, "k1": old_key}, origin="my vault")
     """
+    source = sealed(source)  # no frame shows the keys if one of them is refused
     if isinstance(source, Keyring):
         return source
     if isinstance(source, str):
         return Keyring.parse(source, source=origin)
     if isinstance(source, Mapping):
         return Keyring.from_pairs(source.items(), source=origin)
-    if isinstance(source, bytes | bytearray) or not isinstance(source, Iterable):
+    if isinstance(source, bytes):
+        raise KeyConfigError(f"{origin} gave a bytes; expected {_SOURCES}")
+    if not isinstance(source, Iterable):
         raise KeyConfigError(f"{origin} gave a {type(source).__name__}; expected {_SOURCES}")
     pairs: list[tuple[str, bytes]] = []
     for item in source:
@@ -312,7 +319,7 @@ def from_hook(hook: KeyHook, origin: str) -> Keyring:
         from_hook(vault.fetch_keys, origin="the vault hook")
     """
     try:
-        source = hook()
+        source = sealed(hook())
     except EncryptionError:
         raise
     except Exception as exc:
@@ -325,7 +332,8 @@ def from_hook(hook: KeyHook, origin: str) -> Keyring:
 
 class _Default:
     """The process-wide keyring: a configured hook or the environment, read once, re-read
-    on ``reload()`` (and by the types when a value names a key id they have not seen)."""
+    on ``reload()`` (and by the types when a value names a key id they have not seen, as
+    often as ``reloads`` allows)."""
 
     def __init__(self) -> None:
         self.hook: KeyHook | None = None
@@ -333,10 +341,12 @@ class _Default:
         self.generation = 0
         self.lock = threading.Lock()
         self.watchers: weakref.WeakSet[KeyWatcher] = weakref.WeakSet()
+        self.reloads = Reloads()
 
     def reset(self) -> None:
         """Forget the keyring and tell every watcher (the columns' caches) to forget theirs."""
         self.keyring = None
+        self.reloads.forget()
         for watcher in list(self.watchers):
             watcher.keys_changed()
 
@@ -357,8 +367,13 @@ class _Default:
         return from_hook(hook, "the configure_keys() hook")
 
     def replace(self, hook: KeyHook | None, ring: Keyring) -> None:
-        """Switch to ``hook`` and its freshly read ``ring``, and tell every watcher."""
+        """Switch to ``hook`` and its freshly read ``ring``, and tell every watcher; the same
+        hook giving the same keys changes nothing (the columns keep their caches)."""
         with self.lock:
+            if hook is self.hook and self.keyring is not None and _same(self.keyring, ring):
+                return
+            if hook is not self.hook:
+                self.reloads.forget()
             self.hook = hook
             self.keyring = ring
             self.generation += 1
@@ -367,6 +382,11 @@ class _Default:
 
 
 _DEFAULT = _Default()
+
+
+def _same(a: Keyring, b: Keyring) -> bool:
+    """The same keys, in the same order."""
+    return [(k.id, k._material) for k in a.keys] == [(k.id, k._material) for k in b.keys]
 
 
 def configure_keys(hook: KeyHook | KeySource | None) -> None:
@@ -383,6 +403,7 @@ def configure_keys(hook: KeyHook | KeySource | None) -> None:
 
         configure_keys(lambda: vault.read("pg-hardening/keys"))   # "k2:...,k1:..."
     """
+    hook = sealed(hook)  # a spec string or pairs: no frame shows them if they are refused
     if hook is None:
         with _DEFAULT.lock:
             _DEFAULT.hook = None
@@ -420,6 +441,28 @@ def reload() -> Keyring:
     return ring
 
 
+def reload_for(key_id: str) -> Keyring:
+    """The process-wide keyring, read again first when it lacks ``key_id``, as often as
+    ``hardening.crypto.reloads`` allows (a forged or long-gone key id costs no reload per
+    value). A reload that fails raises ``KeyConfigError`` and keeps the keys in use.
+
+    Args:
+        key_id: the key id a stored value names.
+
+    Example::
+
+        ring = reload_for("k3")
+        key = ring.get("k3", "users.ssn")    # KeyNotFoundError if still not there
+    """
+    ring = _DEFAULT.get()
+    if key_id in ring or not _DEFAULT.reloads.may_reload(key_id):
+        return ring
+    ring = reload()
+    if key_id not in ring:
+        _DEFAULT.reloads.not_found(key_id)
+    return ring
+
+
 class KeyWatcher(Protocol):
     """What ``watch`` calls when the process-wide keys change (``ColumnCipher`` is one)."""
 
@@ -453,6 +496,26 @@ def generate_entry(key_id: str | None = None) -> str:
     kid = key_id or f"k{secrets.token_hex(4)}"
     key = Key(kid, secrets.token_bytes(KEY_BYTES))
     return f"{key.id}:{base64.b64encode(key._material).decode()}"
+
+
+def _entries(spec: str) -> Iterator[SecretText]:
+    """The entries of a spec (commas or newlines; ``#`` starts a comment), each sealed."""
+    for line in spec.splitlines():
+        for raw in line.split("#", 1)[0].split(","):
+            if raw.strip():
+                yield SecretText(raw.strip())
+
+
+def _entry(entry: str, where: str) -> Key:
+    """The key of one ``key_id:base64`` entry; ``KeyConfigError`` starting with ``where``."""
+    key_id, sep, encoded = entry.partition(":")
+    if not sep:
+        raise KeyConfigError(f"{where} has no ':'; expected key_id:base64(32 bytes)")
+    try:
+        return Key(key_id.strip(), _b64(key_id.strip(), encoded.strip()))
+    except KeyConfigError as exc:
+        problem = str(exc)
+    raise KeyConfigError(f"{where}: {problem}")  # outside the block: no __context__
 
 
 def _b64(key_id: str, encoded: str) -> bytes:

@@ -31,6 +31,14 @@ its row's primary key, which the walk reads with it, when the type says ``bind_r
 in the fixed-width form and padding of the column's type; a pgcrypto value in format 5.
 ``keep_form=True`` (``rotate`` without the column's type) keeps each AEAD value's payload and
 row binding as they are and moves only its key and format: it cannot know the type's form.
+
+A named blind index is written with every row, in index format 2 under the active key
+(``hardening.crypto.index_format``), over the value's canonical form
+(``hardening.crypto.canonical``), which is made from the value's text form: padding and
+fixed-width forms play no part, so a value hashes alike whatever format held it. A rotation
+first checks the index it overwrites: NULL, or the index of the row's value (format 1, or
+format 2 under a keyring key); an index made by a key the keyring lacks, or another row's,
+stops the run.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     LargeBinary,
@@ -58,6 +66,7 @@ from hardening.crypto.base import EncryptedBase
 from hardening.crypto.batches import BatchUpdate, Pipeline
 from hardening.crypto.envelope import AEAD_ROW, PGP_VERSIONS, has_header, split_header
 from hardening.crypto.hooks import BINARY_RESULTS
+from hardening.crypto.index_format import index_key_id
 from hardening.crypto.payload import text_form
 from hardening.crypto.plan import ColumnPlan
 from hardening.crypto.redacted import Secret
@@ -72,10 +81,15 @@ from hardening.errors import (
 
 __all__ = ["ColumnRewriter", "Direction", "WalkState"]
 
+_R = TypeVar("_R")
 _ROW_BOUND = bytes((AEAD_ROW,))
 # A stored value that cannot be decrypted (also what a pgcrypto SELECT raises).
 UNREADABLE = (DecryptionError, KeyNotFoundError)
 Connect = Callable[[], AbstractContextManager[Connection]]
+
+
+def _itself(value: Any) -> Any:
+    return value
 
 
 class Direction(enum.Enum):
@@ -433,8 +447,11 @@ class ColumnRewriter:
                 plain = self._text_form(state, pk, raw, opened or b"")
         params = {"b_pk": pk, "b_old": old, "b_new": new}
         if self.index and plain is not None:  # made above for every indexed row
-            self._check_index(state, row, plain)
-            params["b_bidx"] = self.cipher.blind_hash(plain)
+            # The index hashes the value's canonical form, made from its text form: never the
+            # payload (fixed-width or padded), so every value format gives the same index.
+            canonical = self._index_form(state, pk, plain)
+            self._check_index(state, row, plain, canonical)
+            params["b_bidx"] = self.cipher.blind_hash(canonical)
         return params
 
     def _row_key(self, pk: Any) -> bytes | None:
@@ -461,7 +478,7 @@ class ColumnRewriter:
                 pk,
                 f"holds a value that {type(self.type).__name__} cannot read (written by another "
                 "type); it stays under its old key",
-                "give rotate the column's own type",
+                "give rotate the type the model declares for the column (--type)",
             )
         return self.cipher.seal(payload, key if self.bind_row else None)
 
@@ -489,33 +506,72 @@ class ColumnRewriter:
     def _parse(self, state: WalkState, pk: Any, raw: bytes) -> Any:
         """The value of ``raw`` (the column's text form, as UTF-8), read by the type: a value
         the type cannot read stops the run here instead of failing every later read."""
+        return self._read(state, pk, raw, _itself, "")
+
+    def _index_form(self, state: WalkState, pk: Any, plain: bytes) -> bytes:
+        """What the blind index hashes for the value whose text form is ``plain``: its
+        canonical form as the column's type makes it; a value the type cannot read stops."""
+        return self._read(
+            state, pk, plain, self.type.index_bytes, ", so its blind index cannot be computed"
+        )
+
+    def _read(
+        self, state: WalkState, pk: Any, data: bytes, form: Callable[[Any], _R], why: str
+    ) -> _R:
+        """``form`` of the value the type reads from ``data``; one it cannot read stops."""
         try:
-            return self.type.from_bytes(raw)
+            return form(self.type.from_bytes(data))
         except Exception:  # noqa: S110 - raised below, outside it: the parser's error quotes
             pass
         raise self._stop(
             state,
             pk,
-            f"does not hold a value {type(self.type).__name__} can read",
-            "fix or clear that row, or choose the type matching the column",
+            f"does not hold a value {type(self.type).__name__} can read{why}",
+            "fix or clear that row, or choose the type matching the column (the one the model "
+            "declares)",
         )
 
-    def _check_index(self, state: WalkState, row: Row[Any], plain: bytes) -> None:
+    def _check_index(self, state: WalkState, row: Row[Any], plain: bytes, canonical: bytes) -> None:
         """A rotation overwrites the blind index: its old value must be NULL or the index of
         the row's value under a keyring key, or the column holds something else."""
         if self.direction is not Direction.ROTATE or row.bidx is None:
             return
-        if bytes(row.bidx) in self.cipher.blind_hashes(plain):
+        stored = bytes(row.bidx)
+        keys = self.cipher.index_keys()
+        holds = keys.holds(stored, canonical, plain)
+        if holds:
             return
-        raise self._stop(
-            state,
-            row[0],
-            f"the column {self.index!r} named as its blind index holds a value that is not the "
-            f"blind index of {self.plan.column} under any key of the keyring (a rotation would "
-            "overwrite it)",
-            "name as the blind index the bytea column declared with "
-            f"mapped_blind_index({self.plan.column!r})",
-        )
+        column, index = self.plan.column, self.index
+        if holds is None:
+            problem = (
+                f"its blind index in {index!r} was made by key id {index_key_id(stored)!r}, "
+                "which the keyring lacks, so it cannot be checked"
+            )
+            fix = (
+                "add that key back to HARDENING_KEYS after the active one, or set the index "
+                f"of the rows it made to NULL (rotate --blind-index {index} computes them)"
+            )
+        elif keys.of_column(stored):
+            problem = (
+                f"its blind index in {index!r} is an index of {column} but not of this row's "
+                "value (another row's, a value changed without its index, or the type given "
+                "is not the one the model declares)"
+            )
+            fix = (
+                "give the type the model declares for the column (--type), or set that index "
+                f"to NULL (rotate --blind-index {index} computes it)"
+            )
+        else:
+            problem = (
+                f"the column {index!r} named as its blind index holds a value that is not the "
+                f"blind index of {column} under any key of the keyring (a rotation would "
+                "overwrite it)"
+            )
+            fix = (
+                "name as the blind index the bytea column declared with "
+                f"mapped_blind_index({column!r})"
+            )
+        raise self._stop(state, row[0], problem, fix)
 
     # -- a row that stops the run ------------------------------------------------------------
     def unreadable(

@@ -16,7 +16,15 @@ progress. The walk is the one column rewriter of ``hardening.crypto.rewriter``, 
 AEAD columns are decrypted and re-encrypted in Python; pgcrypto columns in PostgreSQL (the old
 and new passwords are bind parameters; the text or bytes flavour is found by reading the
 first row). A blind-index column named with ``blind_index_column=`` is recomputed under the
-active key in the same UPDATE.
+active key, in index format 2, in the same UPDATE: a row is to move when its value is not
+under the active key or its index was not made by it (an index value says which key made
+it; a format-1 value, or a NULL index of a value, counts as not), so a run finds what an
+earlier run without the index left behind. For an AEAD column the index needs the
+column's type (``column_type=``, ``--type``): it hashes the value's canonical form, which
+only the type knows. A column whose blind index is not named is refused when the table
+holds its index in another ``bytea`` column (found by the values' prefix, or for format 1 in
+the first ``SAMPLE_ROWS`` rows): the index would stay under the old key, and lookups would
+fail once that key is removed.
 
 **The current form.** Every value is written in the current format (AEAD 3 or 4, pgcrypto
 5), so values of the first formats (AEAD 1, pgcrypto 2: one key for every column, bound to
@@ -40,7 +48,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import LargeBinary, and_, create_engine, func, select, type_coerce
+from sqlalchemy import (
+    Column,
+    LargeBinary,
+    MetaData,
+    Table,
+    and_,
+    create_engine,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.types import TypeEngine
 
@@ -48,13 +67,15 @@ from hardening.crypto.aead import EncryptedBytes, EncryptedType
 from hardening.crypto.base import EncryptedBase
 from hardening.crypto.context import ColumnContext
 from hardening.crypto.envelope import AEAD_ROW, AEAD_V2, AEAD_VERSIONS, PGP_V2, PGP_VERSIONS
+from hardening.crypto.index_format import MAC_BYTES
 from hardening.crypto.keys import KeyHook, KeySource
 from hardening.crypto.pgcrypto import PGPBytes, PGPText, PGPType
 from hardening.crypto.plan import ColumnPlan, at_least_one, inspect_column
+from hardening.crypto.redacted import sealed
 from hardening.crypto.rewriter import UNREADABLE, ColumnRewriter, Direction, WalkState
 from hardening.errors import RotationError, RotationStopped
 
-__all__ = ["SAMPLE_ROWS", "RotationReport", "at_least_one", "rotate"]
+__all__ = ["SAMPLE_ROWS", "RotationReport", "at_least_one", "find_blind_indexes", "rotate"]
 
 Progress = Callable[[int, int], None]  # (rows done so far, rows to do)
 SAMPLE_ROWS = 100  # rows checked before the first batch
@@ -120,7 +141,7 @@ def rotate(
         keys: the column's own keys when its type has ``keys=``; None for the process-wide
             keyring (``HARDENING_KEYS`` or ``configure_keys``).
         context: the column's context when its type has ``context=`` (default: ``schema``,
-            ``table`` and ``column``).
+            ``table`` and ``column``); the values and the blind index are bound to it alike.
         progress: called as ``progress(done, total)`` once the checks pass and after each
             batch (``hardening rotate`` draws its bar with it).
         max_passes: passes at most (at least 1); rows a writer keeps writing under an older
@@ -128,12 +149,15 @@ def rotate(
         column_type: the column's type as the application declares it (``User.ssn.type``,
             or a class such as ``EncryptedInteger``): AEAD values are moved to its form (its
             fixed-width form, padding and ``bind_row``), under its context and keys when it
-            has them. None keeps each value's form.
+            has them. None keeps each value's form. Needed with ``blind_index_column`` for an
+            AEAD column: the index hashes the canonical form of its values, which only the
+            type knows.
 
     Returns a ``RotationReport``. Raises ``RotationError`` when the column cannot be rotated
     (no such table or column, not bytea, no one-column primary key, not the kit's
-    envelopes), ``RotationStopped`` when a row stops the run (with ``.report`` of what was
-    committed), ``ValueError`` for ``batch_size`` or ``max_passes`` below 1.
+    envelopes, a blind index not named or named without the AEAD column's type),
+    ``RotationStopped`` when a row stops the run (with ``.report`` of what was committed),
+    ``ValueError`` for ``batch_size`` or ``max_passes`` below 1.
 
     Example::
 
@@ -144,6 +168,7 @@ def rotate(
     """
     at_least_one("batch_size", batch_size)
     at_least_one("max_passes", max_passes)
+    keys = sealed(keys)  # a spec string prints as '[REDACTED]' (traceback locals)
     engine = bind if isinstance(bind, Engine) else create_engine(bind)
     try:
         with engine.connect() as conn:
@@ -157,6 +182,7 @@ def rotate(
             )
             where = ColumnContext.of(context) if context else ColumnContext(schema, table, column)
             found, keep_form = _column_type(conn, plan, where, keys, column_type)
+            _check_blind_index(conn, plan, found, keep_form)
         return _Rotation(engine, plan, found, keep_form).run(batch_size, max_passes, progress)
     finally:
         if engine is not bind:
@@ -180,26 +206,9 @@ class _Rotation:
             keep_form=keep_form,
         )
 
-    def current(self) -> list[bytes]:
-        """The headers of values in the current form under the active key: the rest move."""
-        rewriter = self.rewriter
-        if rewriter.pgp:
-            versions = [PGP_V2]
-        elif rewriter.keep_form:
-            versions = [AEAD_V2, AEAD_ROW]
-        else:
-            versions = [AEAD_ROW if rewriter.bind_row else AEAD_V2]
-        return [rewriter.cipher.active_header(v) for v in versions]  # reads the keys
-
     def run(self, batch_size: int, max_passes: int, progress: Progress | None) -> RotationReport:
         rewriter, state = self.rewriter, WalkState()
-        heads = self.current()
-        self.stale = and_(
-            rewriter.raw.is_not(None),
-            func.substr(rewriter.raw, 1, len(heads[0])).not_in(
-                [type_coerce(h, LargeBinary) for h in heads]
-            ),
-        )
+        self.stale = _stale(rewriter)  # reads the keys
         rewriter.check(self.engine.connect, state, [self.stale], SAMPLE_ROWS)
         if rewriter.index:
             indexed = rewriter.table.c[rewriter.index].is_not(None)
@@ -246,6 +255,39 @@ def _reporter(
             progress(state.changed, max(total, state.changed))
 
     return tell
+
+
+def _current(rewriter: ColumnRewriter) -> list[bytes]:
+    """The headers of values in the current form under the active key: the rest move."""
+    if rewriter.pgp:
+        versions = [PGP_V2]
+    elif rewriter.keep_form:
+        versions = [AEAD_V2, AEAD_ROW]
+    else:
+        versions = [AEAD_ROW if rewriter.bind_row else AEAD_V2]
+    return [rewriter.cipher.active_header(v) for v in versions]  # reads the keys
+
+
+def _stale(rewriter: ColumnRewriter) -> Any:
+    """The rows to move: a value not in the current form under the active key (``_current``),
+    or (with a blind index) an index not made by the active key for this column (NULL,
+    format 1, another key)."""
+    raw = rewriter.raw
+    heads = _current(rewriter)
+    stale = and_(
+        raw.is_not(None),
+        func.substr(raw, 1, len(heads[0])).not_in([type_coerce(h, LargeBinary) for h in heads]),
+    )
+    if not rewriter.index:
+        return stale
+    index = rewriter.table.c[rewriter.index]
+    prefix = rewriter.cipher.index_keys().prefixes[0]
+    old_index = or_(
+        index.is_(None),
+        func.length(index) != len(prefix) + MAC_BYTES,
+        func.substr(index, 1, len(prefix)) != prefix,
+    )
+    return or_(stale, and_(raw.is_not(None), old_index))
 
 
 def _column_type(
@@ -337,6 +379,93 @@ def _given_type(
     family = "pgcrypto" if pgp else "AEAD"
     name = given.__name__ if isinstance(given, type) else type(given).__name__
     raise RotationError(
-        f"{plan.name} holds {family} envelopes, which {name} does not read; give rotate the "
-        "column's own type"
+        f"{plan.name} holds {family} envelopes, which {name} does not read: give the type the "
+        "model declares for the column"
     )
+
+
+def _check_blind_index(
+    conn: Connection, plan: ColumnPlan, column_type: EncryptedBase[Any], untyped: bool
+) -> None:
+    """Refuse to rotate an AEAD column's blind index without its type (``untyped``: rotate
+    was given none), and a column without its blind index when another ``bytea`` column of
+    the table holds it."""
+    fix = f"--blind-index {{}} --type <the type the model declares for {plan.column}>"
+    if plan.blind_index is not None:
+        if untyped and not column_type.decrypted_in_sql:
+            raise RotationError(
+                f"{plan.name}: its blind index hashes the canonical form of its values, which "
+                "only the column's type knows; give it: " + fix.format(plan.blind_index)
+            )
+        return
+    found = find_blind_indexes(conn, plan, column_type)
+    if found:
+        holds = ", ".join(repr(name) for name in found)
+        raise RotationError(
+            f"{plan.name} has a blind index in {holds} (its values are the blind index of "
+            f"{plan.column}); rotating without it would leave it under the old key, and "
+            "lookups would fail once that key is removed. Fix: run rotate again with "
+            + fix.format(found[0])
+        )
+
+
+def find_blind_indexes(
+    conn: Connection, plan: ColumnPlan, column_type: EncryptedBase[Any]
+) -> list[str]:
+    """The other ``bytea`` columns of the table that hold the blind index of ``plan``'s
+    column: a format-2 value of this column under a keyring key (its prefix, anywhere in the
+    table), or a format-1 value that is the index of its row's value (in the first
+    ``SAMPLE_ROWS`` rows with a value).
+
+    Args:
+        conn: where to look.
+        plan: the column, from ``inspect_column``.
+        column_type: its type, with its context and keys.
+
+    Example::
+
+        find_blind_indexes(conn, plan, EncryptedText(context="users.ssn"))   # ['ssn_bidx']
+    """
+    others = [
+        name
+        for name, type_ in plan.types.items()
+        if isinstance(type_, LargeBinary) and name not in (plan.column, plan.key)
+    ]
+    if not others:
+        return []
+    keys = column_type.cipher.index_keys()
+    pgp = column_type.decrypted_in_sql
+    table = Table(
+        plan.table,
+        MetaData(),
+        Column(plan.key, plan.types[plan.key], primary_key=True),
+        Column(plan.column, column_type if pgp else LargeBinary),
+        *(Column(name, LargeBinary) for name in others),
+        schema=plan.schema,
+    )
+    found = []
+    for name in others:
+        index = table.c[name]
+        made_here = or_(
+            *(and_(index >= p, index < p[:-1] + bytes((p[-1] + 1,))) for p in keys.prefixes)
+        )
+        if conn.execute(select(index).where(made_here).limit(1)).first() is not None:
+            found.append(name)
+    value = table.c[plan.column]
+    query = select(value, *(table.c[name] for name in others)).where(value.is_not(None))
+    try:
+        with conn.begin_nested():
+            rows = conn.execute(query.order_by(table.c[plan.key]).limit(SAMPLE_ROWS)).all()
+    except UNREADABLE:
+        return found  # a row that does not decrypt stops the run at its checks
+    for row in rows:
+        try:
+            plain = row[0].encode() if isinstance(row[0], str) else bytes(row[0])
+            if not pgp:
+                plain = column_type.cipher.decrypt(plain)
+        except UNREADABLE:
+            continue
+        for name, stored in zip(others, row[1:], strict=True):
+            if stored is not None and name not in found and keys.holds_legacy(stored, plain):
+                found.append(name)
+    return found

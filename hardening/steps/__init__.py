@@ -60,6 +60,17 @@ SELECT NOT EXISTS (SELECT s, t, p FROM recorded EXCEPT SELECT s, t, p FROM wante
                                                  hardening.database_setting('pgaudit.role')))
                  FROM wanted), true)"""
 
+# 'off': the step granted nothing; 'on': every existing object its function covers holds it.
+_GRANT_EXISTING_IN_EFFECT = """
+SELECT CASE lower(:value)
+    WHEN 'off' THEN NOT EXISTS (SELECT FROM hardening.applied
+                                WHERE step = :step AND kind = 'privilege_granted')
+    WHEN 'on' THEN (SELECT coalesce(bool_and(hardening.holds('table', o.schema_name,
+                                                             o.object_name, o.privilege,
+                                                             o.grantee)), true)
+                    FROM hardening.default_privilege_objects('h004_least_privilege') o)
+END"""
+
 STEPS: tuple[Step, ...] = chain(
     Step(
         "h000_base",
@@ -221,6 +232,21 @@ STEPS: tuple[Step, ...] = chain(
             "server_ssl_min_protocol_version",
         ),
         body="server_profile",
+    ),
+    Step(
+        "h009_existing_objects",
+        "pg-hardening: the group roles get on the tables, views and sequences already in "
+        "app_schema what the default privileges give new ones (grant_existing).",
+        changes="unless `grant_existing=off`: on each table, view and sequence that exists in "
+        "`app_schema`, owned by `table_owner_role`, the privileges h004's default privileges "
+        "give the ones created later (so adopting the kit into an application at head works "
+        "as on a fresh database); alembic's version tables are left out. Functions "
+        "`hardening.default_privilege_objects`, `hardening.grant_existing`",
+        needs="ownership of those objects (or their privileges WITH GRANT OPTION): the role "
+        "that ran h004, or the database owner",
+        reads=("grant_existing",),
+        in_effect={"grant_existing": _GRANT_EXISTING_IN_EFFECT},
+        body="existing_objects",
     ),
 )
 

@@ -54,7 +54,10 @@ def upgrade(step: str) -> None:
 
 
 def downgrade(step: str) -> None:
-    """Undo everything the upgrade recorded, newest first (``ops.undo``).
+    """First revoke what the default privileges gave the roles this step created on the
+    relations created since (``revoke_default_grants.sql``: without it, those grants keep the
+    roles from being dropped while the application's tables stay), then undo everything the
+    upgrade recorded, newest first (``ops.undo``).
 
     Args:
         step: the revision id (``h004_least_privilege``) its changes are recorded under.
@@ -63,4 +66,5 @@ def downgrade(step: str) -> None:
 
         steps.get("h004_least_privilege").downgrade()  # what its revision's downgrade() runs
     """
+    ops.run_sql(f"{step}/revoke_default_grants.sql")
     ops.undo(step)

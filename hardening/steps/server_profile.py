@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hardening import ops, settings, sqlfiles, steps
 from hardening.ops import StepError, refuse_if
-from hardening.steps.values import BOOLEANS, choice_setting, setting
+from hardening.steps.values import BOOLEANS, choice_setting, command, setting
 
 STEP = steps.named("server_profile")
 # The parameters the profile sets; names from hardening.applied become SQL text only if listed.
@@ -285,9 +285,9 @@ def check_server_profile() -> None:
         ).bindparams(step=STEP.id)
     ).scalar()
     heads = "heads" if len(migration.script.get_heads()) > 1 else "head"  # the kit as a branch
-    redo = (  # alembic takes -x before the command, never after it
-        f"alembic downgrade {STEP.down_revision}, then "
-        f"alembic -x server_profile={wanted} upgrade {heads}"
+    redo = (
+        f"{command('downgrade', str(STEP.down_revision))}, then "
+        f"{command('upgrade', heads, [f'server_profile={wanted}'])}"
     )
     if wanted == "on" and not profile_set:
         raise StepError(

@@ -15,6 +15,7 @@ for example to grant to the kit's object-audit role::
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,6 +53,29 @@ def setting(name: str) -> str:
     """
     x_args: dict[str, str] = context.get_x_argument(as_dictionary=True)
     return settings.get(name, x_args)
+
+
+def command(verb: str, revision: str, x_values: Sequence[str] = ()) -> str:
+    """The command line that runs ``verb revision`` the way the running migration was run, for
+    messages that tell what to run next: ``hardening upgrade -x ... head`` when the kit runs
+    its own migrations (the ``hardening`` command, ``hardening.migrate``), else ``alembic -x
+    ... upgrade head`` (alembic takes ``-x`` before the command, never after it).
+
+    Args:
+        verb: ``upgrade`` or ``downgrade``.
+        revision: the target (``head``, ``heads``, a revision id).
+        x_values: ``name=value`` settings to pass, each quoted for a shell.
+
+    Example::
+
+        command("upgrade", "head", ["server_profile=on"])
+        # 'alembic -x server_profile=on upgrade head' in this repository's alembic
+        # 'hardening upgrade -x server_profile=on head' from the hardening command
+    """
+    options = [f"-x {shlex.quote(value)}" for value in x_values]
+    if context.config.attributes.get("run_by_kit"):
+        return " ".join(["hardening", verb, *options, revision])
+    return " ".join(["alembic", *options, verb, revision])
 
 
 def role_setting(name: str) -> str:

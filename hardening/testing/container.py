@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.engine import URL
@@ -158,7 +158,16 @@ def start(
         read_log=lambda: _log(container),
         stop=container.stop,
         stop_hint=f"docker rm -f {container.get_wrapped_container().short_id}",
+        run=lambda argv: _exec(container, argv),
     )
+
+
+def _exec(container: Any, argv: Sequence[str]) -> tuple[int, str]:
+    """``argv`` in the container as its postgres account (libpq defaults: the local socket)."""
+    code, output = container.get_wrapped_container().exec_run(
+        list(argv), user="postgres", environment={"PGUSER": USER, "PGDATABASE": "postgres"}
+    )
+    return int(code), bytes(output).decode("utf-8", "replace")
 
 
 def _log(container: Any) -> str:

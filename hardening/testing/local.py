@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -115,7 +116,26 @@ def start(version: int, settings: dict[str, str]) -> PgServer:
         read_log=lambda: _read(logfile),
         stop=stop,
         stop_hint=f"runuser -u postgres -- {bins / 'pg_ctl'} -D {data} stop; rm -rf {root}",
+        run=lambda argv: _run_beside(bins, root, port, argv),
     )
+
+
+def _run_beside(bins: Path, socket_dir: Path, port: int, argv: Sequence[str]) -> tuple[int, str]:
+    """``argv`` as the cluster's OS account, its binaries first, libpq pointed at its socket."""
+    env = {
+        **os.environ,
+        "PATH": f"{bins}:{os.environ.get('PATH', '')}",
+        "PGHOST": str(socket_dir),
+        "PGPORT": str(port),
+        "PGUSER": USER,
+        "PGDATABASE": "postgres",
+    }
+    command = [str(bins / argv[0]) if (bins / argv[0]).exists() else argv[0], *argv[1:]]
+    if os.geteuid() == 0:
+        keep = "PATH,PGHOST,PGPORT,PGUSER,PGDATABASE"
+        command = ["runuser", "-u", "postgres", f"--whitelist-environment={keep}", "--", *command]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    return proc.returncode, proc.stdout + proc.stderr
 
 
 def _read(path: Path) -> str:

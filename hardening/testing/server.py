@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -24,7 +24,10 @@ class PgServer:
     """A running PostgreSQL server reachable as a superuser.
 
     ``url`` is a SQLAlchemy URL (``postgresql+psycopg://``) for the maintenance database;
-    ``read_log`` returns the server log written so far ("" when the backend cannot read it).
+    ``read_log`` returns the server log written so far ("" when the backend cannot read it);
+    ``run``, when the backend has one, runs a command beside the server (in its container, or
+    as its OS user with its binaries first on PATH) with libpq's defaults pointing at it as
+    the superuser, and returns ``(exit status, output)``: e.g. ``run(["pgbench", "-i", "db"])``.
     """
 
     backend: str
@@ -33,6 +36,7 @@ class PgServer:
     stop: Callable[[], None] = field(repr=False)
     log_readable: bool = True
     stop_hint: str = "(stops with the test session)"
+    run: Callable[[Sequence[str]], tuple[int, str]] | None = field(default=None, repr=False)
     _version: int | None = field(default=None, repr=False)
 
     @property

@@ -1,5 +1,12 @@
 """Render a verify Report: a rich table for people, JSON (documented in docs/verify.md),
-JUnit XML and SARIF 2.1.0 for CI dashboards."""
+JUnit XML and SARIF 2.1.0 for CI dashboards, and OSCAL assessment results
+(``hardening.verify.oscal``) for compliance tooling.
+
+Example::
+
+    from hardening.verify import run, render
+    text = render(run("postgresql://app@db/app"), "sarif")
+"""
 
 from __future__ import annotations
 
@@ -8,25 +15,47 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from hardening import __version__
 from hardening.verify.model import Control, Report, Status
 
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2
 SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 )
-FORMATS = ("text", "json", "junit", "sarif")
+FORMATS = ("text", "json", "junit", "sarif", "oscal")
 
-_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.SKIP: "yellow"}
+_STYLE = {
+    Status.PASS: "green",
+    Status.FAIL: "bold red",
+    Status.SKIP: "yellow",
+    Status.NOT_APPLICABLE: "cyan",
+}
+_LABEL = {Status.NOT_APPLICABLE: "N/A"}
 _SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
-_SARIF_KIND = {Status.PASS: "pass", Status.FAIL: "fail", Status.SKIP: "notApplicable"}
+_SARIF_KIND = {
+    Status.PASS: "pass",
+    Status.FAIL: "fail",
+    Status.SKIP: "notApplicable",
+    Status.NOT_APPLICABLE: "notApplicable",
+}
 
 
 def render(report: Report, fmt: str, console: Console | None = None) -> str:
-    """The report as text in ``fmt`` (text renders through ``console`` and returns "")."""
+    """The report as text in ``fmt``; ``text`` prints through ``console`` and returns "".
+
+    Args:
+        report: what ``run`` returned.
+        fmt: one of ``FORMATS``: ``text``, ``json``, ``junit``, ``sarif`` or ``oscal``.
+        console: where ``text`` prints (default: the terminal); the other formats ignore it.
+
+    Example::
+
+        Path("verify.sarif").write_text(render(report, "sarif"))
+    """
     if fmt == "text":
         render_text(report, console or Console())
         return ""
@@ -36,16 +65,33 @@ def render(report: Report, fmt: str, console: Console | None = None) -> str:
         return render_junit(report)
     if fmt == "sarif":
         return render_sarif(report)
+    if fmt == "oscal":
+        from hardening.verify.oscal import render_oscal
+
+        return render_oscal(report)
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
 def render_text(report: Report, console: Console) -> None:
-    """A table of every control (colour on a terminal), then the fixes for the failures."""
+    """A table of every control (colour on a terminal), then the fixes for the failures.
+
+    Args:
+        report: what ``run`` returned.
+        console: a rich ``Console``: the terminal, or ``Console(file=f, no_color=True)`` for a
+            file.
+
+    Example::
+
+        render_text(report, Console())
+    """
     counts = report.counts()
     role = "superuser" if report.superuser else "not a superuser"
+    on = ""
+    if report.platform:
+        on = f", on {report.platform.name}: {', '.join(report.platform.markers)}"
     console.print(
-        f"[bold]pg-hardening verify[/] {report.target} "
-        f"(PostgreSQL {report.server_version}, as {report.user}, {role})"
+        f"[bold]pg-hardening verify[/] {escape(report.target)} "
+        f"(PostgreSQL {report.server_version}, as {report.user}, {role}{on})"
     )
     table = Table(show_lines=False, header_style="bold")
     table.add_column("status")
@@ -55,24 +101,35 @@ def render_text(report: Report, console: Console) -> None:
     table.add_column("detail", overflow="fold")
     for r in report.results:
         table.add_row(
-            Text(r.status.value.upper(), style=_STYLE[r.status]),
+            Text(_LABEL.get(r.status, r.status.value.upper()), style=_STYLE[r.status]),
             r.control.id,
             r.control.severity,
             r.control.scope,
-            r.detail,
+            Text(r.detail),
         )
     console.print(table)
     if report.failed:
         console.print("[bold]How to fix what failed[/]")
         for r in report.failed:
-            console.print(f"  [red]{r.control.id}[/]: {r.control.fix}", highlight=False)
+            console.print(f"  [red]{r.control.id}[/]: {escape(r.control.fix)}", highlight=False)
+    not_applicable = counts["not_applicable"]
     console.print(
-        f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped "
-        f"of {counts['total']} controls in {report.duration_ms:.0f} ms"
+        f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped"
+        + (f", {not_applicable} not applicable" if not_applicable else "")
+        + f" of {counts['total']} controls in {report.duration_ms:.0f} ms"
     )
 
 
 def control_dict(control: Control) -> dict[str, Any]:
+    """A control's fields as the JSON document gives them (docs/verify.md).
+
+    Args:
+        control: any control or probe.
+
+    Example::
+
+        control_dict(get("ssl_on"))["stig"]
+    """
     return {
         "id": control.id,
         "title": control.title,
@@ -81,15 +138,27 @@ def control_dict(control: Control) -> dict[str, Any]:
         "rationale": control.rationale,
         "fix": control.fix,
         "privilege": control.privilege,
-        "cis": control.cis,
-        "pgdsat": control.pgdsat,
+        "cis": ", ".join(control.cis) or None,
+        "pgdsat": ", ".join(control.pgdsat) or None,
+        "stig": list(control.stig),
+        "cci": list(control.cci),
         "probe": control.probe,
         "sql": None if control.probe else f"sql/{control.sql_file}",
+        "args": {name: list(v) if isinstance(v, tuple) else v for name, v in control.args},
     }
 
 
 def to_dict(report: Report) -> dict[str, Any]:
-    """The JSON document (schema_version 1, documented in docs/verify.md)."""
+    """The JSON document (schema_version 2, documented in docs/verify.md and described by
+    docs/verify-report.schema.json).
+
+    Args:
+        report: what ``run`` returned.
+
+    Example::
+
+        to_dict(report)["summary"]["fail"]
+    """
     return {
         "schema_version": JSON_SCHEMA_VERSION,
         "tool": {"name": "pg-hardening", "version": __version__},
@@ -99,6 +168,11 @@ def to_dict(report: Report) -> dict[str, Any]:
             "user": report.user,
             "superuser": report.superuser,
             "server_version": report.server_version,
+            "platform": (
+                {"name": report.platform.name, "markers": list(report.platform.markers)}
+                if report.platform
+                else None
+            ),
         },
         "started_at": report.started_at,
         "duration_ms": report.duration_ms,
@@ -118,11 +192,29 @@ def to_dict(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report) -> str:
+    """``to_dict(report)`` as indented JSON text.
+
+    Args:
+        report: what ``run`` returned.
+
+    Example::
+
+        Path("verify.json").write_text(render_json(report))
+    """
     return json.dumps(to_dict(report), indent=2, sort_keys=False) + "\n"
 
 
 def render_junit(report: Report) -> str:
-    """JUnit XML: one testsuite, one testcase per control (failure / skipped)."""
+    """JUnit XML: one testsuite, one testcase per control (failure, or skipped for a skip and
+    for a control that does not apply on the managed service).
+
+    Args:
+        report: what ``run`` returned.
+
+    Example::
+
+        Path("verify.xml").write_text(render_junit(report))
+    """
     counts = report.counts()
     suite = ET.Element(
         "testsuite",
@@ -131,7 +223,7 @@ def render_junit(report: Report) -> str:
             "tests": str(counts["total"]),
             "failures": str(counts["fail"]),
             "errors": "0",
-            "skipped": str(counts["skip"]),
+            "skipped": str(counts["skip"] + counts["not_applicable"]),
             "time": f"{report.duration_ms / 1000:.3f}",
             "timestamp": report.started_at,
             "hostname": report.target,
@@ -161,6 +253,8 @@ def render_junit(report: Report) -> str:
             failure.text = f"{r.control.title}\n{r.detail}\nFix: {r.control.fix}"
         elif r.status is Status.SKIP:
             ET.SubElement(case, "skipped", {"message": r.detail})
+        elif r.status is Status.NOT_APPLICABLE:
+            ET.SubElement(case, "skipped", {"message": f"not applicable: {r.detail}"})
     suites = ET.Element(
         "testsuites",
         {"name": "pg-hardening", "tests": str(counts["total"]), "failures": str(counts["fail"])},
@@ -172,14 +266,23 @@ def render_junit(report: Report) -> str:
 
 def render_sarif(report: Report) -> str:
     """SARIF 2.1.0: every control is a rule; every evaluated control is a result whose kind is
-    pass, fail or notApplicable (skip). Results point at the control's SQL file."""
+    pass, fail or notApplicable (skip, not_applicable). Results point at the control's SQL
+    file; rules carry the CIS numbers, STIG ids and CCIs as properties and tags.
+
+    Args:
+        report: what ``run`` returned.
+
+    Example::
+
+        Path("verify.sarif").write_text(render_sarif(report))
+    """
     rules = []
     results = []
     for index, r in enumerate(report.results):
         c = r.control
         tags = ["security", "postgresql", f"scope:{c.scope}"]
-        if c.cis:
-            tags.append(f"CIS-{c.cis}")
+        tags += [f"CIS-{number}" for number in c.cis]
+        tags += list(c.stig) + list(c.cci)
         rules.append(
             {
                 "id": c.id,
@@ -192,8 +295,10 @@ def render_sarif(report: Report) -> str:
                     "severity": c.severity,
                     "scope": c.scope,
                     "privilege": c.privilege,
-                    "cis": c.cis,
-                    "pgdsat": c.pgdsat,
+                    "cis": ", ".join(c.cis) or None,
+                    "pgdsat": ", ".join(c.pgdsat) or None,
+                    "stig": list(c.stig),
+                    "cci": list(c.cci),
                     "tags": tags,
                 },
             }
@@ -239,6 +344,7 @@ def render_sarif(report: Report) -> str:
                             "target": report.target,
                             "user": report.user,
                             "server_version": report.server_version,
+                            "platform": report.platform.name if report.platform else None,
                         },
                     }
                 ],

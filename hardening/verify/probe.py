@@ -2,11 +2,13 @@
 
 In a scratch schema (always dropped) it runs a canary DDL, a role change and a write, then
 looks for their pgaudit records, and checks that a unique marker sent as a bind parameter
-does not appear in the audit output. The audit output is read from the server log through
-SQL when the server writes log files the role may read (logging_collector + pg_read_file),
-otherwise captured on this connection as NOTICEs (``SET pgaudit.log_client = on``,
-``pgaudit.log_level = notice``: superuser only). Only the output routing changes for the
-probe's session; which classes are audited stays what the database configures.
+does not appear in the audit output. A last canary, a statement over 16 KB, shows whether its
+record arrives whole (some log pipelines cut or drop records near 16 KB). The audit output is
+read from the server log through SQL when the server writes log files the role may read
+(logging_collector + pg_read_file), otherwise captured on this connection as NOTICEs
+(``SET pgaudit.log_client = on``, ``pgaudit.log_level = notice``: superuser only). Only the
+output routing changes for the probe's session; which classes are audited stays what the
+database configures.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from psycopg import sql
 from hardening.verify.model import Control, Report, Result, Status, Stopwatch
 
 LOG_WAIT = 3.0  # seconds to wait for the collector to write the records
+LONG_STATEMENT = 16 * 1024 + 512  # bytes of the long canary's comment: its record is longer
 
 
 class _Capture:
@@ -92,7 +95,19 @@ class _Capture:
 def run_probes(
     conn: psycopg.Connection[Any], probes: Sequence[Control], report: Report
 ) -> list[Result]:
-    """Run the canary statements once and judge each selected probe against the output."""
+    """Run the canary statements once and judge each selected probe against the output.
+
+    Args:
+        conn: an autocommit connection (the probe creates, and removes, a scratch schema and
+            role).
+        probes: the probes selected (``controls.PROBES`` or some of them).
+        report: the run's report so far: whether its role is a superuser decides how the
+            audit output is captured.
+
+    Example::
+
+        report.results.extend(run_probes(conn, PROBES, report))
+    """
     clock = Stopwatch()
     by_id = {c.id: c for c in probes}
     tag = uuid.uuid4().hex[:12]
@@ -126,6 +141,10 @@ def run_probes(
         attempt(
             "write", sql.SQL("INSERT INTO {} (id, note) VALUES (1, %s)").format(table), [marker]
         )
+        long_tag = f"hardening-probe-{tag}"
+        long_text = sql.Literal(f"{long_tag}-head {'x' * LONG_STATEMENT} {long_tag}-tail")
+        long_statement = sql.SQL("COMMENT ON TABLE {} IS {}").format(table, long_text)
+        attempt("long", long_statement)
     finally:
         drop_schema = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
         drop_role = sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role))
@@ -150,6 +169,8 @@ def run_probes(
         "probe_write_audited": ("write", rf"AUDIT: SESSION,\d+,\d+,WRITE,INSERT,.*{qualified}"),
     }
     wanted = [p for cid, (_, p) in patterns.items() if cid in by_id or cid == "probe_write_audited"]
+    if "probe_long_record_whole" in by_id:
+        wanted.append(re.escape(f"{long_tag}-head"))
     try:
         text = capture.text(wanted)
     finally:
@@ -214,6 +235,13 @@ def run_probes(
                     clock.ms(),
                 )
             )
+    if "probe_long_record_whole" in by_id:
+        ddl = re.compile(patterns["probe_ddl_audited"][1])
+        seen = any(ddl.search(line) for line in lines)
+        size = len(long_statement.as_bytes(conn))
+        control = by_id["probe_long_record_whole"]
+        results.append(_long_record(control, lines, long_tag, size, seen, errors, capture.route))
+        results[-1].duration_ms = clock.ms()
     for result in results:
         result.detail += left_behind
     order = [c.id for c in probes]
@@ -257,3 +285,42 @@ def _remaining(conn: psycopg.Connection[Any], schema: str, role: str) -> dict[st
     except psycopg.Error:
         return {}
     return {"schema": bool(row[0]), "role": bool(row[1])} if row else {}
+
+
+def _long_record(
+    control: Control,
+    lines: Sequence[str],
+    tag: str,
+    statement_bytes: int,
+    ddl_seen: bool,
+    errors: dict[str, str],
+    route: str,
+) -> Result:
+    """Whether the record of the long canary (a COMMENT over 16 KB, DDL class) arrived whole
+    in ``lines`` (read from ``route``): its head and tail markers on one line with every byte
+    between them."""
+    head, tail = f"{tag}-head", f"{tag}-tail"
+    found = [line for line in lines if head in line]
+    size = f"{statement_bytes / 1024:.1f} KB"
+    whole = [line for line in found if tail in line and "x" * LONG_STATEMENT in line]
+    if whole:
+        detail = (
+            f"the record of a {size} statement arrived whole in {route}; search the log "
+            f"pipeline downstream for {head} to check it there"
+        )
+        return Result(
+            control, Status.PASS, detail, [{"route": route, "bytes": len(whole[0].encode())}]
+        )
+    if found:
+        kept = max(len(line.encode()) for line in found)
+        detail = f"the record of a {size} statement arrived cut to {kept} bytes in {route}"
+        return Result(control, Status.FAIL, detail, [{"route": route, "bytes": kept}])
+    if "long" in errors:
+        return Result(control, Status.SKIP, f"cannot run the canary: {errors['long']}")
+    if not ddl_seen:
+        return Result(control, Status.SKIP, "cannot show it: the canary DDL was not audited")
+    detail = (
+        f"the record of a {size} statement never arrived in {route}, "
+        "though the short DDL canary's did"
+    )
+    return Result(control, Status.FAIL, detail)

@@ -1,21 +1,33 @@
-"""Run the catalog over one plain SQL connection: each control in its own savepoint, so a
-query the role may not run (permission denied) becomes a ``skip`` and never stops the run."""
+"""Run the catalogue over one plain SQL connection: each control in its own savepoint, so a
+query the role may not run (permission denied) becomes a ``skip`` and never stops the run.
+On a managed service (``hardening.verify.platforms``) a control the service makes impossible
+or does itself becomes ``not_applicable``, naming the service's own control instead.
+
+Example::
+
+    from hardening.verify.runner import run
+    report = run("postgresql://auditor@db/app", scope="server", skip=["hba_external_auth"])
+    report.exit_code          # 1 when a selected control failed
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.rows import dict_row
 from sqlalchemy.engine import URL
 
 from hardening import settings, sqlfiles
-from hardening.errors import SettingsError, VerifyError
+from hardening.errors import HardeningError, SettingsError, VerifyError
+from hardening.verify import platforms
 from hardening.verify.controls import CONTROLS, PROBES
-from hardening.verify.model import Control, Report, Result, Status, Stopwatch
+from hardening.verify.model import Control, Platform, Report, Result, Status, Stopwatch
 
 CONNECT_TIMEOUT = 10  # seconds
 STATEMENT_TIMEOUT = "10s"  # per control query
@@ -28,10 +40,19 @@ def select(
     scope: str = "all",
     probe: bool = False,
 ) -> list[Control]:
-    """The controls a run evaluates, in catalog order.
+    """The controls a run evaluates, in catalogue order; VerifyError for an unknown id or a
+    selection that leaves none.
 
-    ``only``/``skip`` take control ids; ``scope`` is kit, server or all. Probes are included
-    with ``probe=True`` or when named in ``only``.
+    Args:
+        only: control ids to run (probes included); empty means every control.
+        skip: control ids to leave out.
+        scope: ``kit``, ``server`` or ``all``.
+        probe: include the active probes (``--probe``); a probe named in ``only`` is included
+            anyway.
+
+    Example::
+
+        select(scope="kit", skip=["pgaudit_log_relation"])
     """
     only_ids, skip_ids = set(only), set(skip)
     catalog = CONTROLS + PROBES
@@ -75,7 +96,16 @@ def _nothing_selected(only_ids: set[str], skip_ids: set[str], scope: str) -> str
 
 
 def parse_url(url: URL | str | None) -> URL:
-    """A psycopg SQLAlchemy URL from ``url`` or DATABASE_URL; VerifyError when neither works."""
+    """A psycopg SQLAlchemy URL from ``url`` or, when None, from DATABASE_URL; VerifyError when
+    neither works.
+
+    Args:
+        url: a URL, a ``postgresql://`` string, or None.
+
+    Example::
+
+        parse_url("postgresql://app@db/app")   # postgresql+psycopg://app@db/app
+    """
     try:
         if isinstance(url, URL):
             return url.set(drivername="postgresql+psycopg")
@@ -90,7 +120,17 @@ def parse_url(url: URL | str | None) -> URL:
 
 
 def connect(url: URL) -> psycopg.Connection[Any]:
-    """An autocommit connection for ``url``; VerifyError with the server's reason otherwise."""
+    """An autocommit connection; VerifyError with the server's reason, and no password,
+    otherwise.
+
+    Args:
+        url: what ``parse_url`` returned.
+
+    Example::
+
+        with connect(parse_url(None)) as conn:
+            platforms.detect(conn)
+    """
     try:
         return psycopg.connect(
             settings.libpq_dsn(url), autocommit=True, connect_timeout=CONNECT_TIMEOUT
@@ -128,8 +168,23 @@ def run(
     probe: bool = False,
     x_args: Mapping[str, str] | None = None,
 ) -> Report:
-    """Evaluate the selected controls against ``url`` (default DATABASE_URL) and return the
-    report. Raises VerifyError when it cannot run at all."""
+    """Evaluate the selected controls against a database and return the report; VerifyError
+    when it cannot run at all (no URL, no connection, a selection of nothing).
+
+    Args:
+        url: the database: a URL, a ``postgresql://`` string, or None for DATABASE_URL.
+        only: control ids to run, as for ``select``.
+        skip: control ids to leave out.
+        scope: ``kit``, ``server`` or ``all``.
+        probe: include the active probes.
+        x_args: kit settings (``hardening.settings`` names) the kit's controls compare with,
+            as ``alembic -x name=value`` gives them, e.g. ``{"audit_role": "auditor"}``.
+
+    Example::
+
+        report = run("postgresql://app@db/app", scope="kit")
+        [r.control.id for r in report.failed]
+    """
     chosen = select(only, skip, scope, probe)
     target = parse_url(url)
     clock = Stopwatch()
@@ -148,15 +203,12 @@ def run(
             superuser=bool(info[2]),
             server_version=str(info[3]),
             started_at=started,
+            platform=platforms.detect(conn),
         )
         params = {name: settings.get(name, x_args) for name in settings.SETTINGS}
         queries = [c for c in chosen if not c.probe]
         probes = [c for c in chosen if c.probe]
-        with conn.transaction():
-            conn.execute("SET TRANSACTION READ ONLY")
-            conn.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
-            for control in queries:
-                report.results.append(evaluate(conn, control, params))
+        report.results.extend(_evaluate_all(conn, queries, params, report.platform))
         if probes:
             from hardening.verify.probe import run_probes
 
@@ -165,14 +217,73 @@ def run(
     return report
 
 
-def evaluate(conn: psycopg.Connection[Any], control: Control, params: Mapping[str, str]) -> Result:
-    """Run one control's query in a savepoint and judge its rows."""
+class _Aborted(HardeningError):
+    """A control's query failed and took the run's transaction with it (never leaves
+    ``_evaluate_all``: it rolls the transaction back)."""
+
+
+def _evaluate_all(
+    conn: psycopg.Connection[Any],
+    controls: Sequence[Control],
+    params: Mapping[str, str],
+    platform: Platform | None,
+) -> list[Result]:
+    """Every control in a read-only transaction, one round trip each (no savepoint): a query
+    that fails (a ``skip``) aborts the transaction, which is rolled back, and the controls
+    after it run in a fresh one."""
+    results: list[Result] = []
+    pending = list(controls)
+    while pending:
+        try:
+            with conn.transaction():
+                conn.execute("SET TRANSACTION READ ONLY")
+                conn.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
+                while pending:
+                    results.append(evaluate(conn, pending.pop(0), params, platform, alone=True))
+                    if conn.info.transaction_status is pq.TransactionStatus.INERROR:
+                        raise _Aborted
+        except _Aborted:
+            continue
+    return results
+
+
+def evaluate(
+    conn: psycopg.Connection[Any],
+    control: Control,
+    params: Mapping[str, str],
+    platform: Platform | None = None,
+    *,
+    alone: bool = False,
+) -> Result:
+    """Run one control's query and judge its rows.
+
+    Args:
+        conn: a connection inside a transaction (``run`` opens a read-only one).
+        control: the control; its query is ``control.sql_file``, bound to its ``args`` and to
+            the kit settings it names in ``params``.
+        params: the kit settings' values by name (``hardening.settings.get`` for each).
+        platform: the managed service the server runs on (``platforms.detect``), or None.
+        alone: run the query without a savepoint of its own: a failing query (a ``skip``)
+            then leaves the transaction aborted, for the caller to roll back (``run`` does).
+
+    Example::
+
+        with connect(parse_url(url)) as conn, conn.transaction():
+            evaluate(conn, get("ssl_on"), {}).status
+    """
     clock = Stopwatch()
+    handled = platforms.handled(platform, control.id)
+    if platform is not None and handled is not None:
+        return _not_applicable(conn, control, platform, handled, clock)
     query = sqlfiles.load(control.sql_file)
-    args = {name: params[name] for name in control.params} if control.params else None
+    args: dict[str, object] = {name: params[name] for name in control.params}
+    args.update((name, list(v) if isinstance(v, tuple) else v) for name, v in control.args)
     try:
-        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(query, args)
+        with (
+            nullcontext() if alone else conn.transaction(),
+            conn.cursor(row_factory=dict_row) as cur,
+        ):
+            cur.execute(query, args or None)
             rows = cur.fetchall()
     except psycopg.Error as exc:
         state = exc.sqlstate or "error"
@@ -182,14 +293,21 @@ def evaluate(conn: psycopg.Connection[Any], control: Control, params: Mapping[st
         if detail:
             reason += f". {_one_line(detail)}"
         return Result(control, Status.SKIP, f"cannot evaluate ({state}): {reason}", [], clock.ms())
-    evidence = [{k: _jsonable(v) for k, v in row.items()} for row in rows[:EVIDENCE_ROWS]]
     if control.evaluator == "findings":
+        rows, theirs = _without_reserved(rows, platforms.reserved_roles(platform))
+        evidence = [{k: _jsonable(v) for k, v in row.items()} for row in rows[:EVIDENCE_ROWS]]
         if not rows:
-            return Result(control, Status.PASS, "no findings", [], clock.ms())
+            left_out = (
+                f" ({theirs} about {platform.name}'s own roles left out)"
+                if platform and theirs
+                else ""
+            )
+            return Result(control, Status.PASS, f"no findings{left_out}", [], clock.ms())
         detail = f"{len(rows)} finding(s): " + "; ".join(_describe(r) for r in evidence[:5])
         if len(rows) > 5:
             detail += "; ..."
         return Result(control, Status.FAIL, detail, evidence, clock.ms())
+    evidence = [{k: _jsonable(v) for k, v in row.items()} for row in rows[:EVIDENCE_ROWS]]
     if len(rows) != 1 or "ok" not in rows[0]:
         return Result(
             control,
@@ -201,6 +319,39 @@ def evaluate(conn: psycopg.Connection[Any], control: Control, params: Mapping[st
     ok, observed = rows[0]["ok"], str(rows[0].get("observed") or "")
     status = Status.SKIP if ok is None else Status.PASS if ok else Status.FAIL
     return Result(control, status, observed, evidence, clock.ms())
+
+
+def _not_applicable(
+    conn: psycopg.Connection[Any],
+    control: Control,
+    platform: Platform,
+    handled: platforms.Handled,
+    clock: Stopwatch,
+) -> Result:
+    """The result of a control ``platform`` makes impossible or does itself."""
+    evidence: dict[str, Any] = {"platform": platform.name, "instead": handled.instead}
+    detail = f"{handled.reason}; check instead: {handled.instead}"
+    if handled.show:
+        try:
+            with conn.transaction():
+                row = conn.execute("SELECT current_setting(%s, true)", [handled.show]).fetchone()
+            value = row[0] if row else None
+        except psycopg.Error:
+            value = None
+        evidence[handled.show] = value
+        detail += f" (now {handled.show} = {value if value is not None else 'not shown'})"
+    return Result(control, Status.NOT_APPLICABLE, detail, [evidence], clock.ms())
+
+
+def _without_reserved(
+    rows: list[dict[str, Any]], reserved: frozenset[str]
+) -> tuple[list[dict[str, Any]], int]:
+    """``rows`` less the findings about a managed service's own roles, and how many those
+    were."""
+    if not reserved:
+        return rows, 0
+    kept = [r for r in rows if r.get("role") not in reserved and r.get("grantee") not in reserved]
+    return kept, len(rows) - len(kept)
 
 
 def _describe(row: Mapping[str, Any]) -> str:

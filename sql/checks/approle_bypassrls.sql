@@ -1,4 +1,4 @@
--- CIS 4.2: non-superuser roles holding BYPASSRLS (predefined pg_* roles excluded).
+-- Non-superuser roles holding BYPASSRLS (predefined pg_* roles excluded).
 -- One row per role.
 SELECT rolname AS role, rolcanlogin AS can_login
 FROM pg_roles

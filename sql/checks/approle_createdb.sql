@@ -1,4 +1,4 @@
--- CIS 4.2: non-superuser roles holding CREATEDB (predefined pg_* roles excluded) that a
+-- Non-superuser roles holding CREATEDB (predefined pg_* roles excluded) that a
 -- session can use: login roles, and NOLOGIN roles a non-superuser login role is a member of
 -- (directly or through other roles: it can SET ROLE to them and create databases).
 -- From PostgreSQL 16 a grant made WITH SET FALSE does not allow SET ROLE, so the chain follows

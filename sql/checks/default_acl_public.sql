@@ -1,4 +1,4 @@
--- CIS 4.4: default privileges (ALTER DEFAULT PRIVILEGES) that grant to PUBLIC.
+-- Default privileges (ALTER DEFAULT PRIVILEGES) that grant to PUBLIC.
 -- One row per grant.
 SELECT pg_get_userbyid(d.defaclrole) AS for_role,
        coalesce(n.nspname, '(all schemas)') AS schema,

@@ -4,18 +4,24 @@
 -- address). A superuser matches `all`, its own name, a `+group` it is a member of
 -- (directly or through other roles: superusers are not members of every group here) and a
 -- /regex. Needs pg_hba_file_rules (superuser). One row per rule, naming the superusers.
-WITH RECURSIVE group_members(group_name, member_oid) AS (
-    SELECT g.rolname::text, am.member
+-- Group membership is followed up from the superusers only: the cost follows them and their
+-- groups, not the number of roles.
+WITH RECURSIVE superuser_groups(superuser_oid, group_oid) AS (
+    SELECT am.member, am.roleid
     FROM pg_auth_members AS am
-    JOIN pg_roles AS g ON g.oid = am.roleid
+    WHERE am.member IN (SELECT oid FROM pg_roles WHERE rolsuper)
     UNION
-    SELECT gm.group_name, am.member
-    FROM group_members AS gm
-    JOIN pg_auth_members AS am ON am.roleid = gm.member_oid
-), rules AS (
-    -- network: the rule's address with its prefix length (from the netmask), NULL for
-    -- keywords (all, samehost, samenet) and host names.
+    SELECT sg.superuser_oid, am.roleid
+    FROM superuser_groups AS sg
+    JOIN pg_auth_members AS am ON am.member = sg.group_oid
+),
+-- hba_rules (shared: the same lines in every check that reads pg_hba.conf; see
+-- docs/verify.md): the rules the server loaded without errors, each with network (its address
+-- with the prefix length its netmask gives; NULL for keywords such as all, samehost and
+-- samenet, for host names and for local rules) and loopback (only this host can match it).
+rules AS (
     SELECT h.line_number, h.type, h.database, h.user_name, h.address, h.auth_method,
+           h.options,
            CASE WHEN h.netmask IS NOT NULL THEN (
                SELECT set_masklen(h.address::inet, min(n))
                FROM generate_series(0, CASE family(h.netmask::inet) WHEN 4 THEN 32 ELSE 128 END)
@@ -23,12 +29,14 @@ WITH RECURSIVE group_members(group_name, member_oid) AS (
                WHERE netmask(set_masklen(h.netmask::inet, n)) = h.netmask::inet
            ) END AS network
     FROM pg_hba_file_rules AS h
-    WHERE h.type LIKE 'host%' AND h.error IS NULL
+    WHERE h.error IS NULL
 ), classified AS (
     SELECT *, coalesce(network <<= '127.0.0.0/8' OR network <<= '::1/128',
-                       address IN ('samehost', 'localhost')) AS loopback
+                       address IN ('samehost', 'localhost'), false) AS loopback
     FROM rules
-), matches AS (
+)
+-- end hba_rules
+, matches AS (
     -- (rule, superuser) pairs where the rule's user column names the superuser
     SELECT c.line_number, s.rolname
     FROM classified AS c
@@ -39,8 +47,9 @@ WITH RECURSIVE group_members(group_name, member_oid) AS (
           FROM unnest(c.user_name) AS u(entry)
           WHERE u.entry IN ('all', s.rolname::text)
              OR (u.entry LIKE '+%' AND EXISTS (
-                     SELECT 1 FROM group_members AS gm
-                     WHERE gm.group_name = substr(u.entry, 2) AND gm.member_oid = s.oid))
+                     SELECT 1 FROM superuser_groups AS sg
+                     WHERE sg.superuser_oid = s.oid
+                       AND pg_get_userbyid(sg.group_oid) = substr(u.entry, 2)))
              OR (u.entry LIKE '/%' AND s.rolname ~ substr(u.entry, 2))
       )
 )
@@ -49,7 +58,7 @@ SELECT b.line_number AS line, b.type, array_to_string(b.user_name, ',') AS user_
        string_agg(m.rolname, ', ' ORDER BY m.rolname) AS superusers
 FROM classified AS b
 JOIN matches AS m ON m.line_number = b.line_number
-WHERE NOT b.loopback
+WHERE b.type LIKE 'host%' AND NOT b.loopback
   AND b.auth_method <> 'reject'
   AND NOT EXISTS (
       SELECT 1

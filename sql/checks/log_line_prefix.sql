@@ -1,4 +1,4 @@
--- CIS 3.1.24: every log line says when (%m or %t), which session (%p or %c), who (%u),
+-- Every log line says when (%m or %t), which session (%p or %c), who (%u),
 -- in which database (%d) and from where (%h or %r).
 -- Escapes are read as the server expands them: %% is a literal percent sign (so %%u records
 -- no user), and a padded escape such as %-10u still records the user. The server profile of

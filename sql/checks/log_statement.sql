@@ -1,4 +1,4 @@
--- CIS 3.1.25: at least DDL statements are logged.
+-- At least DDL statements are logged.
 -- One row: ok (boolean), observed (text).
 SELECT setting IN ('ddl', 'mod', 'all') AS ok,
        format('log_statement = %s (source: %s)', setting, source) AS observed

@@ -1,4 +1,4 @@
--- CIS 3.2: CREATE EXTENSION pgaudit has run in this database.
+-- CREATE EXTENSION pgaudit has run in this database.
 -- One row: ok (boolean), observed (text).
 SELECT count(*) = 1 AS ok,
        coalesce('pgaudit ' || max(extversion) || ' installed', 'pgaudit is not installed')

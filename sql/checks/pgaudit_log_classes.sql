@@ -1,4 +1,4 @@
--- CIS 3.2: the session's pgaudit.log (database- and role-level settings applied) includes
+-- The session's pgaudit.log (database- and role-level settings applied) includes
 -- ddl, role and write, directly or through 'all', and excludes none of them ('-ddl').
 -- pgaudit must be loaded: a loaded pgaudit's settings are listed in pg_settings (for every
 -- role), while the placeholder an ALTER DATABASE/ROLE ... SET pgaudit.log leaves on a server

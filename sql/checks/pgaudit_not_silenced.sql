@@ -1,4 +1,4 @@
--- CIS 3.2: database- and role-level settings (ALTER ROLE/DATABASE ... SET, pg_db_role_setting)
+-- Database- and role-level settings (ALTER ROLE/DATABASE ... SET, pg_db_role_setting)
 -- that apply to this database and silence audit records: a pgaudit.log that drops ddl, role
 -- or write, or a log_min_messages above pgaudit.log_level (the server then discards
 -- pgaudit's lines). Where a role or database sets only one of the two, the other comes from

@@ -1,4 +1,4 @@
--- CIS 6.11: pgcrypto is created in this database.
+-- The pgcrypto extension is created in this database.
 -- One row: ok (boolean), observed (text).
 SELECT count(*) = 1 AS ok,
        CASE WHEN count(*) = 0 THEN 'pgcrypto is not installed'

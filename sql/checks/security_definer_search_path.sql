@@ -1,4 +1,4 @@
--- CIS 4.3: SECURITY DEFINER functions outside the system schemas whose search_path is not
+-- SECURITY DEFINER functions outside the system schemas whose search_path is not
 -- safely pinned: no search_path setting; a path without pg_temp as its last entry (pg_temp
 -- is otherwise searched first); or a schema on the path where PUBLIC, or a non-superuser
 -- other than the function's owner, can create objects (it owns the schema or holds CREATE).

@@ -1,4 +1,4 @@
--- CIS 6.8: the connection verify itself uses is TLS-encrypted (pg_stat_ssl, own session).
+-- The connection verify itself uses is TLS-encrypted (pg_stat_ssl, own session).
 -- One row: ok (boolean), observed (text).
 SELECT coalesce(ssl, false) AS ok,
        CASE WHEN ssl THEN format('%s, cipher %s, %s bits', version, cipher, bits)

@@ -1,4 +1,4 @@
--- CIS 4.6: set_user is created in this database (whether it is packaged is in observed).
+-- The set_user extension is created in this database (whether it is packaged is in observed).
 -- One row: ok (boolean), observed (text).
 SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'set_user') AS ok,
        CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'set_user')

@@ -1,4 +1,4 @@
--- CIS 4.2: superusers, listed when there is more than one.
+-- Superusers, listed when there is more than one.
 -- One row per superuser.
 SELECT rolname AS role, rolcanlogin AS can_login
 FROM pg_roles

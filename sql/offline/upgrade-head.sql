@@ -1008,5 +1008,77 @@ UPDATE hardening_version SET version_num='h007_log_hygiene' WHERE hardening_vers
 
 UPDATE hardening_version SET version_num='h008_server_profile' WHERE hardening_version.version_num = 'h007_log_hygiene';
 
+-- Running upgrade h008_server_profile -> h009_existing_objects
+
+CREATE FUNCTION hardening.default_privilege_objects(p_step text)
+RETURNS TABLE (schema_name name, object_name name, relkind "char", privilege text, grantee text)
+LANGUAGE sql STABLE AS $fn$
+    -- The relations that exist now and that the default privileges recorded by p_step would
+    -- have covered had they been created later: in the record's schema, owned by its owner, of
+    -- its kind (TABLES: tables, partitioned and foreign tables, views, materialized views;
+    -- SEQUENCES: sequences), each with the record's privilege and grantee. Alembic's version
+    -- tables (primary key <table>_pkc on version_num, as alembic creates them) are left out:
+    -- the group roles never write the migrations' state.
+    SELECT n.nspname, c.relname, c.relkind, d.target->>'privilege', d.target->>'grantee'
+    FROM hardening.applied d
+    JOIN pg_namespace n ON n.nspname = d.target->>'schema'
+    JOIN pg_class c ON c.relnamespace = n.oid
+    JOIN pg_roles o ON o.oid = c.relowner AND o.rolname = d.target->>'owner'
+    WHERE d.step = p_step AND d.kind = 'default_privilege_granted'
+      AND c.relkind = ANY (CASE d.target->>'objects' WHEN 'SEQUENCES' THEN '{S}'
+                           ELSE '{r,p,f,v,m}' END::"char"[])
+      AND NOT EXISTS (SELECT FROM pg_constraint k JOIN pg_attribute a
+                      ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+                      WHERE k.conrelid = c.oid AND k.contype = 'p'
+                        AND k.conname = c.relname || '_pkc' AND a.attname = 'version_num')
+    ORDER BY 1, 2, 5, 4;
+$fn$;
+
+CREATE FUNCTION hardening.grant_existing(p_step text, p_defaults_step text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+-- Grant on the relations that exist now what the default privileges recorded by
+-- p_defaults_step give those created later (default_privilege_objects), unless the grantee
+-- holds it directly already; record each grant for undo. Whichever comes first, the
+-- application's tables or the kit's default privileges, the group roles end up with the same
+-- privileges. Fails (and rolls back) on a privilege the migrating role may not grant.
+DECLARE
+    o record;
+    ref text;
+    priv text;
+    may_grant boolean;
+BEGIN
+    FOR o IN SELECT * FROM hardening.default_privilege_objects(p_defaults_step) LOOP
+        CONTINUE WHEN hardening.holds('table', o.schema_name, o.object_name, o.privilege, o.grantee);
+        ref := format('%I.%I', o.schema_name, o.object_name);
+        priv := hardening.privilege_keyword(o.privilege);
+        may_grant := CASE WHEN o.relkind = 'S'  -- has_table_privilege knows no USAGE
+                          THEN has_sequence_privilege(ref, priv || ' WITH GRANT OPTION')
+                          ELSE has_table_privilege(ref, priv || ' WITH GRANT OPTION') END;
+        IF may_grant THEN
+            EXECUTE format('GRANT %s ON TABLE %s TO %I', priv, ref, o.grantee);
+        END IF;
+        IF NOT hardening.holds('table', o.schema_name, o.object_name, priv, o.grantee) THEN
+            RAISE EXCEPTION 'pg-hardening: step % could not grant % on % to %: role % neither owns it nor holds % on it WITH GRANT OPTION',
+                p_step, priv, ref, quote_ident(o.grantee), quote_ident(current_user), priv
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = format('run the upgrade as its owner %I, a role that inherits its privileges, or a superuser; '
+                                    'or pass -x grant_existing=off and grant on the existing objects yourself; nothing was changed',
+                                    hardening.object_owner('table', o.schema_name, o.object_name));
+        END IF;
+        PERFORM hardening.record(p_step, 'privilege_granted',
+            jsonb_build_object('type', 'table', 'schema', o.schema_name, 'name', o.object_name,
+                               'privilege', priv, 'grantee', o.grantee));
+    END LOOP;
+END
+$fn$;
+
+-- No EXECUTE for PUBLIC on the step's functions: only the roles running migrations call them.
+REVOKE ALL ON FUNCTION hardening.default_privilege_objects(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hardening.grant_existing(text, text) FROM PUBLIC;
+
+SELECT hardening.grant_existing('h009_existing_objects', 'h004_least_privilege') AS grant_existing_1;
+
+UPDATE hardening_version SET version_num='h009_existing_objects' WHERE hardening_version.version_num = 'h008_server_profile';
+
 COMMIT;
 

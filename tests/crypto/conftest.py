@@ -31,3 +31,12 @@ def engine(pg_database: PgDatabase, k1: Keyring) -> Iterator[Engine]:
     eng = create_engine(pg_database.url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def keyless_engine(pg_database: PgDatabase) -> Iterator[Engine]:
+    """An engine on the test's database; the test configures the keys (reset afterwards)."""
+    eng = create_engine(pg_database.url)
+    yield eng
+    eng.dispose()
+    keys.configure_keys(None)

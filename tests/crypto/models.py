@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -114,6 +116,13 @@ def first_format(ring: Keyring, context: str, data: bytes) -> bytes:
     nonce = os.urandom(12)
     ad = b"pg-hardening\x00" + context.encode() + b"\x00" + head
     return head + nonce + AESGCM(key.derive("aead/v1")).encrypt(nonce, data, ad)
+
+
+def first_format_index(ring: Keyring, context: str, data: bytes) -> bytes:
+    """A blind-index value as the kit's first index format (1) wrote it: the bare
+    HMAC-SHA256 of the value's text form, keyed per ``table.column``."""
+    mac_key = ring.active.derive(f"blind-index/v1/{context}")
+    return hmac.new(mac_key, data, hashlib.sha256).digest()
 
 
 def first_format_pgp(pg_database: PgDatabase, ring: Keyring, context: str, text: str) -> bytes:

@@ -95,7 +95,8 @@ def test_the_index_reveals_equality_only_and_differs_per_column(
     assert e1 == e2  # equal values, equal index entries: that is what it reveals
     assert p1 != p2
     assert e1 != p1  # the same value in another column has another index entry
-    assert len(e1) == 32
+    assert len(e1) == 2 + 2 + 4 + 32  # 0xB2, the key id's length, 'k1', column tag, HMAC
+    assert e1.startswith(b"\xb2\x02k1")
     assert b"same" not in e1
 
 

@@ -22,7 +22,7 @@ from hardening.keys import Keyring
 from hardening.rotation import rotate
 from hardening.testing.plugin import PgDatabase
 from hardening.types import EncryptedBoolean, EncryptedDate, EncryptedText, PGPText
-from tests.crypto.models import first_format, first_format_pgp, raw_sql
+from tests.crypto.models import first_format, first_format_index, first_format_pgp, raw_sql
 
 
 def tenant(schema: str) -> Table:
@@ -142,12 +142,11 @@ def test_rotate_moves_values_of_the_first_formats_to_the_current_ones(
 ) -> None:
     table = model()
     table.create(engine)
-    hashes = EncryptedText(context="legacy.ssn")
     rows = [
         {
             "id": i,
             "ssn": first_format(k1, "legacy.ssn", f"ssn-{i}".encode()),
-            "ssn_bidx": hashes.blind_hash(f"ssn-{i}"),
+            "ssn_bidx": first_format_index(k1, "legacy.ssn", f"ssn-{i}".encode()),
             "born": first_format(k1, "legacy.born", dt.date(2000, 1, i).isoformat().encode()),
             "vip": first_format(k1, "legacy.vip", b"true" if i % 3 else b"false"),
             "note": first_format_pgp(pg_database, k1, "legacy.note", f"note {i}"),
@@ -185,9 +184,14 @@ def test_rotate_moves_values_of_the_first_formats_to_the_current_ones(
     assert read() == expected
     with engine.connect() as conn:
         found = conn.execute(select(table.c.id).where(table.c.ssn.blind_eq("ssn-7"))).all()
+        moved = {r[0]: r[1] for r in conn.execute(select(table.c.id, table.c.ssn_bidx))}
     assert found == [(7,)]
+    # the index of a value moved from the first formats is the index of that value written now
+    fresh = EncryptedText(context="legacy.ssn", padding=64)
+    assert moved == {i: fresh.blind_hash(f"ssn-{i}") for i in range(1, 21)}
+    index = {"column_type": EncryptedText, "blind_index_column": "ssn_bidx"}
     for column in ("ssn", "born", "vip", "note"):
-        assert rotate(engine, "legacy", column).rotated == 0
+        assert rotate(engine, "legacy", column, **(index if column == "ssn" else {})).rotated == 0
     # the new pgcrypto password is not the first format's
     old = base64.b64encode(k1.active.derive("pgcrypto/v1/legacy.note")).decode()
     with (

@@ -23,7 +23,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from hardening import keys
 from hardening.crypto import hooks
@@ -204,5 +204,50 @@ def test_install_puts_the_hooks_on_before_the_first_statement_and_only_once(
         with fresh.connect() as conn, pytest.raises(EncryptedComparisonError) as caught:
             conn.execute(select(Person.id).order_by(Person.ssn))
         assert str(caught.value).startswith("ORDER BY the encrypted column 'people.ssn'")
+    finally:
+        fresh.dispose()
+
+
+def _aliased_sort() -> Any:
+    person = aliased(Person)
+    return select(person.id).order_by(person.ssn)
+
+
+def _alias_sort() -> Any:
+    people = Person.__table__.alias()
+    return select(people.c.id).order_by(people.c.ssn)
+
+
+def _subquery_sort() -> Any:
+    inner = select(Person.id, Person.ssn).subquery()
+    return select(inner.c.id).order_by(inner.c.ssn)
+
+
+FIRST_STATEMENTS = {
+    "order by": lambda: select(Person.id).order_by(Person.ssn),
+    "group by": lambda: select(Person.id).group_by(Person.ssn),
+    "two encrypted columns compared": lambda: select(Person.id).where(Person.note == Person.email),
+    "order by an ORM alias's column": _aliased_sort,
+    "order by a table alias's column": _alias_sort,
+    "order by a subquery's column": _subquery_sort,
+}
+
+
+@pytest.mark.parametrize("statement", FIRST_STATEMENTS.values(), ids=FIRST_STATEMENTS.keys())
+def test_a_statement_that_only_sorts_groups_or_compares_encrypted_columns_is_refused_first(
+    engine: Engine, pg_database: PgDatabase, statement: Any
+) -> None:
+    """Such a statement reads and writes no encrypted value, so it compiles no encrypted type;
+    rendering the column puts the hooks on, so it is refused as a new engine's very first
+    statement, without install(engine)."""
+    Base.metadata.create_all(engine)
+    fresh = create_engine(pg_database.url)
+    try:
+        assert not installed(fresh)
+        with fresh.connect() as conn, pytest.raises(EncryptedComparisonError) as caught:
+            conn.execute(statement())
+        assert "'people." in str(caught.value)
+        assert installed(fresh)
+        assert kit_listeners(fresh.dialect) == KIT_LISTENERS
     finally:
         fresh.dispose()

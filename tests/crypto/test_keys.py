@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import os
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from hardening import cli, keys
 from hardening.errors import KeyConfigError, KeyNotFoundError
 from hardening.keys import Keyring
+from hardening.types import EncryptedText
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 OTHER = base64.b64encode(bytes(range(32, 64))).decode()
@@ -244,5 +247,77 @@ def test_a_failing_hook_or_reload_leaves_the_keys_in_use() -> None:
         with pytest.raises(KeyConfigError, match="raised ValueError"):
             keys.configure_keys(lambda: (_ for _ in ()).throw(ValueError("no")))
         assert keys.default_keyring() is before
+    finally:
+        keys.configure_keys(None)
+
+
+# A valid entry, then a malformed one: a traceback recorded with its frames' locals (as Sentry
+# and rich record them) must show neither.
+VALID = bytes(range(100, 132))
+VALID_B64 = base64.b64encode(VALID).decode()
+SHORT = os.urandom(20)
+SPECS = {
+    "short key": f"k1:{VALID_B64},k2:{base64.b64encode(SHORT).decode()}",
+    "bad base64": f"k1:{VALID_B64}\nk2:{VALID_B64[:-4]}*!*=",
+    "no colon": f"k1:{VALID_B64},{base64.b64encode(SHORT).decode()}",
+}
+SPEC = SPECS["short key"]
+
+
+def traceback_text(call: Callable[[], object]) -> str:
+    """Everything a traceback of ``call``'s error shows, every frame's locals included."""
+    try:
+        call()
+    except KeyConfigError as exc:
+        error = exc
+    else:
+        raise AssertionError("no KeyConfigError")
+    report = traceback.TracebackException.from_exception(error, capture_locals=True)
+    return "".join(report.format())
+
+
+def assert_no_key_material(text: str) -> None:
+    for secret in (VALID, SHORT):
+        for shown in (base64.b64encode(secret).decode(), repr(secret), secret.hex()):
+            assert shown not in text
+    assert VALID_B64[:-4] not in text
+
+
+@pytest.mark.parametrize("spec", SPECS.values(), ids=SPECS.keys())
+def test_no_frame_of_a_failed_parse_holds_the_key_specification(
+    spec: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "keys").write_text(spec)
+    monkeypatch.setenv("HARDENING_KEYS", spec)
+    calls: dict[str, Callable[[], object]] = {
+        "from_env(dict)": lambda: Keyring.from_env(dict(os.environ)),
+        "from_env()": Keyring.from_env,
+        "reload()": keys.reload,
+        "from_file": lambda: Keyring.from_file(tmp_path / "keys"),
+        "configure_keys(spec)": lambda: keys.configure_keys(os.environ["HARDENING_KEYS"]),
+        "a column's keys=": lambda: EncryptedText(keys=os.environ["HARDENING_KEYS"]),
+    }
+    try:
+        for name, call in calls.items():
+            text = traceback_text(call)
+            assert "KeyConfigError" in text, name
+            assert_no_key_material(text)
+    finally:
+        keys.configure_keys(None)
+
+
+PAIRS = [("k1", VALID), ("k2", SHORT)]
+
+
+def test_no_frame_holds_the_keys_of_a_hook_or_pairs_with_a_bad_entry() -> None:
+    calls: list[Callable[[], object]] = [
+        lambda: keys.configure_keys(lambda: dict(PAIRS)),
+        lambda: keys.configure_keys(lambda: list(PAIRS)),
+        lambda: keys.as_keyring(dict(PAIRS)),
+        lambda: Keyring.from_pairs(iter(PAIRS)),
+    ]
+    try:
+        for call in calls:
+            assert_no_key_material(traceback_text(call))
     finally:
         keys.configure_keys(None)

@@ -7,6 +7,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from hardening import cli, keys
 from hardening.blind_index import blind_index_column
-from hardening.errors import RotationError, RotationStopped
+from hardening.errors import BlindIndexError, RotationError, RotationStopped
 from hardening.keys import Keyring
 from hardening.rotation import rotate
 from hardening.testing.plugin import PgDatabase
@@ -61,6 +62,16 @@ def accounts(ring: Keyring | None = None) -> Table:
     )
 
 
+SSN_INDEX = ["--blind-index", "ssn_bidx", "--type", "EncryptedText"]
+
+
+def index_args(column: str) -> dict[str, Any]:
+    """What rotating ``column`` of ``accounts`` names besides: ssn's blind index and type."""
+    return (
+        {"blind_index_column": "ssn_bidx", "column_type": EncryptedText} if column == "ssn" else {}
+    )
+
+
 def heads(pg_database: PgDatabase, column: str) -> set[bytes]:
     with psycopg.connect(pg_database.dsn) as conn:
         rows = conn.execute(
@@ -91,7 +102,7 @@ def test_hardening_rotate_moves_every_row_to_a_prepended_key(
     use(f"{entry('k2')},{old}")
     with engine.connect() as conn:  # old rows read while the new key is active
         assert conn.execute(select(table.c.note).where(table.c.id == 5)).scalar() == "note-5"
-    for column, extra in (("ssn", ["--blind-index", "ssn_bidx"]), ("note", []), ("blob", [])):
+    for column, extra in (("ssn", SSN_INDEX), ("note", []), ("blob", [])):
         code = cli.main(
             [
                 "rotate",
@@ -124,13 +135,7 @@ def test_rotated_rows_read_with_the_new_key_alone_and_the_blind_index_follows(
         conn.execute(insert(table), [{"id": i, "ssn": f"s{i}", "note": f"n{i}"} for i in range(30)])
     use(f"{new},{old}")
     for column in ("ssn", "note"):
-        report = rotate(
-            engine,
-            "accounts",
-            column,
-            blind_index_column="ssn_bidx" if column == "ssn" else None,
-            batch_size=7,
-        )
+        report = rotate(engine, "accounts", column, batch_size=7, **index_args(column))
         assert (report.rotated, report.remaining, report.key_id) == (30, 0, "k2")
     use(new)  # the old key is gone: everything still reads, the index still finds
     with engine.connect() as conn:
@@ -160,10 +165,17 @@ def test_rotation_resumes_after_an_interruption_and_is_idempotent(
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        rotate(engine, "accounts", "ssn", batch_size=10, progress=stop_after_two_batches)
+        rotate(
+            engine,
+            "accounts",
+            "ssn",
+            batch_size=10,
+            progress=stop_after_two_batches,
+            **index_args("ssn"),
+        )
     assert heads(pg_database, "ssn") == {b"\x03\x02k1", b"\x03\x02k2"}
-    assert rotate(engine, "accounts", "ssn", batch_size=10).rotated == 80
-    assert rotate(engine, "accounts", "ssn", batch_size=10).rotated == 0
+    assert rotate(engine, "accounts", "ssn", batch_size=10, **index_args("ssn")).rotated == 80
+    assert rotate(engine, "accounts", "ssn", batch_size=10, **index_args("ssn")).rotated == 0
     assert heads(pg_database, "ssn") == {b"\x03\x02k2"}
 
 
@@ -206,11 +218,11 @@ def test_rotation_while_another_connection_keeps_writing_loses_nothing(
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        first = rotate(engine, "accounts", column, batch_size=15)
+        first = rotate(engine, "accounts", column, batch_size=15, **index_args(column))
     finally:
         stop.set()
         thread.join()
-    second = rotate(engine, "accounts", column, batch_size=15)
+    second = rotate(engine, "accounts", column, batch_size=15, **index_args(column))
     assert first.rotated > 0
     assert second.remaining == 0
     assert len(reads) >= 20
@@ -260,7 +272,11 @@ def assert_no_data(message: str, *values: bytes, first_byte: bool = True) -> Non
 
 
 def cli_rotate(pg_database: PgDatabase, table: str, column: str, *extra: str) -> int:
+    """``hardening rotate``; ``accounts.ssn`` names its blind index and type unless ``extra``
+    names a blind index."""
     url = pg_database.url.render_as_string(hide_password=False)
+    if (table, column) == ("accounts", "ssn") and "--blind-index" not in extra:
+        extra = (*extra, *SSN_INDEX)
     return cli.main(["rotate", "--url", url, "--table", table, "--column", column, *extra])
 
 
@@ -359,6 +375,7 @@ def test_hardening_rotate_exit_codes_tell_an_error_from_rows_left(
 UNDER_K1 = "holds an envelope under key id 'k1'"
 NOT_K1 = "holds an envelope under key id 'k1' that the keyring's key 'k1' does not decrypt"
 OTHER_HOLDS = "the column 'other' named as its blind index holds a value that is not"
+ANOTHER_ROWS = "its blind index in 'other' is an index of ssn but not of this row's value"
 
 
 @pytest.mark.parametrize(
@@ -417,7 +434,7 @@ def test_a_row_that_does_not_decrypt_stops_the_run_naming_its_key_and_what_was_c
     tamper(pg_database, column, 140)
     before = snapshot(pg_database)
     with pytest.raises(RotationStopped) as caught:
-        rotate(engine, "accounts", column, batch_size=25)
+        rotate(engine, "accounts", column, batch_size=25, **index_args(column))
     message = str(caught.value)
     assert message.startswith(f"accounts.{column}, row id 140: {NOT_K1} (another key")
     assert message.endswith(
@@ -439,7 +456,7 @@ def test_a_row_that_does_not_decrypt_stops_the_run_naming_its_key_and_what_was_c
 
     with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
         conn.execute("DELETE FROM accounts WHERE id = 140")  # the fix: restore or remove it
-    resumed = rotate(engine, "accounts", column, batch_size=25)
+    resumed = rotate(engine, "accounts", column, batch_size=25, **index_args(column))
     assert (resumed.rotated, resumed.remaining) == (24, 0)
 
 
@@ -486,7 +503,7 @@ def test_rotate_refuses_a_batch_size_or_pass_count_below_1(
         (
             "other",
             "(SELECT ssn_bidx FROM accounts a WHERE a.id = accounts.id % 130 + 1)",
-            f"accounts.ssn, row id 1: {OTHER_HOLDS}",
+            f"accounts.ssn, row id 1: {ANOTHER_ROWS}",
         ),
     ],
 )
@@ -504,12 +521,13 @@ def test_a_blind_index_column_that_does_not_hold_the_index_is_refused_before_any
         conn.execute("ALTER TABLE accounts ADD COLUMN label text, ADD COLUMN other bytea")
         if fill:
             conn.execute(f"UPDATE accounts SET {index} = {fill}")
-    err = refused(
-        pg_database, capsys, "accounts", "ssn", "--blind-index", index, "--batch-size", "10"
-    )
+    args = ["--blind-index", index, "--type", "EncryptedText", "--batch-size", "10"]
+    err = refused(pg_database, capsys, "accounts", "ssn", *args)
     assert err.startswith(f"hardening rotate: {expected}")
-    if index != "no_such":
+    if expected.endswith(OTHER_HOLDS):
         assert "mapped_blind_index('ssn')" in err  # the fix
+    elif expected.endswith(ANOTHER_ROWS):
+        assert "set that index to NULL (rotate --blind-index other computes it)" in err
 
 
 def test_a_wrong_blind_index_past_the_sample_stops_its_batch_before_it_is_written(
@@ -523,18 +541,21 @@ def test_a_wrong_blind_index_past_the_sample_stops_its_batch_before_it_is_writte
         )
     before = snapshot(pg_database)
     with pytest.raises(RotationStopped) as caught:
-        rotate(engine, "accounts", "ssn", blind_index_column="ssn_bidx", batch_size=25)
+        rotate(engine, "accounts", "ssn", batch_size=25, **index_args("ssn"))
     message = str(caught.value)
     assert message.startswith(
-        "accounts.ssn, row id 140: the column 'ssn_bidx' named as its blind index holds a value "
-        "that is not the blind index of ssn under any key of the keyring"
+        "accounts.ssn, row id 140: its blind index in 'ssn_bidx' is an index of ssn but not of "
+        "this row's value"
     )
     assert "this run's earlier batches moved 125 values to key 'k2' and committed them" in message
     assert_no_data(message, b"ssn-140", b"ssn-139")
     after = snapshot(pg_database)
     assert after[125:] == before[125:]  # the batch of the row (126..150) was not written
-    env_keys(os.environ["HARDENING_KEYS"].split(",")[0])  # k2 alone: rows 1..125 are done
     with engine.connect() as conn:
         found = conn.execute(select(table.c.id).where(table.c.ssn.blind_eq("ssn-125"))).all()
         assert found == [(125,)]
+    env_keys(os.environ["HARDENING_KEYS"].split(",")[0])  # k2 alone: rows 1..125 are done
+    with engine.connect() as conn:
         assert conn.execute(select(table.c.ssn).where(table.c.id == 1)).scalar() == "ssn-1"
+        with pytest.raises(BlindIndexError, match="made by key 'k1'"):  # rows 126..150 are not
+            conn.execute(select(table.c.id).where(table.c.ssn.blind_eq("ssn-125")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from hardening import keys
 from hardening.keys import Keyring
 from hardening.settings import libpq_dsn
+from hardening.testing.plugin import PgDatabase
 from hardening.types import DecryptionError, EncryptedText, InlineKeyError, PGPText
 from tests.crypto.models import Base, Person, chain_text, ring
 
@@ -129,3 +130,38 @@ def test_encrypted_values_are_never_rendered_as_sql_literals(k1: Keyring) -> Non
         assert "123-45-6789" not in chain_text(caught.value)
     with pytest.raises(InlineKeyError, match=r"EncryptedText values of people\.ssn cannot be"):
         insert(Person).values(ssn="x").compile(compile_kwargs={"literal_binds": True})
+
+
+def test_sqlalchemys_row_log_shows_the_kits_columns_redacted(
+    engine: Engine, pg_database: PgDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    """echo="debug" logs every fetched row after the result processors ran: the kit's columns
+    (both families, ORM and Core, a RETURNING) show as '[REDACTED]', the others as they are."""
+    Base.metadata.create_all(engine)
+    debug = create_engine(pg_database.url, echo="debug")
+    try:
+        with caplog.at_level(logging.DEBUG, logger="sqlalchemy.engine"):
+            with Session(debug) as session:
+                session.add(Person(id=41, ssn="SSN-PLAINTEXT-1", note="NOTE-PLAINTEXT-2"))
+                session.commit()
+                person = session.scalars(select(Person)).one()
+                assert (person.ssn, person.note) == ("SSN-PLAINTEXT-1", "NOTE-PLAINTEXT-2")
+            table = cast(Table, Person.__table__)
+            with debug.begin() as conn:
+                row = conn.execute(select(table.c.id, table.c.ssn, table.c.note)).one()
+                assert row == (41, "SSN-PLAINTEXT-1", "NOTE-PLAINTEXT-2")
+                returned = conn.execute(
+                    insert(table).values(id=42, ssn="SSN-PLAINTEXT-3").returning(table.c.ssn)
+                )
+                assert returned.scalar_one() == "SSN-PLAINTEXT-3"
+            debug.echo = "debug"  # SQLAlchemy makes the engine a new logger: still redacted
+            with debug.connect() as conn:
+                assert conn.execute(select(table.c.ssn).where(table.c.id == 41)).scalar()
+    finally:
+        debug.dispose()
+    rows = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Row ")]
+    assert "Row (41, '[REDACTED]', '[REDACTED]')" in rows
+    assert "Row ('[REDACTED]',)" in rows
+    assert len(rows) >= 4
+    for secret in ("SSN-PLAINTEXT-1", "NOTE-PLAINTEXT-2", "SSN-PLAINTEXT-3"):
+        assert secret not in caplog.text

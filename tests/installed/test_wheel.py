@@ -3,8 +3,8 @@ ships), installed into a fresh venv outside the checkout, runs its commands from
 directory against a real server, and a user's test file runs on the installed plugin, in an
 image the installed kit builds itself.
 
-The installed-kit test is one list of steps, each a command a user would type: commands the
-kit gains (``hardening upgrade``, ``current``, ``downgrade``) are added as further steps."""
+The installed-kit test is one list of steps, each a command a user would type (README.md's
+first section)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from hardening import steps
 from hardening.testing.image import docker_client, image_name
 from hardening.testing.plugin import PgDatabase
 from tests.installed.conftest import Kit
 from tests.roles import unique_roles
 
 HERE = Path(__file__).resolve().parent
-# The kit's documented Python entry point, for the steps the command line does not cover yet.
-MIGRATE = "import sys, hardening.migrate as m; m.{}(sys.argv[1])"
 
 
 def test_the_installed_kit_works_from_an_empty_directory(kit: Kit, pg_database: PgDatabase) -> None:
@@ -36,9 +35,10 @@ def test_the_installed_kit_works_from_an_empty_directory(kit: Kit, pg_database: 
     assert re.fullmatch(r"k1:[A-Za-z0-9+/]{43}=\n", keygen)
     assert "audit_log" in kit.ok("hardening", "settings").stdout
 
-    kit.ok("python", "-c", MIGRATE.format("upgrade"), url, **roles)
+    kit.ok("hardening", "upgrade", "--url", url, **roles)
     kit.ok("hardening", "verify", "--scope", "kit", "--url", url, **roles)
-    kit.ok("python", "-c", MIGRATE.format("downgrade"), url, **roles)
+    assert kit.ok("hardening", "current", "--url", url).stdout == f"{steps.STEPS[-1].id} (head)\n"
+    kit.ok("hardening", "downgrade", "base", "--url", url, **roles)
 
     assert list(kit.cwd.iterdir()) == [], "the kit wrote into the directory it ran in"
 

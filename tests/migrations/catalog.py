@@ -5,8 +5,9 @@ PostgreSQL 16 INHERIT and SET, options), role settings, parameter ACLs,
 ALTER SYSTEM settings. Per database: extensions, schemas, relations, functions (owner,
 SECURITY DEFINER, ACL), database settings, and the effective ACLs of the database, schemas,
 relations and default privileges. ACLs are compared as sets of (grantor, grantee, privilege,
-grantable) with NULL read as the built-in default, because PostgreSQL cannot store a NULL ACL
-again once it was made explicit. Alembic's own ``hardening_version`` table is left out.
+grantable) with NULL read as the built-in default (a sequence's is not a table's), because
+PostgreSQL cannot store a NULL ACL again once it was made explicit. Alembic's own
+``hardening_version`` table is left out.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ QUERIES: dict[str, str] = {
                coalesce(pg_get_userbyid(nullif(a.grantee, 0)), 'PUBLIC'), a.privilege_type,
                a.is_grantable
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
-             aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+             aclexplode(coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's'::"char"
+                                                     ELSE 'r' END, c.relowner))) a
         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
           AND c.relname NOT IN ('hardening_version', 'hardening_version_pkc')
         ORDER BY 1, 2, 3, 4, 5""",

@@ -14,6 +14,7 @@ from alembic.config import CommandLine
 from psycopg import sql
 
 from hardening import steps
+from hardening.errors import HardeningError
 from hardening.testing.plugin import PgDatabase
 from tests.migrations.catalog import diff, snapshot
 from tests.roles import execute
@@ -28,6 +29,24 @@ def alembic_cli(*args: str, dsn: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "alembic", "-x", f"url={dsn}", *args],
         cwd=ROOT,
         env={**env, "DATABASE_URL": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def project_alembic(
+    *args: str, cwd: Path, dsn: str, roles: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``alembic ARGS`` in an application's project (``cwd``), whose own env.py owns ``-x``:
+    the kit's settings ``roles`` come as ``HARDENING_<NAME>`` variables there."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARDENING_")}
+    env.update({f"HARDENING_{k.upper()}": v for k, v in roles.items()})
+    env["DATABASE_URL"] = dsn
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", *args],
+        cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         check=False,
@@ -71,8 +90,43 @@ def give_database(database: PgDatabase, owner: str) -> None:
     )
 
 
-def exit_message(exc: pytest.ExceptionInfo[SystemExit]) -> str:
-    return str(exc.value.code)
+# What a superuser (or a managed service's admin) prepares so that a database owner with
+# CREATEROLE, not a superuser, can apply every step up to head: see docs/migrations.md.
+SETTABLE = (
+    "pgaudit.log",
+    "pgaudit.log_catalog",
+    "pgaudit.log_parameter",
+    "pgaudit.log_relation",
+    "pgaudit.log_statement_once",
+    "pgaudit.log_level",
+    "pgaudit.log_client",
+    "pgaudit.role",
+    "log_parameter_max_length",  # (log_parameter_max_length_on_error is for any user to SET)
+)
+
+
+def prepare_owner(database: PgDatabase, owner: str, *, leave_out: str = "") -> None:
+    """As a superuser: give ``owner`` the database and what it needs beyond CREATEROLE (less
+    ``leave_out``: "extension", a parameter name, or "admin option")."""
+    give_database(database, owner)
+    role = sql.Identifier(owner)
+    statements: list[str | sql.Composed] = []
+    if leave_out != "extension":
+        statements.append("CREATE EXTENSION pgaudit")
+    settable = [sql.SQL(name) for name in SETTABLE if name != leave_out]
+    statements.append(
+        sql.SQL("GRANT SET ON PARAMETER {} TO {}").format(sql.SQL(", ").join(settable), role)
+    )
+    admin = sql.SQL("" if leave_out == "admin option" else " WITH ADMIN OPTION")
+    statements.append(sql.SQL("GRANT pg_read_all_settings TO {}{}").format(role, admin))
+    execute(database.dsn, *statements)
+
+
+def exit_message(exc: pytest.ExceptionInfo[HardeningError]) -> str:
+    """The one line a refused run of ``hardening.migrate`` raised (the message and its fix)."""
+    message = str(exc.value)
+    assert "\n" not in message, message
+    return message
 
 
 def printed_commands(text: str) -> list[list[str]]:

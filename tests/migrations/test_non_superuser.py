@@ -10,6 +10,7 @@ import pytest
 from psycopg import sql
 
 from hardening import migrate
+from hardening.errors import HardeningError
 from hardening.settings import libpq_dsn
 from hardening.testing import LogCursor
 from hardening.testing.plugin import PgDatabase
@@ -19,6 +20,7 @@ from tests.migrations.helpers import (
     db_settings,
     exit_message,
     give_database,
+    prepare_owner,
     version_num,
 )
 from tests.roles import execute, unique_roles
@@ -32,7 +34,7 @@ def test_a_non_superuser_owner_with_createrole_applies_up_to_least_privilege(
     as_owner = pg_database.url.set(username=owner, password=owner)
     roles = unique_roles()
     before = snapshot(pg_database.dsn)
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(HardeningError) as exc:
         migrate.upgrade(as_owner, "head", **roles)
     message = exit_message(exc)
     assert (
@@ -47,38 +49,6 @@ def test_a_non_superuser_owner_with_createrole_applies_up_to_least_privilege(
     assert db_settings(pg_database.dsn)["password_encryption"] == "scram-sha-256"
     migrate.downgrade(as_owner, "base", **roles)
     assert diff(before, snapshot(pg_database.dsn)) == {}
-
-
-# What a superuser (or a managed service's admin) prepares so that a database owner with
-# CREATEROLE, not a superuser, can apply every step up to head: see docs/migrations.md.
-SETTABLE = (
-    "pgaudit.log",
-    "pgaudit.log_catalog",
-    "pgaudit.log_parameter",
-    "pgaudit.log_relation",
-    "pgaudit.log_statement_once",
-    "pgaudit.log_level",
-    "pgaudit.log_client",
-    "pgaudit.role",
-    "log_parameter_max_length",  # (log_parameter_max_length_on_error is for any user to SET)
-)
-
-
-def prepare_owner(database: PgDatabase, owner: str, *, leave_out: str = "") -> None:
-    """As a superuser: give ``owner`` the database and what it needs beyond CREATEROLE (less
-    ``leave_out``: "extension", a parameter name, or "admin option")."""
-    give_database(database, owner)
-    role = sql.Identifier(owner)
-    statements: list[str | sql.Composed] = []
-    if leave_out != "extension":
-        statements.append("CREATE EXTENSION pgaudit")
-    settable = [sql.SQL(name) for name in SETTABLE if name != leave_out]
-    statements.append(
-        sql.SQL("GRANT SET ON PARAMETER {} TO {}").format(sql.SQL(", ").join(settable), role)
-    )
-    admin = sql.SQL("" if leave_out == "admin option" else " WITH ADMIN OPTION")
-    statements.append(sql.SQL("GRANT pg_read_all_settings TO {}{}").format(role, admin))
-    execute(database.dsn, *statements)
 
 
 def test_a_prepared_non_superuser_owner_reaches_head_audits_writes_and_downgrades_exactly(
@@ -153,7 +123,7 @@ def test_each_missing_piece_of_a_non_superusers_preparation_is_named_before_anyt
     execute(table_owner, "CREATE TABLE public.users (id int)")
     before = snapshot(pg_database.dsn)
     roles = unique_roles()
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(HardeningError) as exc:
         migrate.upgrade(as_owner, "head", audit_tables="public.users:SELECT", **roles)
     message = exit_message(exc)
     assert expected.format(owner=owner, auditor=roles["audit_role"]) in message
@@ -193,7 +163,7 @@ def test_an_owner_without_createrole_is_stopped_before_anything_changes(
         execute(pg_database.dsn, sql.SQL("CREATE ROLE {} NOLOGIN").format(admin))
     try:
         before = snapshot(pg_database.dsn)
-        with pytest.raises(SystemExit) as exc:
+        with pytest.raises(HardeningError) as exc:
             migrate.upgrade(
                 pg_database.url.set(username=owner, password=owner),
                 "h004_least_privilege",
@@ -205,3 +175,25 @@ def test_an_owner_without_createrole_is_stopped_before_anything_changes(
         assert diff(before, snapshot(pg_database.dsn)) == {}
     finally:
         execute(pg_database.dsn, sql.SQL("DROP ROLE IF EXISTS {}").format(admin))
+
+
+def test_default_privileges_for_a_role_the_owner_does_not_belong_to_are_refused_with_the_fix(
+    pg_database: PgDatabase, login_role: Callable[..., str]
+) -> None:
+    owner, tables = login_role("CREATEROLE"), login_role()
+    give_database(pg_database, owner)
+    as_owner = pg_database.url.set(username=owner, password=owner)
+    roles = {**unique_roles(), "table_owner_role": tables}
+    before = snapshot(pg_database.dsn)
+    with pytest.raises(HardeningError) as exc:
+        migrate.upgrade(as_owner, "h004_least_privilege", **roles)
+    message = exit_message(exc)
+    assert message.startswith(
+        f"pg-hardening: step h004_least_privilege sets default privileges for role {tables} and "
+        f"role {owner} is not a member of it; hint: GRANT {tables} TO {owner}, or set "
+        "table_owner_role to a role you belong to"
+    ), message
+    assert diff(before, snapshot(pg_database.dsn)) == {}
+    execute(pg_database.dsn, message.split("; hint: ", 1)[1].split(", or set ")[0])
+    migrate.upgrade(as_owner, "h004_least_privilege", **roles)  # the hint was enough
+    migrate.downgrade(as_owner, "base", **roles)

@@ -16,6 +16,7 @@ from alembic.config import Config
 
 import hardening
 from hardening import migrate, ops, steps
+from hardening.errors import HardeningError
 from hardening.testing.plugin import PgDatabase
 from tests.migrations.catalog import diff, snapshot
 from tests.roles import execute, unique_roles
@@ -158,13 +159,13 @@ def test_a_function_changed_outside_the_revisions_is_not_replaced(
     execute(pg_database.dsn, original.replace("BEGIN\n", "BEGIN\n    -- hot fix\n", 1))
     changed = definition(pg_database.dsn)
 
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(HardeningError) as exc:
         command.upgrade(config_with(pg_database, REVISIONS, **roles), REPLACING)
-    message = str(exc.value.code)
+    message = str(exc.value)
     assert message.startswith(
-        f"alembic: pg-hardening: step {REPLACING} replaces function {FUNCTION}, and this "
+        f"pg-hardening: step {REPLACING} replaces function {FUNCTION}, and this "
         "database holds another body than h001_state/grant_privilege.sql defines: it was "
-        "changed outside the revisions\nput back the body of h001_state/grant_privilege.sql"
+        "changed outside the revisions; hint: put back the body of h001_state/grant_privilege.sql"
     ), message
     assert definition(pg_database.dsn) == changed
     with psycopg.connect(pg_database.dsn) as conn:

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from hardening import migrate
+from hardening.errors import HardeningError
 from hardening.settings import libpq_dsn
 from hardening.testing.plugin import PgDatabase
 from tests.migrations.catalog import diff, snapshot
@@ -114,7 +115,7 @@ def test_an_invalid_pgcrypto_function_cost_is_named_before_anything_changes(
     pg_database: PgDatabase, value: str
 ) -> None:
     before = snapshot(pg_database.dsn)
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(HardeningError) as exc:
         migrate.upgrade(pg_database.url, "head", pgcrypto_function_cost=value, **unique_roles())
     assert f"setting pgcrypto_function_cost is {value!r}" in exit_message(exc)
     assert diff(before, snapshot(pg_database.dsn)) == {}

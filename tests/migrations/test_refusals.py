@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from hardening import migrate
+from hardening.errors import HardeningError
 from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
@@ -68,7 +69,7 @@ def test_a_role_that_may_only_connect_is_told_which_privilege_the_version_table_
 
 def test_an_invalid_setting_is_named_before_anything_changes(pg_database: PgDatabase) -> None:
     before = snapshot(pg_database.dsn)
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(HardeningError) as exc:
         migrate.upgrade(pg_database.url, "head", audit_log="ddl, everything", **unique_roles())
     assert "setting audit_log" in exit_message(exc)
     assert diff(before, snapshot(pg_database.dsn)) == {}

@@ -10,6 +10,7 @@ import pytest
 from psycopg import sql
 
 from hardening import migrate
+from hardening.errors import HardeningError
 from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.plugin import PgDatabase
@@ -76,20 +77,28 @@ def test_kit_roles_shared_by_two_databases_are_dropped_by_the_last_downgrade(
         execute(pg_server.dsn, sql.SQL("DROP ROLE {}").format(sql.Identifier(mine)))
 
 
-def test_a_kit_role_that_can_log_in_is_refused(
+def test_a_kit_role_that_can_log_in_is_refused_and_its_hint_works(
     pg_database: PgDatabase, login_role: Callable[..., str]
 ) -> None:
     user = login_role()
+    roles = {**unique_roles(), "audit_role": user}
     before = snapshot(pg_database.dsn)
-    with pytest.raises(SystemExit) as exc:
-        migrate.upgrade(pg_database.url, "head", **{**unique_roles(), "audit_role": user})
-    assert f"role {user} exists and can log in" in exit_message(exc)
-    assert "NOLOGIN" in exit_message(exc)
+    with pytest.raises(HardeningError) as exc:
+        migrate.upgrade(pg_database.url, "head", **roles)
+    assert exit_message(exc).startswith(
+        f"pg-hardening: role {user} exists and can log in; the kit's roles must be NOLOGIN; "
+        f"hint: ALTER ROLE {user} NOLOGIN, or choose another name with the setting audit_role"
+    )
     assert diff(before, snapshot(pg_database.dsn)) == {}
+    execute(pg_database.dsn, sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(user)))
+    nologin = snapshot(pg_database.dsn)
+    migrate.upgrade(pg_database.url, "head", **roles)  # adopted now, and kept on downgrade
+    migrate.downgrade(pg_database.url, "base", **roles)
+    assert diff(nologin, snapshot(pg_database.dsn)) == {}
 
 
 @pytest.mark.parametrize("how", ["NOINHERIT role", "grant WITH INHERIT FALSE"])
-def test_an_adopted_reader_that_would_not_inherit_its_privileges_is_refused(
+def test_an_adopted_reader_that_would_not_inherit_its_privileges_is_refused_with_the_fix(
     pg_database: PgDatabase, pg_server: PgServer, how: str
 ) -> None:
     # The kit grants pg_read_all_settings to the audit reader for its privileges. A reader that
@@ -110,14 +119,22 @@ def test_an_adopted_reader_that_would_not_inherit_its_privileges_is_refused(
     execute(pg_database.dsn, *setup)
     try:
         before = snapshot(pg_database.dsn)
-        with pytest.raises(SystemExit) as exc:
+        with pytest.raises(HardeningError) as exc:
             migrate.upgrade(pg_database.url, "head", **roles)
         message = exit_message(exc)
         assert (
             f"step h006_audit_roles needs role {reader} to inherit the privileges of "
             "pg_read_all_settings, and it does not"
         ) in message
-        assert "ALTER ROLE" in message
         assert diff(before, snapshot(pg_database.dsn)) == {}
+        hint = message.split("; hint: ", 1)[1].split("; or choose another role name")[0]
+        assert hint == (
+            f"ALTER ROLE {reader} INHERIT; on PostgreSQL 16+ also GRANT pg_read_all_settings "
+            f"TO {reader} WITH INHERIT TRUE"
+        )
+        fix = hint.replace("; on PostgreSQL 16+ also ", "; ").split("; ")
+        execute(pg_database.dsn, *(fix if pg_database.server.version >= 16 else fix[:1]))
+        migrate.upgrade(pg_database.url, "head", **roles)  # the hint was enough
+        migrate.downgrade(pg_database.url, "base", **roles)
     finally:
         execute(pg_database.dsn, sql.SQL("DROP ROLE {}").format(sql.Identifier(reader)))

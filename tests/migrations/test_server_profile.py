@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from hardening import migrate, sqlfiles
+from hardening.errors import HardeningError
 from hardening.settings import libpq_dsn
 from hardening.steps import server_profile
 from hardening.testing import PgServer
@@ -222,7 +223,7 @@ def test_an_alter_system_failing_midway_leaves_nothing_of_the_profile(
         copy = "COPY (SELECT 1) TO PROGRAM {}"
         execute(dsn, sql.SQL(copy).format(sql.Literal(f"cat >/dev/null; mkdir '{blocker}'")))
         try:
-            with pytest.raises(SystemExit) as exc:
+            with pytest.raises(HardeningError) as exc:
                 migrate.upgrade(url, "head", server_profile="on")
         finally:
             execute(dsn, sql.SQL(copy).format(sql.Literal(f"cat >/dev/null; rmdir '{blocker}'")))
@@ -315,7 +316,7 @@ def test_server_profile_is_refused_without_superuser(
     before = snapshot(pg_database.dsn)
     as_owner = pg_database.url.set(username=owner, password=owner)
     migrate.upgrade(as_owner, "h004_least_privilege", **unique_roles())
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(HardeningError) as exc:
         migrate.upgrade(as_owner, "head", server_profile="on")
     assert "needs SUPERUSER" in exit_message(exc)
     migrate.downgrade(as_owner, "base")
@@ -335,7 +336,7 @@ def test_server_profile_is_refused_where_allow_alter_system_is_off(
     with server.database() as url:
         dsn = libpq_dsn(url)
         before = snapshot(dsn)
-        with pytest.raises(SystemExit) as exc:
+        with pytest.raises(HardeningError) as exc:
             migrate.upgrade(url, "head", server_profile="on", **unique_roles())
         message = exit_message(exc)
         assert "step h008_server_profile uses ALTER SYSTEM" in message

@@ -1,6 +1,0 @@
--- CIS 3.1.18: no plan trees in the log.
--- One row: ok (boolean), observed (text).
-SELECT setting = 'off' AS ok,
-       format('debug_print_plan = %s (source: %s)', setting, source) AS observed
-FROM pg_settings
-WHERE name = 'debug_print_plan';

@@ -189,9 +189,14 @@ def test_rotate_moves_values_of_the_first_formats_to_the_current_ones(
     # the index of a value moved from the first formats is the index of that value written now
     fresh = EncryptedText(context="legacy.ssn", padding=64)
     assert moved == {i: fresh.blind_hash(f"ssn-{i}") for i in range(1, 21)}
-    index = {"column_type": EncryptedText, "blind_index_column": "ssn_bidx"}
-    for column in ("ssn", "born", "vip", "note"):
-        assert rotate(engine, "legacy", column, **(index if column == "ssn" else {})).rotated == 0
+    assert (
+        rotate(
+            engine, "legacy", "ssn", blind_index_column="ssn_bidx", column_type=EncryptedText
+        ).rotated
+        == 0
+    )
+    for column in ("born", "vip", "note"):
+        assert rotate(engine, "legacy", column).rotated == 0
     # the new pgcrypto password is not the first format's
     old = base64.b64encode(k1.active.derive("pgcrypto/v1/legacy.note")).decode()
     with (

@@ -228,8 +228,10 @@ def test_rotate_moves_values_to_the_row_bound_form_and_older_forms_can_then_be_r
     )
     assert (report.rotated, report.remaining) == (30, 0)
     assert stored(pg_database, "SELECT DISTINCT get_byte(ssn, 0) FROM people") == [(AEAD_ROW,)]
-    index = {"blind_index_column": "ssn_bidx"}
-    assert rotate(engine, "people", "ssn", column_type=bound.c.ssn.type, **index).rotated == 0
+    again = rotate(
+        engine, "people", "ssn", blind_index_column="ssn_bidx", column_type=bound.c.ssn.type
+    )
+    assert again.rotated == 0
     # a rotation without the type keeps each value's binding: nothing moves back (without the
     # index too, which it would refuse to leave behind)
     raw_sql(pg_database, "UPDATE people SET ssn_bidx = NULL")

@@ -16,8 +16,10 @@ from hardening.blind_index import blind_index_column
 from hardening.keys import Keyring
 from hardening.rotation import rotate
 from hardening.types import (
+    EncryptedDate,
     EncryptedDateTime,
     EncryptedFloat,
+    EncryptedInteger,
     EncryptedJSON,
     EncryptedNumeric,
     EncryptedText,
@@ -123,3 +125,28 @@ def test_rotation_with_the_columns_type_keeps_the_canonical_form(
     assert (report.rotated, report.remaining) == (1, 0)
     keys.configure_keys(k2)  # k1 removed: the index was moved
     assert found(engine, table, Decimal("2.5")) == [1]
+
+
+# (type, a value): the forms a value can be stored in, which the index must not see
+STORED_FORMS = {
+    "text": (EncryptedText, "ann@example.org", {"padding": 64}),
+    "JSON": (EncryptedJSON, {"b": 2, "a": 1}, {"padding": "padme"}),
+    "Decimal": (EncryptedNumeric, Decimal("1.10"), {"padding": 32}),
+    "integer (fixed width)": (EncryptedInteger, 12345, {"bind_row": True}),
+    "date (fixed width)": (EncryptedDate, dt.date(2024, 5, 1), {"bind_row": True}),
+}
+
+
+@pytest.mark.parametrize(("type_", "value", "options"), STORED_FORMS.values(), ids=STORED_FORMS)
+def test_the_index_hashes_the_value_not_its_stored_form(
+    type_: Any, value: Any, options: dict[str, Any]
+) -> None:
+    """Padding, the fixed-width forms and row binding change what is encrypted, never the
+    index: a column's values index alike in every value format, under the same key."""
+    both = ring("k2", "k1")
+    plain = type_(context="things.v", keys=both)
+    formed = type_(context="things.v", keys=both, **options)
+    assert formed.blind_hash(value) == plain.blind_hash(value)
+    assert formed.blind_hashes(value) == plain.blind_hashes(value)
+    canonical = plain.index_bytes(value)
+    assert plain.blind_hash(value) == plain.cipher.index_keys().entry(canonical)

@@ -222,6 +222,18 @@ STEPS: tuple[Step, ...] = chain(
         ),
         body="server_profile",
     ),
+    Step(
+        "h009_auto_explain",
+        "pg-hardening: auto_explain prints no bind values and no verbose output for the "
+        "database (log_verbose = off; 16+: log_parameter_max_length = 0).",
+        changes="`auto_explain.log_verbose = off` and, on PostgreSQL 16+, "
+        "`auto_explain.log_parameter_max_length = 0` for the database (placeholders until "
+        "auto_explain is loaded): plans that auto_explain logs show neither the pgcrypto "
+        "passwords and plaintexts folded into their `Output:` lines nor the bind values",
+        needs="database owner with SET on those parameters (a superuser, or `GRANT SET ON "
+        "PARAMETER`)",
+        body="auto_explain",
+    ),
 )
 
 _BY_ID = {step.id: step for step in STEPS}

@@ -4,6 +4,12 @@
 
 BEGIN;
 
+-- Running downgrade h009_auto_explain -> h008_server_profile
+
+SELECT hardening.undo('h009_auto_explain') AS undo_1;
+
+UPDATE hardening_version SET version_num='h008_server_profile' WHERE hardening_version.version_num = 'h009_auto_explain';
+
 -- Running downgrade h008_server_profile -> h007_log_hygiene
 
 SELECT hardening.undo('h008_server_profile') AS undo_1;

@@ -70,7 +70,8 @@ define("readwrite_role", "hardening_readwrite", "NOLOGIN group role: DML on app 
 define(
     "server_profile",
     "off",
-    "'on' applies logging and TLS settings with ALTER SYSTEM (superuser, self-managed)",
+    "'on' applies the server profile: logging, authentication and TLS settings with ALTER "
+    "SYSTEM (superuser, self-managed; `hardening profile` prints them for managed services)",
 )
 
 
@@ -128,6 +129,17 @@ define(
 )
 define("server_log_statement", "ddl", "server profile: log_statement")
 define("server_ssl_min_protocol_version", "TLSv1.3", "server profile: ssl_min_protocol_version")
+define(
+    "server_ssl_cert_file",
+    "",
+    "server profile: ssl_cert_file, a path on the server (empty: keep the server's own); ssl is "
+    "turned on only once the server can read it and it matches the key",
+)
+define(
+    "server_ssl_key_file",
+    "",
+    "server profile: ssl_key_file, a path on the server (empty: keep the server's own)",
+)
 # Encryption keys (read by hardening.keys).
 define(
     "keys",

@@ -234,6 +234,26 @@ STEPS: tuple[Step, ...] = chain(
         "PARAMETER`)",
         body="auto_explain",
     ),
+    Step(
+        "h010_server_settings",
+        "pg-hardening: the rest of the server profile (off unless server_profile=on): every "
+        "CIS server setting configuration can fix, TLS on, with ALTER SYSTEM + reload; "
+        "downgrade restores the prior values.",
+        changes="only with `server_profile=on`: `ALTER SYSTEM SET` `logging_collector`, "
+        "`log_file_mode`, `log_truncate_on_rotation`, `log_rotation_age`, `log_rotation_size`, "
+        "`syslog_sequence_numbers`, `syslog_split_messages`, `log_min_messages`, "
+        "`debug_print_*`, `debug_pretty_print`, `log_error_verbosity`, `log_hostname`, "
+        "`log_timezone`, `authentication_timeout`, `auth_delay.milliseconds`, "
+        "`shared_preload_libraries` (the server's plus pgaudit and auth_delay, each loaded "
+        "first), `log_replication_commands`, `unix_socket_permissions`, `ssl_ciphers`, "
+        "`ssl_prefer_server_ciphers`, and `ssl = on` (with `ssl_cert_file` / `ssl_key_file` "
+        "when given) once the server reads a current certificate and its matching key; then "
+        "`pg_reload_conf()`, a TLS connection to confirm, and one line naming the settings "
+        "that wait for a restart",
+        needs="superuser on a self-managed server; the h008 profile set",
+        reads=("server_profile", "server_ssl_cert_file", "server_ssl_key_file"),
+        body="server_settings",
+    ),
 )
 
 _BY_ID = {step.id: step for step in STEPS}

@@ -144,21 +144,29 @@ def start(
         container.stop()
         raise ServerStartError(f"could not start {image_name}: {exc}{hint}") from exc
 
-    url = URL.create(
-        "postgresql+psycopg",
-        username=USER,
-        password=PASSWORD,
-        host="127.0.0.1",
-        port=int(container.get_exposed_port(5432)),
-        database="postgres",
-    )
+    def url() -> URL:
+        return URL.create(
+            "postgresql+psycopg",
+            username=USER,
+            password=PASSWORD,
+            host="127.0.0.1",
+            port=int(container.get_exposed_port(5432)),
+            database="postgres",
+        )
+
+    def restart() -> URL:
+        container.get_wrapped_container().restart(timeout=30)
+        container._connect()  # waits for the server, or fails with its log
+        return url()
+
     return PgServer(
         backend="docker",
-        url=url,
+        url=url(),
         read_log=lambda: _log(container),
         stop=container.stop,
         stop_hint=f"docker rm -f {container.get_wrapped_container().short_id}",
         run=lambda argv: _exec(container, argv),
+        _restart=restart,
     )
 
 

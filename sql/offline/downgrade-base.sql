@@ -4,6 +4,12 @@
 
 BEGIN;
 
+-- Running downgrade h010_server_settings -> h009_auto_explain
+
+SELECT hardening.undo('h010_server_settings') AS undo_1;
+
+UPDATE hardening_version SET version_num='h009_auto_explain' WHERE hardening_version.version_num = 'h010_server_settings';
+
 -- Running downgrade h009_auto_explain -> h008_server_profile
 
 SELECT hardening.undo('h009_auto_explain') AS undo_1;

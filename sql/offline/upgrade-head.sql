@@ -1043,5 +1043,9 @@ $auto_explain$;
 
 UPDATE hardening_version SET version_num='h009_auto_explain' WHERE hardening_version.version_num = 'h008_server_profile';
 
+-- Running upgrade h009_auto_explain -> h010_server_settings
+
+UPDATE hardening_version SET version_num='h010_server_settings' WHERE hardening_version.version_num = 'h009_auto_explain';
+
 COMMIT;
 

@@ -1,0 +1,171 @@
+"""The server settings the kit wants, as data: what steps ``h008_server_profile`` and
+``h010_server_settings`` set with ALTER SYSTEM on a self-managed server (``server_profile=on``),
+and what ``hardening profile`` prints for every platform. Importing it loads no Alembic.
+
+Each entry names the CIS PostgreSQL 17 Benchmark recommendation it answers. Values come from
+the kit's settings where one exists (``server_log_statement``, ...), else they are fixed.
+
+Example::
+
+    from hardening.profile.wanted import values
+    values(lambda name: settings.get(name))["logging_collector"]   # 'on'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# TLS 1.2 suites that are forward secret and AEAD only (TLS 1.3's own suites are always
+# strong; ssl_ciphers does not govern them before PostgreSQL 18).
+STRONG_CIPHERS = (
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+)
+# Libraries shared_preload_libraries must hold: pgaudit (the kit's audit), auth_delay (a pause
+# after each failed login, CIS 5.7). The profile adds the missing ones to the server's list.
+PRELOAD = ("pgaudit", "auth_delay")
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One server setting of the profile.
+
+    Args:
+        name: the PostgreSQL parameter.
+        value: its value; the default of ``setting`` when it has one.
+        step: the name of the step that sets it (``server_profile`` or ``server_settings``).
+        cis: the CIS PostgreSQL 17 recommendation(s) it answers ("" for none).
+        setting: the kit setting its value comes from ("" when fixed).
+        tls: part of TLS, set only where the server can load its certificate and key.
+        verbatim: the setting's value is taken as given (spaces count), not stripped.
+
+    Example::
+
+        Wanted("log_timezone", "UTC", "server_settings", "3.1.26")
+    """
+
+    name: str
+    value: str
+    step: str
+    cis: str = ""
+    setting: str = ""
+    tls: bool = False
+    verbatim: bool = False
+
+    def value_from(self, get: Callable[[str], str]) -> str:
+        """The value: the kit setting's (read with ``get``), else the fixed one.
+
+        Args:
+            get: returns a kit setting's value by name.
+
+        Example::
+
+            wanted.value_from(lambda name: settings.get(name, x_args))
+        """
+        if not self.setting:
+            return self.value
+        raw = get(self.setting)
+        return raw if self.verbatim else raw.strip()
+
+
+PROFILE: tuple[Wanted, ...] = (
+    # step h008_server_profile (released: this list and its order are its behaviour)
+    Wanted("log_connections", "on", "server_profile", "3.1.20"),
+    Wanted("log_disconnections", "on", "server_profile", "3.1.21"),
+    Wanted(
+        "log_line_prefix",
+        "%m [%p] %q%u@%d app=%a client=%h ",
+        "server_profile",
+        "3.1.24",
+        "server_log_line_prefix",
+        verbatim=True,
+    ),
+    Wanted("log_statement", "ddl", "server_profile", "3.1.25", "server_log_statement"),
+    Wanted("log_lock_waits", "on", "server_profile"),
+    Wanted("log_min_error_statement", "error", "server_profile", "3.1.15"),
+    Wanted("password_encryption", "scram-sha-256", "server_profile"),
+    Wanted(
+        "ssl_min_protocol_version",
+        "TLSv1.3",
+        "server_profile",
+        "6.8, 6.9",
+        "server_ssl_min_protocol_version",
+    ),
+    # step h010_server_settings
+    Wanted("logging_collector", "on", "server_settings", "3.1.3"),
+    Wanted("log_file_mode", "0600", "server_settings", "3.1.6"),
+    Wanted("log_truncate_on_rotation", "on", "server_settings", "3.1.7"),
+    Wanted("log_rotation_age", "1d", "server_settings", "3.1.8"),
+    Wanted("log_rotation_size", "100MB", "server_settings", "3.1.9"),
+    Wanted("syslog_sequence_numbers", "on", "server_settings", "3.1.11"),
+    Wanted("syslog_split_messages", "on", "server_settings", "3.1.12"),
+    Wanted("log_min_messages", "warning", "server_settings", "3.1.14"),
+    Wanted("debug_print_parse", "off", "server_settings", "3.1.16"),
+    Wanted("debug_print_rewritten", "off", "server_settings", "3.1.17"),
+    Wanted("debug_print_plan", "off", "server_settings", "3.1.18"),
+    Wanted("debug_pretty_print", "on", "server_settings", "3.1.19"),
+    Wanted("log_error_verbosity", "verbose", "server_settings", "3.1.22"),
+    Wanted("log_hostname", "off", "server_settings", "3.1.23"),
+    Wanted("log_timezone", "UTC", "server_settings", "3.1.26"),
+    Wanted("authentication_timeout", "30s", "server_settings", "5.7"),
+    Wanted("auth_delay.milliseconds", "500", "server_settings", "5.7"),
+    Wanted("shared_preload_libraries", ",".join(PRELOAD), "server_settings", "3.2, 5.7"),
+    Wanted("log_replication_commands", "on", "server_settings", "7.2"),
+    Wanted("unix_socket_permissions", "0770", "server_settings", "8.3"),
+    Wanted("ssl", "on", "server_settings", "6.8", tls=True),
+    Wanted("ssl_cert_file", "", "server_settings", "6.8", "server_ssl_cert_file", tls=True),
+    Wanted("ssl_key_file", "", "server_settings", "6.8", "server_ssl_key_file", tls=True),
+    Wanted("ssl_ciphers", STRONG_CIPHERS, "server_settings", "6.10"),
+    Wanted("ssl_prefer_server_ciphers", "on", "server_settings", "6.10"),
+)
+
+
+def of_step(step: str) -> tuple[Wanted, ...]:
+    """The settings step ``step`` (its name) sets, in order.
+
+    Args:
+        step: ``"server_profile"`` or ``"server_settings"``.
+
+    Example::
+
+        [w.name for w in of_step("server_profile")][:2]   # ['log_connections', ...]
+    """
+    return tuple(w for w in PROFILE if w.step == step)
+
+
+def values(get: Callable[[str], str]) -> dict[str, str]:
+    """Parameter -> value for the whole profile, the kit settings read through ``get``; the
+    certificate and key files only where given (empty: the server's own are kept).
+
+    Args:
+        get: returns a kit setting's value by name (``settings.get`` with the ``-x`` values).
+
+    Example::
+
+        values(lambda name: settings.get(name, {"server_log_statement": "mod"}))
+    """
+    out = {}
+    for wanted in PROFILE:
+        value = wanted.value_from(get)
+        if value or not wanted.setting:
+            out[wanted.name] = value
+    return out
+
+
+def needs_restart(name: str) -> bool:
+    """Whether a change of ``name`` takes effect only at a server restart (postmaster context).
+
+    Args:
+        name: a parameter of the profile.
+
+    Example::
+
+        needs_restart("logging_collector")   # True
+    """
+    return name in RESTART
+
+
+# The profile's parameters of context postmaster (pg_settings.context), on 15 and 17.
+RESTART = frozenset({"logging_collector", "shared_preload_libraries", "unix_socket_permissions"})

@@ -156,6 +156,7 @@ ERROR_CASES = {
     "audit": ("audit", "--url", UNREACHABLE, "postgresql.log"),
     "keygen": ("keygen", "--id", "a/b"),
     "passwd": ("passwd", "app", "--password-stdin"),  # no --url, no DATABASE_URL
+    "profile": ("profile", "-x", "bogus=1"),
     "rotate": ("rotate", "--url", UNREACHABLE, "--table", "t", "--column", "c"),
     "settings": ("settings", "unexpected"),
     "testing-image": ("testing-image", "build", "16"),

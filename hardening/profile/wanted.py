@@ -13,8 +13,11 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from hardening.errors import SettingsError
 
 # TLS 1.2 suites that are forward secret and AEAD only (TLS 1.3's own suites are always
 # strong; ssl_ciphers does not govern them before PostgreSQL 18).
@@ -26,6 +29,45 @@ STRONG_CIPHERS = (
 # Libraries shared_preload_libraries must hold: pgaudit (the kit's audit), auth_delay (a pause
 # after each failed login, CIS 5.7). The profile adds the missing ones to the server's list.
 PRELOAD = ("pgaudit", "auth_delay")
+# List parameters: ALTER SYSTEM takes their elements as separate literals; one literal with
+# commas would be one element (shared_preload_libraries = '"pgaudit,auth_delay"', one library
+# of that name, and a server that no longer starts).
+LISTS = frozenset({"shared_preload_libraries"})
+
+# What a log line must say, as `hardening verify` checks it (sql/checks/log_line_prefix.sql):
+# (what, the log_line_prefix escapes that record it).
+LOG_LINE_PREFIX_NEEDS = (
+    ("time", ("%m", "%t", "%n")),
+    ("process or session id", ("%p", "%c")),
+    ("user", ("%u",)),
+    ("database", ("%d",)),
+    ("client address", ("%h", "%r")),
+)
+
+
+def _escapes(prefix: str) -> set[str]:
+    """The escapes PostgreSQL expands in ``prefix`` (``%%`` is a literal percent sign, and
+    ``%-10u`` pads ``%u``)."""
+    return {f"%{m.group(1)}" for m in re.finditer(r"%-?\d*(.)", prefix, re.DOTALL)} - {"%%"}
+
+
+def log_line_prefix_missing(prefix: str) -> list[str]:
+    """What a log line with ``prefix`` would not say; empty if nothing is missing. The rule of
+    the verify control log_line_prefix (a test holds the two equal).
+
+    Args:
+        prefix: a ``log_line_prefix`` value.
+
+    Example::
+
+        log_line_prefix_missing("%m [%p] %d %h ")  # ['user (%u)']
+    """
+    found = _escapes(prefix)
+    return [
+        f"{what} ({' or '.join(escapes)})"
+        for what, escapes in LOG_LINE_PREFIX_NEEDS
+        if not found.intersection(escapes)
+    ]
 
 
 @dataclass(frozen=True)
@@ -169,3 +211,66 @@ def needs_restart(name: str) -> bool:
 
 # The profile's parameters of context postmaster (pg_settings.context), on 15 and 17.
 RESTART = frozenset({"logging_collector", "shared_preload_libraries", "unix_socket_permissions"})
+
+
+def check(values: dict[str, str]) -> dict[str, str]:
+    """``values`` with the kit settings' values judged as the profile steps judge them (the
+    verify controls' rules) and enums in the server's spelling; SettingsError otherwise.
+
+    Args:
+        values: what ``values`` returned.
+
+    Example::
+
+        check(values(get))["ssl_min_protocol_version"]   # 'TLSv1.3'
+    """
+    out = dict(values)
+    missing = log_line_prefix_missing(out["log_line_prefix"])
+    if missing:
+        raise SettingsError(
+            f"setting server_log_line_prefix is {out['log_line_prefix']!r}: a log line would not "
+            f"record {', '.join(missing)} (the verify control log_line_prefix)"
+        )
+    for name, setting, allowed in (
+        ("log_statement", "server_log_statement", ("ddl", "mod", "all")),
+        ("ssl_min_protocol_version", "server_ssl_min_protocol_version", ("TLSv1.2", "TLSv1.3")),
+    ):
+        spelled = {a.lower(): a for a in allowed}.get(out[name].lower())
+        if spelled is None:
+            raise SettingsError(
+                f"setting {setting} is {out[name]!r}; the profile takes {', '.join(allowed)} "
+                f"(the verify control {name} fails the others)"
+            )
+        out[name] = spelled
+    return out
+
+
+def list_items(value: str) -> list[str]:
+    """The elements of a list parameter's value as the configuration file shows it
+    (``pgaudit, "my lib"``): split at commas, spaces trimmed, double quotes removed.
+
+    Args:
+        value: the value, e.g. from ``pg_file_settings.setting``.
+
+    Example::
+
+        list_items('pgaudit, "a,b"')   # ['pgaudit', 'a,b']
+    """
+    items: list[str] = []
+    current, quoted, i = "", False, 0
+    while i < len(value):
+        char = value[i]
+        if char == '"':
+            if quoted and value[i + 1 : i + 2] == '"':
+                current += '"'
+                i += 1
+            else:
+                quoted = not quoted
+        elif char == "," and not quoted:
+            items.append(current.strip())
+            current = ""
+        else:
+            current += char
+        i += 1
+    items.append(current.strip())
+    return [item for item in items if item]

@@ -251,7 +251,7 @@ STEPS: tuple[Step, ...] = chain(
         "`pg_reload_conf()`, a TLS connection to confirm, and one line naming the settings "
         "that wait for a restart",
         needs="superuser on a self-managed server; the h008 profile set",
-        reads=("server_profile", "server_ssl_cert_file", "server_ssl_key_file"),
+        reads=("server_ssl_cert_file", "server_ssl_key_file"),  # and server_profile, as h008
         body="server_settings",
     ),
 )

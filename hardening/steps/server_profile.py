@@ -7,8 +7,6 @@ server_profile setting that the applied step did not follow."""
 
 from __future__ import annotations
 
-import re
-
 import sqlalchemy as sa
 from alembic import context, op
 
@@ -29,40 +27,9 @@ SERVER_PROFILE_FROM = {w.name: w.setting for w in wanted.of_step("server_profile
 # Profile values judged by running verify's own control (sql/checks/<parameter>.sql, which reads
 # pg_settings) on the value; log_line_prefix is judged by LOG_LINE_PREFIX_NEEDS, tested equal.
 SERVER_PROFILE_VERIFIED = ("log_statement", "ssl_min_protocol_version")
-# What a log line must say, as `hardening verify` checks it (sql/checks/log_line_prefix.sql):
-# (what, the log_line_prefix escapes that record it).
-LOG_LINE_PREFIX_NEEDS = (
-    ("time", ("%m", "%t", "%n")),
-    ("process or session id", ("%p", "%c")),
-    ("user", ("%u",)),
-    ("database", ("%d",)),
-    ("client address", ("%h", "%r")),
-)
-
-
-def _escapes(prefix: str) -> set[str]:
-    """The escapes PostgreSQL expands in ``prefix`` (``%%`` is a literal percent sign, and
-    ``%-10u`` pads ``%u``)."""
-    return {f"%{m.group(1)}" for m in re.finditer(r"%-?\d*(.)", prefix, re.DOTALL)} - {"%%"}
-
-
-def log_line_prefix_missing(prefix: str) -> list[str]:
-    """What a log line with ``prefix`` would not say; empty if nothing is missing. The rule of
-    the verify control log_line_prefix (a test holds the two equal).
-
-    Args:
-        prefix: a ``log_line_prefix`` value.
-
-    Example::
-
-        log_line_prefix_missing("%m [%p] %d %h ")  # ['user (%u)']
-    """
-    found = _escapes(prefix)
-    return [
-        f"{what} ({' or '.join(escapes)})"
-        for what, escapes in LOG_LINE_PREFIX_NEEDS
-        if not found.intersection(escapes)
-    ]
+# What a log line must say, and its rule (hardening.profile.wanted, shared with the command).
+LOG_LINE_PREFIX_NEEDS = wanted.LOG_LINE_PREFIX_NEEDS
+log_line_prefix_missing = wanted.log_line_prefix_missing
 
 
 def _log_line_prefix_setting() -> str:

@@ -19,12 +19,20 @@ from sqlalchemy.exc import DBAPIError
 
 from hardening import ops
 from hardening.ops import StepError
+from hardening.profile.wanted import LISTS, list_items
 
 Prior = list[tuple[str, str | None]]
-# List parameters: ALTER SYSTEM takes their elements as separate literals; one literal with
-# commas would be one element (shared_preload_libraries = '"pgaudit,auth_delay"', one library
-# of that name, and a server that no longer starts).
-LISTS = frozenset({"shared_preload_libraries"})
+__all__ = [
+    "LISTS",
+    "alter_system",
+    "downgrade",
+    "forget",
+    "list_items",
+    "put_back",
+    "recorded",
+    "restore",
+    "write",
+]
 
 
 def alter_system(name: str, value: str, allowed: Collection[str]) -> sa.TextClause:
@@ -50,37 +58,6 @@ def alter_system(name: str, value: str, allowed: Collection[str]) -> sa.TextClau
     ]
     listed = ", ".join(f":{literal.key}" for literal in literals)
     return sa.text(f"ALTER SYSTEM SET {name} = {listed}").bindparams(*literals)
-
-
-def list_items(value: str) -> list[str]:
-    """The elements of a list parameter's value as the configuration file shows it
-    (``pgaudit, "my lib"``): split at commas, spaces trimmed, double quotes removed.
-
-    Args:
-        value: the value, e.g. from ``pg_file_settings.setting``.
-
-    Example::
-
-        list_items('pgaudit, "a,b"')   # ['pgaudit', 'a,b']
-    """
-    items: list[str] = []
-    current, quoted, i = "", False, 0
-    while i < len(value):
-        char = value[i]
-        if char == '"':
-            if quoted and value[i + 1 : i + 2] == '"':
-                current += '"'
-                i += 1
-            else:
-                quoted = not quoted
-        elif char == "," and not quoted:
-            items.append(current.strip())
-            current = ""
-        else:
-            current += char
-        i += 1
-    items.append(current.strip())
-    return [item for item in items if item]
 
 
 def recorded(step: str) -> Prior:

@@ -199,6 +199,7 @@ def for_platform(
     rows += [Row(name, value, restart, name) for name, value, restart in extra]
     return rows, skipped
 
+
 # Terraform's aws_db_parameter_group is an RDS parameter group: the same mapping.
 PLATFORMS["terraform"] = replace(
     PLATFORMS["rds"], name="terraform", title="Terraform aws_db_parameter_group (RDS)"

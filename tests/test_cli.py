@@ -154,6 +154,7 @@ def test_keygen_with_a_bad_id_prints_nothing_on_stdout() -> None:
 
 ERROR_CASES = {
     "audit": ("audit", "--url", UNREACHABLE, "postgresql.log"),
+    "hba": ("hba", "--network", "0.0.0.0/0"),
     "keygen": ("keygen", "--id", "a/b"),
     "passwd": ("passwd", "app", "--password-stdin"),  # no --url, no DATABASE_URL
     "profile": ("profile", "-x", "bogus=1"),

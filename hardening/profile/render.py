@@ -90,6 +90,9 @@ def _sql(rows: list[Row], notes: list[str], pg_version: int) -> str:
         *(f"-- {note}" for note in notes),
     ]
     for row in rows:
+        if row.name == "auth_delay.milliseconds":
+            # PostgreSQL 15 refuses ALTER SYSTEM of a library's parameter before it is loaded
+            lines.append("LOAD 'auth_delay';")
         items = list_items(row.value) if row.source in LISTS else [row.value]
         literals = ", ".join(_conf_literal(item) for item in items or [""])
         lines.append(f"ALTER SYSTEM SET {row.name} = {literals};")

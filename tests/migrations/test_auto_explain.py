@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from psycopg import sql
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
@@ -17,10 +18,11 @@ from hardening import keys, migrate, steps
 from hardening.keys import Keyring
 from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
+from hardening.verify import Result, Status, run
 from tests.crypto.models import Base, Person, ring
 from tests.migrations.catalog import diff, snapshot
 from tests.migrations.helpers import db_settings
-from tests.roles import unique_roles
+from tests.roles import execute, unique_roles
 
 STEP = steps.named("auto_explain")
 # auto_explain logs every plan, verbosely, for the whole server (postgresql.conf level): the
@@ -79,6 +81,10 @@ def test_auto_explain_prints_no_key_and_no_plaintext_once_the_step_is_applied(
         leaked = secrets_logged(explained, url, keyring)
         assert leaked["password"] > 0, leaked  # what the step is for: the test can fail
         assert leaked["plaintext"] > 0, leaked
+        execute(libpq_dsn(url), "CREATE TABLE pgp_values (v bytea)")  # a pgcrypto column
+        control = verify_control(url)
+        assert control.status is Status.FAIL, control.detail
+        assert "auto_explain.log_verbose = on (this session)" in control.detail
 
         migrate.upgrade(url, STEP.id)
         settings = db_settings(libpq_dsn(url))
@@ -90,9 +96,46 @@ def test_auto_explain_prints_no_key_and_no_plaintext_once_the_step_is_applied(
         after = secrets_logged(explained, url, keyring)
         assert after["plans"] > 0, after  # auto_explain still logs the plans...
         assert after == {"password": 0, "plaintext": 0, "plans": after["plans"]}  # ...bare
+        control = verify_control(url)
+        assert control.status is Status.PASS, control.detail
+        # a role that turns it back on is named
+        execute(
+            libpq_dsn(url),
+            sql.SQL("ALTER ROLE {} IN DATABASE {} SET auto_explain.log_verbose = on").format(
+                sql.Identifier(roles["audit_reader_role"]), sql.Identifier(str(url.database))
+            ),
+        )
+        control = verify_control(url)
+        assert control.status is Status.FAIL
+        assert f"role {roles['audit_reader_role']} in database" in control.detail
+        execute(
+            libpq_dsn(url),
+            sql.SQL("ALTER ROLE {} IN DATABASE {} RESET ALL").format(
+                sql.Identifier(roles["audit_reader_role"]), sql.Identifier(str(url.database))
+            ),
+            "DROP TABLE pgp_values",
+        )
 
         migrate.downgrade(url, "base", **roles)
         assert diff(before, snapshot(libpq_dsn(url))) == {}
+
+
+def verify_control(url: URL) -> Result:
+    return run(url, only=["auto_explain_bind_values"]).result("auto_explain_bind_values")
+
+
+def test_the_control_passes_without_auto_explain_or_without_pgcrypto_columns(
+    explained: PgServer, pg_server: PgServer
+) -> None:
+    with pg_server.database() as url:  # auto_explain not loaded
+        execute(libpq_dsn(url), "CREATE EXTENSION pgcrypto", "CREATE TABLE t (v bytea)")
+        control = verify_control(url)
+        assert (control.status, control.detail) == (Status.PASS, "auto_explain is not loaded")
+    with explained.database() as url:  # logging every plan verbosely, no pgcrypto columns
+        execute(libpq_dsn(url), "CREATE EXTENSION pgcrypto", "CREATE TABLE t (v text)")
+        control = verify_control(url)
+        assert control.status is Status.PASS
+        assert control.detail == "auto_explain logs plans; no pgcrypto columns here"
 
 
 def test_the_step_applies_where_auto_explain_is_not_loaded(pg_server: PgServer) -> None:

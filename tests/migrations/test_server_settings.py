@@ -18,6 +18,7 @@ from hardening.profile import wanted
 from hardening.settings import libpq_dsn
 from hardening.testing import PgServer
 from hardening.testing.certs import self_signed
+from hardening.verify import Status, run
 from tests.migrations.catalog import diff, snapshot
 from tests.roles import unique_roles
 from tests.serverfiles import alter_system, data_path, install_hba, write
@@ -108,6 +109,11 @@ def test_the_profile_sets_every_server_setting_turns_tls_on_and_downgrade_restor
         assert len(lines) == 1, err
         assert f"step {STEP.id} wrote {', '.join(restart)}, which take effect" in lines[0]
         assert "pg_ctl restart" in lines[0]
+        report = run(url, only=["logging_collector", "log_error_verbosity"])
+        pending = report.result("logging_collector")
+        assert pending.status is Status.FAIL  # not passing while it waits for the restart
+        assert "pending a restart" in pending.detail
+        assert report.result("log_error_verbosity").status is Status.PASS
         file_values = system_file(dsn)
         assert file_values["shared_preload_libraries"] == "pgaudit, auth_delay"
         assert file_values["auth_delay.milliseconds"] == "500"
@@ -247,4 +253,6 @@ def test_after_a_restart_the_settings_that_waited_for_it_are_in_effect(
         }
         with psycopg.connect(dsn) as conn:
             assert conn.execute("SELECT pg_current_logfile() IS NOT NULL").fetchone() == (True,)
+        report = run(server.url_for(str(url.database)), only=["logging_collector"])
+        assert report.result("logging_collector").status is Status.PASS
         migrate.downgrade(server.url_for(str(url.database)), "base", **roles)

@@ -86,6 +86,22 @@ def role_field(name: str) -> str:
     return f'"{name}"'
 
 
+def column(names: Sequence[str]) -> str:
+    """A database or user column: the names, each quoted as needed (a user's ``+`` group mark
+    kept), comma-separated; ``all`` when there are none.
+
+    Args:
+        names: database or role names; ``+name`` for a role's members.
+
+    Example::
+
+        column(["app", "+readers"])   # 'app,+readers'
+    """
+    if not names:
+        return "all"
+    return ",".join("+" + role_field(n[1:]) if n.startswith("+") else role_field(n) for n in names)
+
+
 def _line(kind: str, database: str, user: str, address: str, method: str) -> str:
     return f"{kind:<8} {database:<12} {user:<16} {address:<20} {method}".rstrip()
 
@@ -96,6 +112,8 @@ def propose(
     replicators: Sequence[str],
     local: str = "peer",
     hba_file: str = "pg_hba.conf",
+    databases: Sequence[str] = (),
+    users: Sequence[str] = (),
 ) -> str:
     """The proposed pg_hba.conf.
 
@@ -105,6 +123,8 @@ def propose(
         replicators: login roles with REPLICATION that are not superusers.
         local: ``peer`` or ``scram-sha-256`` for local (Unix socket) connections.
         hba_file: the server's pg_hba.conf path, named in the header.
+        databases: the databases the networks may reach (none: all).
+        users: the roles (``+group`` for a role's members) the networks admit (none: all).
 
     Example::
 
@@ -129,7 +149,7 @@ def propose(
     if nets:
         lines.append("# the application's networks: TLS and SCRAM only")
         for net in nets:
-            lines.append(_line("hostssl", "all", "all", net, "scram-sha-256"))
+            lines.append(_line("hostssl", column(databases), column(users), net, "scram-sha-256"))
         for name in replicators:
             for net in nets:
                 lines.append(

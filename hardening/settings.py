@@ -136,6 +136,18 @@ define(
     "turned on only once the server can read it and it matches the key",
 )
 define(
+    "server_temp_file_limit",
+    "10GB",
+    "server profile: temp_file_limit, the temporary file space one session may use (CIS 8.1); "
+    "-1 for none",
+)
+define(
+    "server_listen_addresses",
+    "",
+    "server profile: listen_addresses, the addresses the server listens on (CIS 5.2), e.g. "
+    "'10.1.2.3, 127.0.0.1'; empty: left as it is (a restart applies it)",
+)
+define(
     "server_ssl_key_file",
     "",
     "server profile: ssl_key_file, a path on the server (empty: keep the server's own)",

@@ -125,7 +125,9 @@ def test_azure_is_az_commands_the_shell_and_az_read_as_parameter_sets() -> None:
     assert sets["shared_preload_libraries"] == "pgaudit"
     assert sets["azure.extensions"] == "pgaudit,pgcrypto"
     assert sets["require_secure_transport"] == "on"
-    assert sets["log_line_prefix"] == "%m [%p] %u@%d 'it''s' %h "
+    # h008's prefix, completed with the escapes CIS and the STIG ask for
+    assert sets["log_line_prefix"] == wanted.complete_prefix("%m [%p] %u@%d 'it''s' %h ")
+    assert sets["temp_file_limit"] == "10485760"  # kB, its base unit
     assert commands[-1][:4] == ["az", "postgres", "flexible-server", "restart"]
 
 
@@ -178,7 +180,7 @@ def test_conf_is_read_by_the_server_without_an_error(
     errors = {name: error for name, _, error in rows if error}
     restart = {name: "setting could not be applied" for name in wanted.RESTART}
     assert errors.items() <= restart.items(), errors
-    assert settings["log_line_prefix"] == "%m [%p] %u@%d 'quoted' %h "
+    assert settings["log_line_prefix"] == wanted.complete_prefix("%m [%p] %u@%d 'quoted' %h ")
     assert settings["shared_preload_libraries"] == "pgaudit,auth_delay"
 
 

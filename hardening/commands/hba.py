@@ -17,8 +17,8 @@ from hardening.verify import runner
 
 
 def register(sub: Any) -> None:
-    """Add ``hba [--url] [--network CIDR ...] [--local peer|scram-sha-256] [--diff]`` to the
-    ``hardening`` parser.
+    """Add ``hba [--url] [--network CIDR ...] [--database NAME ...] [--user ROLE ...] [--local
+    peer|scram-sha-256] [--diff]`` to the ``hardening`` parser.
 
     Args:
         sub: the subparsers action of the ``hardening`` parser (``add_subparsers()``).
@@ -42,6 +42,20 @@ def register(sub: Any) -> None:
         help="a network the application connects from (repeat it); IPv4 /16 or narrower",
     )
     parser.add_argument(
+        "--database",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a database the networks may reach (repeat it; default all)",
+    )
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="a role the networks admit, +ROLE for its members (repeat it; default all)",
+    )
+    parser.add_argument(
         "--local",
         choices=hba.LOCAL_METHODS,
         default="peer",
@@ -58,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
     Args:
         args: the parsed ``hba`` arguments: ``url`` (None reads ``DATABASE_URL``), ``network``
-            (CIDRs), ``local`` (peer or scram-sha-256) and ``diff``.
+            (CIDRs), ``database`` and ``user`` (what the networks may reach; none: all),
+            ``local`` (peer or scram-sha-256) and ``diff``.
 
     Returns:
         0; what it cannot do raises a ``HardeningError`` (one line on stderr, exit 2).
@@ -71,7 +86,13 @@ def run(args: argparse.Namespace) -> int:
     with runner.connect(runner.parse_url(args.url)) as conn:
         hba_file, current = hba.read_rules(conn)
         proposal = hba.propose(
-            nets, hba.superusers(conn), hba.replication_roles(conn), args.local, hba_file
+            nets,
+            hba.superusers(conn),
+            hba.replication_roles(conn),
+            args.local,
+            hba_file,
+            args.database,
+            args.user,
         )
     sys.stdout.write(hba.diff(current, proposal) if args.diff else proposal)
     if not nets:

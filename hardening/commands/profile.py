@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             raise SettingsError(f"-x {item!r} is not name=value")
         x_args[name.strip()] = value
     settings.check_x_args(x_args)
-    values = wanted.check(wanted.values(lambda name: settings.get(name, x_args)))
+    values = wanted.check(lambda name: settings.get(name, x_args))
     text, notes = render.render(args.format, values, args.pg_version)
     sys.stdout.write(text)
     for note in notes:

@@ -15,9 +15,11 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from hardening.errors import SettingsError
 from hardening.profile.wanted import RESTART
 
 _MANAGED_LOGS = "the service collects and rotates the server log itself"
@@ -55,12 +57,48 @@ class Platform:
     preload: tuple[str, ...] = ("pgaudit", "auth_delay")
 
 
-# Base-unit values of the profile's settings with units (minutes, kB, seconds).
+# The base unit of the profile's parameters that have one, as the services' APIs take them.
 BASE_UNITS = {
-    "log_rotation_age": "1440",
-    "log_rotation_size": "102400",
-    "authentication_timeout": "30",
+    "log_rotation_age": "min",
+    "log_rotation_size": "kB",
+    "authentication_timeout": "s",
+    "temp_file_limit": "kB",
 }
+_FACTORS = {
+    "kB": 1,
+    "MB": 1024,
+    "GB": 1024**2,
+    "TB": 1024**3,
+    "ms": 1,
+    "s": 1000,
+    "min": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+}
+
+
+def in_base_unit(name: str, value: str) -> str:
+    """``value`` of ``name`` as a number in the parameter's base unit (``1d`` -> ``1440`` for
+    minutes); a plain number, or a name without a unit, unchanged.
+
+    Args:
+        name: a parameter of the profile.
+        value: its value, as postgresql.conf takes it.
+
+    Example::
+
+        in_base_unit("temp_file_limit", "10GB")   # '10485760'
+    """
+    base = BASE_UNITS.get(name)
+    match = re.fullmatch(r"\s*(-?\d+)\s*([a-zA-Z]*)\s*", value)
+    if base is None or match is None or not match.group(2):
+        return value
+    number, unit = int(match.group(1)), match.group(2)
+    if unit not in _FACTORS:
+        raise SettingsError(f"{name} = {value!r}: unknown unit {unit!r}")
+    return str(number * _FACTORS[unit] // _FACTORS[base])
+
+
 _SERVER_FILES = {
     "logging_collector": _MANAGED_LOGS,
     "log_file_mode": _MANAGED_LOGS,
@@ -68,6 +106,8 @@ _SERVER_FILES = {
     "syslog_sequence_numbers": "the service writes no syslog",
     "syslog_split_messages": "the service writes no syslog",
     "unix_socket_permissions": _NO_HOST,
+    "listen_addresses": "the service decides where the server listens (its endpoint, network "
+    "rules and private access settings)",
     "ssl_cert_file": _CERTS,
     "ssl_key_file": _CERTS,
 }
@@ -192,7 +232,7 @@ def for_platform(
             value = ",".join(kept)
         target, shown = spec.renamed.get(name, (name, value))
         if spec.numeric:
-            shown = BASE_UNITS.get(name, shown)
+            shown = in_base_unit(name, shown)
         if shown in ("on", "off"):
             shown = spec.booleans[0] if shown == "on" else spec.booleans[1]
         rows.append(Row(target, shown, name in RESTART, name))

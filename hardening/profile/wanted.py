@@ -82,6 +82,8 @@ class Wanted:
         setting: the kit setting its value comes from ("" when fixed).
         tls: part of TLS, set only where the server can load its certificate and key.
         verbatim: the setting's value is taken as given (spaces count), not stripped.
+        complete: a log_line_prefix completed with every escape CIS and the STIG ask for
+            (``complete_prefix``).
 
     Example::
 
@@ -95,6 +97,7 @@ class Wanted:
     setting: str = ""
     tls: bool = False
     verbatim: bool = False
+    complete: bool = False
 
     def value_from(self, get: Callable[[str], str]) -> str:
         """The value: the kit setting's (read with ``get``), else the fixed one.
@@ -109,7 +112,8 @@ class Wanted:
         if not self.setting:
             return self.value
         raw = get(self.setting)
-        return raw if self.verbatim else raw.strip()
+        value = raw if self.verbatim else raw.strip()
+        return complete_prefix(value) if self.complete else value
 
 
 PROFILE: tuple[Wanted, ...] = (
@@ -151,6 +155,17 @@ PROFILE: tuple[Wanted, ...] = (
     Wanted("log_error_verbosity", "verbose", "server_settings", "3.1.22"),
     Wanted("log_hostname", "off", "server_settings", "3.1.23"),
     Wanted("log_timezone", "UTC", "server_settings", "3.1.26"),
+    Wanted(
+        "log_line_prefix",
+        "",
+        "server_settings",
+        "3.1.24",
+        "server_log_line_prefix",
+        verbatim=True,
+        complete=True,
+    ),
+    Wanted("temp_file_limit", "10GB", "server_settings", "8.1", "server_temp_file_limit"),
+    Wanted("listen_addresses", "", "server_settings", "5.2", "server_listen_addresses"),
     Wanted("authentication_timeout", "30s", "server_settings", "5.7"),
     Wanted("auth_delay.milliseconds", "500", "server_settings", "5.7"),
     Wanted("shared_preload_libraries", ",".join(PRELOAD), "server_settings", "3.2, 5.7"),
@@ -210,27 +225,30 @@ def needs_restart(name: str) -> bool:
 
 
 # The profile's parameters of context postmaster (pg_settings.context), on 15 and 17.
-RESTART = frozenset({"logging_collector", "shared_preload_libraries", "unix_socket_permissions"})
+RESTART = frozenset(
+    {"logging_collector", "shared_preload_libraries", "unix_socket_permissions", "listen_addresses"}
+)
 
 
-def check(values: dict[str, str]) -> dict[str, str]:
-    """``values`` with the kit settings' values judged as the profile steps judge them (the
+def check(get: Callable[[str], str]) -> dict[str, str]:
+    """``values(get)`` with the kit settings' values judged as the profile steps judge them (the
     verify controls' rules) and enums in the server's spelling; SettingsError otherwise.
 
     Args:
-        values: what ``values`` returned.
+        get: returns a kit setting's value by name.
 
     Example::
 
-        check(values(get))["ssl_min_protocol_version"]   # 'TLSv1.3'
+        check(lambda name: settings.get(name))["ssl_min_protocol_version"]   # 'TLSv1.3'
     """
-    out = dict(values)
-    missing = log_line_prefix_missing(out["log_line_prefix"])
+    prefix = get("server_log_line_prefix")
+    missing = log_line_prefix_missing(prefix)
     if missing:
         raise SettingsError(
-            f"setting server_log_line_prefix is {out['log_line_prefix']!r}: a log line would not "
-            f"record {', '.join(missing)} (the verify control log_line_prefix)"
+            f"setting server_log_line_prefix is {prefix!r}: a log line would not record "
+            f"{', '.join(missing)} (the verify control log_line_prefix)"
         )
+    out = values(get)
     for name, setting, allowed in (
         ("log_statement", "server_log_statement", ("ddl", "mod", "all")),
         ("ssl_min_protocol_version", "server_ssl_min_protocol_version", ("TLSv1.2", "TLSv1.3")),
@@ -274,3 +292,38 @@ def list_items(value: str) -> list[str]:
         i += 1
     items.append(current.strip())
     return [item for item in items if item]
+
+
+# What each line should carry beyond h008's rule: every escape the CIS PostgreSQL 17 Benchmark
+# (3.1.24: %m %r %p %l %u %d %a %e) and the Crunchy PostgreSQL 16 STIG (%m %u %d %p %r %a %c %s)
+# ask for, with the label it gets when added to a prefix that lacks it.
+PREFIX_ESCAPES = (
+    ("%m", "%m"),
+    ("%p", "[%p]"),
+    ("%u", "user=%u"),
+    ("%d", "db=%d"),
+    ("%a", "app=%a"),
+    ("%r", "remote=%r"),
+    ("%c", "session=%c"),
+    ("%s", "start=%s"),
+    ("%l", "line=%l"),
+    ("%e", "state=%e"),
+)
+
+
+def complete_prefix(prefix: str) -> str:
+    """``prefix`` with each escape of ``PREFIX_ESCAPES`` it lacks appended (labelled), so a line
+    says what CIS and the STIG ask for; a prefix that has them all is returned unchanged.
+
+    Args:
+        prefix: a log_line_prefix (h008's, from setting server_log_line_prefix).
+
+    Example::
+
+        complete_prefix("%m [%p] %u@%d %h ")   # '%m [%p] %u@%d %h app=%a client=%r ... '
+    """
+    found = _escapes(prefix)
+    added = [label for escape, label in PREFIX_ESCAPES if escape not in found]
+    if not added:
+        return prefix
+    return f"{prefix.rstrip()} {' '.join(added)} "

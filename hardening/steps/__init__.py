@@ -243,7 +243,9 @@ STEPS: tuple[Step, ...] = chain(
         "`log_file_mode`, `log_truncate_on_rotation`, `log_rotation_age`, `log_rotation_size`, "
         "`syslog_sequence_numbers`, `syslog_split_messages`, `log_min_messages`, "
         "`debug_print_*`, `debug_pretty_print`, `log_error_verbosity`, `log_hostname`, "
-        "`log_timezone`, `authentication_timeout`, `auth_delay.milliseconds`, "
+        "`log_timezone`, `log_line_prefix` (h008's, with every escape CIS and the STIG ask "
+        "for added), `temp_file_limit`, `listen_addresses` (when given), "
+        "`authentication_timeout`, `auth_delay.milliseconds`, "
         "`shared_preload_libraries` (the server's plus pgaudit and auth_delay, each loaded "
         "first), `log_replication_commands`, `unix_socket_permissions`, `ssl_ciphers`, "
         "`ssl_prefer_server_ciphers`, and `ssl = on` (with `ssl_cert_file` / `ssl_key_file` "
@@ -251,7 +253,13 @@ STEPS: tuple[Step, ...] = chain(
         "`pg_reload_conf()`, a TLS connection to confirm, and one line naming the settings "
         "that wait for a restart",
         needs="superuser on a self-managed server; the h008 profile set",
-        reads=("server_ssl_cert_file", "server_ssl_key_file"),  # and server_profile, as h008
+        # and server_profile, as h008 (each setting is read by one step)
+        reads=(
+            "server_ssl_cert_file",
+            "server_ssl_key_file",
+            "server_temp_file_limit",
+            "server_listen_addresses",
+        ),
         body="server_settings",
     ),
 )

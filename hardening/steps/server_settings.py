@@ -75,10 +75,8 @@ def upgrade(step: str) -> None:
     if choice_setting("server_profile", BOOLEANS) != "on":
         return
     _preflight(step)
-    values = {w.name: w.value_from(setting) for w in WANTED}
-    for name in TLS_FILES:
-        if not values[name]:
-            del values[name]
+    # a setting-driven value left empty (the certificate files, listen_addresses) is not set
+    values = {w.name: v for w in WANTED if (v := w.value_from(setting)) or not w.setting}
     if context.is_offline_mode():
         for name in ("shared_preload_libraries", "auth_delay.milliseconds", "ssl", *TLS_FILES):
             values.pop(name, None)

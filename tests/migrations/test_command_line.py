@@ -154,7 +154,7 @@ def test_each_privilege_a_run_lacks_is_one_line_and_its_hint_works(
     as_user = pg_database.url.set(username=user, password=user).render_as_string(False)
     x = x_options(unique_roles())
     followed: list[str] = []
-    for _ in range(10):
+    for _ in range(20):  # one run per refusal, with room to spare
         before = snapshot(pg_database.dsn)
         proc = hardening("upgrade", *x, "--url", as_user, cwd=tmp_path)
         if proc.returncode == 0:

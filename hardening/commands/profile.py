@@ -1,5 +1,5 @@
 """``hardening profile``: print the server settings the kit wants (the server profile of steps
-h008 and h010, ``shared_preload_libraries`` with pgaudit) in a platform's own form, for the
+h008 and h011, ``shared_preload_libraries`` with pgaudit) in a platform's own form, for the
 servers where the kit cannot set them itself: managed services (ALTER SYSTEM is refused
 there), servers configured by files, and every standby (ALTER SYSTEM does not replicate).
 

@@ -192,7 +192,7 @@ def test_server_profile_values_with_quotes_are_rendered_safely(
         before = snapshot(dsn)
         assert ("log_line_prefix", prior) in before["system_settings"]
         migrate.upgrade(url, "head", server_profile="on", server_log_line_prefix=prefix)
-        # h008 writes it as given; h010 adds the escapes CIS and the STIG ask for
+        # h008 writes it as given; h011 adds the escapes CIS and the STIG ask for
         completed = wanted.complete_prefix(prefix)
         assert completed.startswith(prefix.rstrip())
         with psycopg.connect(dsn) as conn:

@@ -76,7 +76,8 @@ define(
 define(
     "server_profile",
     "off",
-    "'on' applies logging and TLS settings with ALTER SYSTEM (superuser, self-managed)",
+    "'on' applies the server profile: logging, authentication and TLS settings with ALTER "
+    "SYSTEM (superuser, self-managed; `hardening profile` prints them for managed services)",
 )
 
 
@@ -134,6 +135,29 @@ define(
 )
 define("server_log_statement", "ddl", "server profile: log_statement")
 define("server_ssl_min_protocol_version", "TLSv1.3", "server profile: ssl_min_protocol_version")
+define(
+    "server_ssl_cert_file",
+    "",
+    "server profile: ssl_cert_file, a path on the server (empty: keep the server's own); ssl is "
+    "turned on only once the server can read it and it matches the key",
+)
+define(
+    "server_temp_file_limit",
+    "10GB",
+    "server profile: temp_file_limit, the temporary file space one session may use (CIS 8.1); "
+    "-1 for none",
+)
+define(
+    "server_listen_addresses",
+    "",
+    "server profile: listen_addresses, the addresses the server listens on (CIS 5.2), e.g. "
+    "'10.1.2.3, 127.0.0.1'; empty: left as it is (a restart applies it)",
+)
+define(
+    "server_ssl_key_file",
+    "",
+    "server profile: ssl_key_file, a path on the server (empty: keep the server's own)",
+)
 # Encryption keys (read by hardening.keys).
 define(
     "keys",

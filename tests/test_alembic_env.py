@@ -202,14 +202,18 @@ def documented_alembic_commands(
 ) -> list[str]:
     """The ``alembic ...`` (or ``program ...``) command lines of a Markdown text whose first
     word after the program is one of ``verbs`` (a regex alternation): in backtick spans and in
-    code blocks (where a quoted message may join two with ", then "), comments cut off. A bare
-    ``alembic upgrade`` names the command in prose and is left out."""
-    code, prose, fenced = [], [], False
+    code blocks (where a quoted message may join two with ", then ", and a backslash joins a
+    line to the next), comments cut off. A bare ``alembic upgrade`` names the command in
+    prose and is left out."""
+    code, prose, fenced, continued = [], [], False, ""
     for line in text.splitlines():
         if line.startswith("```"):
             fenced = not fenced
         elif fenced or line.startswith("    "):
-            code.append(line.split("#", 1)[0])
+            line = continued + line.split("#", 1)[0]
+            continued = line.rstrip()[:-1] + " " if line.rstrip().endswith("\\") else ""
+            if not continued:  # a shell line ending in a backslash goes on in the next
+                code.append(line)
         else:
             prose.append(line)
     spans = [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", "\n".join(prose))]

@@ -157,8 +157,10 @@ ERROR_CASES = {
     "current": ("current", "--url", UNREACHABLE),
     "downgrade": ("downgrade", "base", "--url", UNREACHABLE),
     "history": ("history", "unexpected"),
+    "hba": ("hba", "--network", "0.0.0.0/0"),
     "keygen": ("keygen", "--id", "a/b"),
     "passwd": ("passwd", "app", "--password-stdin"),  # no --url, no DATABASE_URL
+    "profile": ("profile", "-x", "bogus=1"),
     "rotate": ("rotate", "--url", UNREACHABLE, "--table", "t", "--column", "c"),
     "settings": ("settings", "unexpected"),
     "sql": ("sql", "sideways"),

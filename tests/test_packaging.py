@@ -39,8 +39,14 @@ def wheel_files(built_wheel: BuiltWheel) -> list[str]:
         return archive.namelist()
 
 
-def test_the_wheel_builds_without_a_deprecation_warning(built_wheel: BuiltWheel) -> None:
-    noted = [line for line in built_wheel.output.splitlines() if re.search(r"deprecat", line, re.I)]
+def test_the_wheel_builds_without_a_warning(built_wheel: BuiltWheel) -> None:
+    # a deprecation (the table form of project.license stops building in 2027) or a data
+    # folder setuptools would take for a package the configuration forgot
+    noted = [
+        line
+        for line in built_wheel.output.splitlines()
+        if re.search(r"deprecat|warning", line, re.I) and "byte-compiling is disabled" not in line
+    ]
     assert noted == [], built_wheel.output
 
 

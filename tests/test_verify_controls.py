@@ -25,7 +25,12 @@ CHECKS = Path(__file__).parents[1] / "sql" / "checks"
 # the files that carry them: the queries that judge a setting a role or database can override
 # (ALTER ROLE/DATABASE ... SET), and the queries that read pg_hba.conf's network rules.
 SHARED_BLOCKS = {
-    "setting_overrides": {"settings", "pgaudit_not_silenced", "pgaudit_role_nologin"},
+    "setting_overrides": {
+        "settings",
+        "pgaudit_not_silenced",
+        "pgaudit_role_nologin",
+        "auto_explain_bind_values",
+    },
     "hba_rules": {"hba_rules", "hba_remote_superuser"},
 }
 

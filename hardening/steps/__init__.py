@@ -248,6 +248,46 @@ STEPS: tuple[Step, ...] = chain(
         in_effect={"grant_existing": _GRANT_EXISTING_IN_EFFECT},
         body="existing_objects",
     ),
+    Step(
+        "h010_auto_explain",
+        "pg-hardening: auto_explain prints no bind values and no verbose output for the "
+        "database (log_verbose = off; 16+: log_parameter_max_length = 0).",
+        changes="`auto_explain.log_verbose = off` and, on PostgreSQL 16+, "
+        "`auto_explain.log_parameter_max_length = 0` for the database (placeholders until "
+        "auto_explain is loaded): plans that auto_explain logs show neither the pgcrypto "
+        "passwords and plaintexts folded into their `Output:` lines nor the bind values",
+        needs="database owner with SET on those parameters (a superuser, or `GRANT SET ON "
+        "PARAMETER`)",
+        body="auto_explain",
+    ),
+    Step(
+        "h011_server_settings",
+        "pg-hardening: the rest of the server profile (off unless server_profile=on): every "
+        "CIS server setting configuration can fix, TLS on, with ALTER SYSTEM + reload; "
+        "downgrade restores the prior values.",
+        changes="only with `server_profile=on`: `ALTER SYSTEM SET` `logging_collector`, "
+        "`log_file_mode`, `log_truncate_on_rotation`, `log_rotation_age`, `log_rotation_size`, "
+        "`syslog_sequence_numbers`, `syslog_split_messages`, `log_min_messages`, "
+        "`debug_print_*`, `debug_pretty_print`, `log_error_verbosity`, `log_hostname`, "
+        "`log_timezone`, `log_line_prefix` (h008's, with every escape CIS and the STIG ask "
+        "for added), `temp_file_limit`, `listen_addresses` (when given), "
+        "`authentication_timeout`, `auth_delay.milliseconds`, "
+        "`shared_preload_libraries` (the server's plus pgaudit and auth_delay, each loaded "
+        "first), `log_replication_commands`, `unix_socket_permissions`, `ssl_ciphers`, "
+        "`ssl_prefer_server_ciphers`, and `ssl = on` (with `ssl_cert_file` / `ssl_key_file` "
+        "when given) once the server reads a current certificate and its matching key; then "
+        "`pg_reload_conf()`, a TLS connection to confirm, and one line naming the settings "
+        "that wait for a restart",
+        needs="superuser on a self-managed server; the h008 profile set",
+        # and server_profile, as h008 (each setting is read by one step)
+        reads=(
+            "server_ssl_cert_file",
+            "server_ssl_key_file",
+            "server_temp_file_limit",
+            "server_listen_addresses",
+        ),
+        body="server_settings",
+    ),
 )
 
 _BY_ID = {step.id: step for step in STEPS}

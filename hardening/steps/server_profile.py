@@ -7,72 +7,29 @@ server_profile setting that the applied step did not follow."""
 
 from __future__ import annotations
 
-import re
-from typing import NoReturn
-
 import sqlalchemy as sa
 from alembic import context, op
-from sqlalchemy.exc import DBAPIError
 
 from hardening import ops, settings, sqlfiles, steps
 from hardening.ops import StepError, refuse_if
+from hardening.profile import wanted
+from hardening.steps import system
 from hardening.steps.values import BOOLEANS, choice_setting, command, setting
 
 STEP = steps.named("server_profile")
-# The parameters the profile sets; names from hardening.applied become SQL text only if listed.
-SERVER_PROFILE_PARAMETERS = (
-    "log_connections",
-    "log_disconnections",
-    "log_line_prefix",
-    "log_statement",
-    "log_lock_waits",
-    "log_min_error_statement",
-    "password_encryption",
-    "ssl_min_protocol_version",
-)
+# The steps that set the server profile with ALTER SYSTEM, in order (check_server_profile).
+PROFILE_STEPS = ("server_profile", "server_settings")
+# The parameters the profile sets (hardening.profile.wanted); names from hardening.applied
+# become SQL text only if listed.
+SERVER_PROFILE_PARAMETERS = tuple(w.name for w in wanted.of_step("server_profile"))
 # parameter -> the kit setting its value comes from (the others are fixed)
-SERVER_PROFILE_FROM = {
-    "log_line_prefix": "server_log_line_prefix",
-    "log_statement": "server_log_statement",
-    "ssl_min_protocol_version": "server_ssl_min_protocol_version",
-}
+SERVER_PROFILE_FROM = {w.name: w.setting for w in wanted.of_step("server_profile") if w.setting}
 # Profile values judged by running verify's own control (sql/checks/<parameter>.sql, which reads
 # pg_settings) on the value; log_line_prefix is judged by LOG_LINE_PREFIX_NEEDS, tested equal.
 SERVER_PROFILE_VERIFIED = ("log_statement", "ssl_min_protocol_version")
-# What a log line must say, as `hardening verify` checks it (sql/checks/log_line_prefix.sql):
-# (what, the log_line_prefix escapes that record it).
-LOG_LINE_PREFIX_NEEDS = (
-    ("time", ("%m", "%t", "%n")),
-    ("process or session id", ("%p", "%c")),
-    ("user", ("%u",)),
-    ("database", ("%d",)),
-    ("client address", ("%h", "%r")),
-)
-
-
-def _escapes(prefix: str) -> set[str]:
-    """The escapes PostgreSQL expands in ``prefix`` (``%%`` is a literal percent sign, and
-    ``%-10u`` pads ``%u``)."""
-    return {f"%{m.group(1)}" for m in re.finditer(r"%-?\d*(.)", prefix, re.DOTALL)} - {"%%"}
-
-
-def log_line_prefix_missing(prefix: str) -> list[str]:
-    """What a log line with ``prefix`` would not say; empty if nothing is missing. The rule of
-    the verify control log_line_prefix (a test holds the two equal).
-
-    Args:
-        prefix: a ``log_line_prefix`` value.
-
-    Example::
-
-        log_line_prefix_missing("%m [%p] %d %h ")  # ['user (%u)']
-    """
-    found = _escapes(prefix)
-    return [
-        f"{what} ({' or '.join(escapes)})"
-        for what, escapes in LOG_LINE_PREFIX_NEEDS
-        if not found.intersection(escapes)
-    ]
+# What a log line must say, and its rule (hardening.profile.wanted, shared with the command).
+LOG_LINE_PREFIX_NEEDS = wanted.LOG_LINE_PREFIX_NEEDS
+log_line_prefix_missing = wanted.log_line_prefix_missing
 
 
 def _log_line_prefix_setting() -> str:
@@ -117,16 +74,9 @@ def _refuse_unverified(step: str, parameter: str, value: str) -> None:
 def _profile_settings() -> dict[str, str]:
     """What the server profile sets with ALTER SYSTEM; the values of kit settings are checked
     by the server in the step (``hardening.check_system_setting``) before anything is changed."""
-    return {
-        "log_connections": "on",
-        "log_disconnections": "on",
-        "log_line_prefix": _log_line_prefix_setting(),
-        "log_statement": setting("server_log_statement").strip(),
-        "log_lock_waits": "on",
-        "log_min_error_statement": "error",
-        "password_encryption": "scram-sha-256",
-        "ssl_min_protocol_version": setting("server_ssl_min_protocol_version").strip(),
-    }
+    values = {w.name: w.value_from(setting) for w in wanted.of_step("server_profile")}
+    values["log_line_prefix"] = _log_line_prefix_setting()
+    return values
 
 
 def upgrade(step: str) -> None:
@@ -160,90 +110,10 @@ def upgrade(step: str) -> None:
     if context.is_offline_mode():
         with op.get_context().autocommit_block():
             for name, value in values.items():
-                op.execute(_alter_system(name, value))
+                op.execute(system.alter_system(name, value, SERVER_PROFILE_PARAMETERS))
             op.execute(sa.text("SELECT pg_reload_conf()"))
         return
-    prior = _recorded_system_settings(step)
-    with op.get_context().autocommit_block():
-        applied: set[str] = set()
-        for name, value in values.items():
-            try:
-                op.execute(_alter_system(name, value))
-            except DBAPIError as exc:
-                _abandon_server_profile(step, name, exc, [p for p in prior if p[0] in applied])
-            applied.add(name)
-        op.execute(sa.text("SELECT pg_reload_conf()"))
-
-
-def _alter_system(name: str, value: str) -> sa.TextClause:
-    """ALTER SYSTEM SET name = 'value': utility statements take no bind parameters, so the
-    value is rendered as a quoted literal; ``name`` is one of the profile's constant names."""
-    if name not in SERVER_PROFILE_PARAMETERS:
-        raise StepError(f"hardening.applied records an unknown setting {name!r}")
-    literal = sa.bindparam("value", value, type_=sa.Text, literal_execute=True)
-    return sa.text(f"ALTER SYSTEM SET {name} = :value").bindparams(literal)
-
-
-def _recorded_system_settings(step: str) -> list[tuple[str, str | None]]:
-    """(parameter, its recorded prior ALTER SYSTEM value or None), newest record first."""
-    rows = op.get_bind().execute(
-        sa.text(
-            "SELECT target->>'setting', prior->>'value' FROM hardening.applied "
-            "WHERE step = :step AND kind = 'system_setting' ORDER BY seq DESC"
-        ).bindparams(step=step)
-    )
-    return [(str(name), value) for name, value in rows]
-
-
-def _put_back_system_settings(prior: list[tuple[str, str | None]]) -> None:
-    """Inside an autocommit block: each parameter back to its prior value (or RESET), reload."""
-    for name, value in prior:
-        if value is None:
-            if name not in SERVER_PROFILE_PARAMETERS:
-                raise StepError(f"hardening.applied records an unknown setting {name!r}")
-            op.execute(sa.text(f"ALTER SYSTEM RESET {name}"))
-        else:
-            op.execute(_alter_system(name, value))
-    op.execute(sa.text("SELECT pg_reload_conf()"))
-
-
-def _forget_system_settings(step: str) -> None:
-    op.execute(
-        sa.text(
-            "DELETE FROM hardening.applied WHERE step = :step AND kind = 'system_setting'"
-        ).bindparams(step=step)
-    )
-
-
-def _abandon_server_profile(
-    step: str, failed: str, exc: DBAPIError, applied: list[tuple[str, str | None]]
-) -> NoReturn:
-    """An ALTER SYSTEM failed after the run was committed: put back what the profile changed,
-    forget the step's records, and stop with the server's reason."""
-    reason = _server_message(exc)
-    try:
-        _put_back_system_settings(applied)
-        _forget_system_settings(step)
-    except DBAPIError as again:
-        raise StepError(
-            f"pg-hardening: step {step} stopped at ALTER SYSTEM SET {failed} ({reason}), and "
-            f"putting back the settings it had changed failed too ({_server_message(again)}): "
-            f"check postgresql.auto.conf (ALTER SYSTEM RESET ...), then "
-            f"DELETE FROM hardening.applied WHERE step = '{step}'"
-        ) from exc
-    raise StepError(
-        f"pg-hardening: step {step} stopped at ALTER SYSTEM SET {failed}: {reason}. "
-        "The settings it had changed are back as they were and the step is not recorded; the "
-        "steps before it stay applied (ALTER SYSTEM cannot run in a transaction, so the run was "
-        "committed up to this step). Fix the cause and run the upgrade with server_profile=on "
-        "again"
-    ) from exc
-
-
-def _server_message(exc: DBAPIError) -> str:
-    diag = getattr(exc.orig, "diag", None)
-    primary = getattr(diag, "message_primary", None)
-    return str(primary or str(exc.orig).splitlines()[0])
+    system.write(step, values, SERVER_PROFILE_PARAMETERS)
 
 
 def check_server_profile() -> None:
@@ -268,39 +138,41 @@ def check_server_profile() -> None:
     connection = migration.connection
     if "destination_rev" not in migration.opts or migration.script is None or connection is None:
         return
-    if not any(
-        script.revision == STEP.id
+    applied = {
+        script.revision
         for head in migration.get_current_heads()
         for script in migration.script.iterate_revisions(head, "base")
-    ):
-        return
-    wanted = choice_setting("server_profile", BOOLEANS)
+    }
+    asked = choice_setting("server_profile", BOOLEANS)
     x_args: dict[str, str] = context.get_x_argument(as_dictionary=True)
-    if wanted == "off" and not settings.given("server_profile", x_args):
+    if asked == "off" and not settings.given("server_profile", x_args):
         return
-    profile_set = connection.execute(
-        sa.text(
-            "SELECT EXISTS (SELECT FROM hardening.applied "
-            "WHERE step = :step AND kind = 'system_setting')"
-        ).bindparams(step=STEP.id)
-    ).scalar()
     heads = "heads" if len(migration.script.get_heads()) > 1 else "head"  # the kit as a branch
-    redo = (
-        f"{command('downgrade', str(STEP.down_revision))}, then "
-        f"{command('upgrade', heads, [f'server_profile={wanted}'])}"
-    )
-    if wanted == "on" and not profile_set:
-        raise StepError(
-            f"pg-hardening: server_profile=on, but step {STEP.id} was applied "
-            "earlier with server_profile=off, so the server profile is not set (alembic does "
-            f"not run an applied step again). To set it: {redo}"
+    for step in (steps.named(name) for name in PROFILE_STEPS):
+        if step.id not in applied:
+            continue
+        profile_set = connection.execute(
+            sa.text(
+                "SELECT EXISTS (SELECT FROM hardening.applied "
+                "WHERE step = :step AND kind = 'system_setting')"
+            ).bindparams(step=step.id)
+        ).scalar()
+        redo = (
+            f"{command('downgrade', str(step.down_revision))}, then "
+            f"{command('upgrade', heads, [f'server_profile={asked}'])}"
         )
-    if wanted == "off" and profile_set:
-        raise StepError(
-            f"pg-hardening: server_profile=off, but step {STEP.id} set the server "
-            "profile (ALTER SYSTEM) earlier, and it stays set (alembic does not run an applied "
-            f"step again). To remove it: {redo}"
-        )
+        if asked == "on" and not profile_set:
+            raise StepError(
+                f"pg-hardening: server_profile=on, but step {step.id} was applied "
+                "earlier with server_profile=off, so the server profile is not set (alembic does "
+                f"not run an applied step again). To set it: {redo}"
+            )
+        if asked == "off" and profile_set:
+            raise StepError(
+                f"pg-hardening: server_profile=off, but step {step.id} set the server "
+                "profile (ALTER SYSTEM) earlier, and it stays set (alembic does not run an applied "
+                f"step again). To remove it: {redo}"
+            )
 
 
 def downgrade(step: str) -> None:
@@ -313,12 +185,4 @@ def downgrade(step: str) -> None:
 
         steps.get("h008_server_profile").downgrade()  # what its revision's downgrade() runs
     """
-    if context.is_offline_mode():  # SQL cannot ALTER SYSTEM in a transaction: undo() refuses
-        ops.undo(step)  # with a message if the profile was applied, and does nothing otherwise
-        return
-    prior = _recorded_system_settings(step)
-    if not prior:
-        return
-    with op.get_context().autocommit_block():
-        _put_back_system_settings(prior)
-    _forget_system_settings(step)
+    system.downgrade(step, SERVER_PROFILE_PARAMETERS)

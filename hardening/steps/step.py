@@ -51,7 +51,7 @@ class Step:
     Example::
 
         Step(
-            "h009_auto_explain",
+            "h010_auto_explain",
             "pg-hardening: auto_explain logs no parameter values.",
             changes="`auto_explain.log_parameter_max_length = 0` for the database",
             needs="database owner with SET on it",

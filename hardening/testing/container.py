@@ -79,8 +79,11 @@ def start(
     settings: dict[str, str],
     image_template: str | None = None,
     progress: Callable[[str], None] | None = None,
+    standby_of: str | None = None,
 ) -> PgServer:
-    """Start a container of the test image for ``version`` with extra server ``settings``."""
+    """Start a container of the test image for ``version`` with extra server ``settings``;
+    with ``standby_of`` (``host:port`` as the container reaches it), a hot standby cloned from
+    that primary by pg_basebackup instead of a new cluster."""
     from testcontainers.community.postgres import PostgresContainer
 
     image_name = resolve_image(version, image_template, progress)
@@ -128,6 +131,8 @@ def start(
     for name, value in settings.items():
         args += ["-c", f"{name}={value}"]
     container.with_command(args)
+    if standby_of:
+        container.with_env("PG_HARDENING_STANDBY_OF", standby_of)
     try:
         container.start()
     except ServerStartError:
@@ -144,21 +149,29 @@ def start(
         container.stop()
         raise ServerStartError(f"could not start {image_name}: {exc}{hint}") from exc
 
-    url = URL.create(
-        "postgresql+psycopg",
-        username=USER,
-        password=PASSWORD,
-        host="127.0.0.1",
-        port=int(container.get_exposed_port(5432)),
-        database="postgres",
-    )
+    def url() -> URL:
+        return URL.create(
+            "postgresql+psycopg",
+            username=USER,
+            password=PASSWORD,
+            host="127.0.0.1",
+            port=int(container.get_exposed_port(5432)),
+            database="postgres",
+        )
+
+    def restart() -> URL:
+        container.get_wrapped_container().restart(timeout=30)
+        container._connect()  # waits for the server, or fails with its log
+        return url()
+
     return PgServer(
         backend="docker",
-        url=url,
+        url=url(),
         read_log=lambda: _log(container),
         stop=container.stop,
         stop_hint=f"docker rm -f {container.get_wrapped_container().short_id}",
         run=lambda argv: _exec(container, argv),
+        _restart=restart,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 import shutil
 import socket
@@ -11,13 +10,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlalchemy.engine import URL
 
 from hardening.errors import ServerStartError
+from hardening.testing.certs import self_signed
 from hardening.testing.server import PASSWORD, USER, PgServer, tail
 
 # The same rules as the docker image's entrypoint, so both backends answer checks alike (this
@@ -102,6 +98,10 @@ def start(version: int, settings: dict[str, str]) -> PgServer:
         subprocess.run(full, capture_output=True, check=False)  # noqa: S603
         shutil.rmtree(root, ignore_errors=True)
 
+    def restart() -> URL:
+        run(str(bins / "pg_ctl"), "-D", str(data), "-l", str(logfile), "-w", "-t", "30", "restart")
+        return url
+
     url = URL.create(
         "postgresql+psycopg",
         username=USER,
@@ -117,6 +117,7 @@ def start(version: int, settings: dict[str, str]) -> PgServer:
         stop=stop,
         stop_hint=f"runuser -u postgres -- {bins / 'pg_ctl'} -D {data} stop; rm -rf {root}",
         run=lambda argv: _run_beside(bins, root, port, argv),
+        _restart=restart,
     )
 
 
@@ -153,26 +154,8 @@ def _free_port() -> int:
 
 def _write_certificate(folder: Path) -> None:
     """A self-signed certificate so the local cluster speaks TLS like the image does."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
+    cert, key = self_signed()
     key_path = folder / "server.key"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    key_path.write_bytes(key)
     key_path.chmod(0o600)
-    (folder / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "server.crt").write_bytes(cert)

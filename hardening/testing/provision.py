@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import psycopg
 from sqlalchemy.engine import make_url
 
 from hardening.errors import ServerStartError
@@ -33,6 +34,7 @@ class Provisioner:
     image: str | None = None
     progress: Callable[[str], None] | None = field(default=None, repr=False)
     _servers: dict[tuple[tuple[str, str], ...], PgServer] = field(default_factory=dict)
+    _standbys: list[PgServer] = field(default_factory=list)
 
     @classmethod
     def from_env(cls) -> Provisioner:
@@ -92,7 +94,41 @@ class Provisioner:
             log_readable=False,
         )
 
+    def standby(self, primary: PgServer, settings: dict[str, str] | None = None) -> PgServer:
+        """A hot standby of ``primary`` (pg_basebackup, streaming replication), stopped with the
+        others. The primary's pg_hba.conf must admit replication from the standby (its
+        address on the engine's network) as the superuser; docker backend only.
+
+        Args:
+            primary: a server this provisioner started.
+            settings: extra server settings for the standby (none by default).
+
+        Example::
+
+            standby = provisioner.standby(primary)
+            psycopg.connect(standby.dsn).execute("SELECT pg_is_in_recovery()")   # (True,)
+        """
+        if self.backend != "docker":
+            raise ServerStartError(
+                f"the {self.backend} backend starts no standby; use --pg-backend docker"
+            )
+        with psycopg.connect(primary.dsn) as conn:  # the primary as the engine's network sees it
+            row = conn.execute("SELECT host(inet_server_addr()), inet_server_port()").fetchone()
+        assert row is not None
+        server = container.start(
+            self.version,
+            {**FAST, **(settings or {})},
+            self.image,
+            self.progress,
+            standby_of=f"{row[0]}:{row[1]}",
+        )
+        self._standbys.append(server)
+        return server
+
     def stop_all(self) -> None:
+        for standby in self._standbys:
+            standby.stop()
+        self._standbys.clear()
         for server in self._servers.values():
             server.stop()
         self._servers.clear()

@@ -28,6 +28,8 @@ class PgServer:
     ``run``, when the backend has one, runs a command beside the server (in its container, or
     as its OS user with its binaries first on PATH) with libpq's defaults pointing at it as
     the superuser, and returns ``(exit status, output)``: e.g. ``run(["pgbench", "-i", "db"])``.
+    ``restart`` stops and starts the server (the docker and local backends), which settings of
+    context postmaster need (``pg_settings.pending_restart``).
     """
 
     backend: str
@@ -38,6 +40,20 @@ class PgServer:
     stop_hint: str = "(stops with the test session)"
     run: Callable[[Sequence[str]], tuple[int, str]] | None = field(default=None, repr=False)
     _version: int | None = field(default=None, repr=False)
+    _restart: Callable[[], URL] | None = field(default=None, repr=False)
+
+    def restart(self) -> None:
+        """Restart the server and wait until it accepts connections; ``url`` follows it (a
+        container's published port changes). URLs taken before (``url_for``) are stale then.
+
+        Example::
+
+            server.restart()
+            psycopg.connect(server.dsn)   # the new port
+        """
+        if self._restart is None:
+            raise RuntimeError(f"the {self.backend} backend cannot restart its server")
+        self.url = self._restart()
 
     @property
     def dsn(self) -> str:

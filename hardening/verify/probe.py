@@ -114,6 +114,9 @@ def run_probes(
     schema, role = f"hardening_probe_{tag}", f"hardening_probe_{tag}"
     marker = f"hardening-probe-secret-{uuid.uuid4().hex}"
     table = sql.Identifier(schema, "canary")
+    standby = _on_standby(conn, probes, clock)
+    if standby:
+        return standby
     unloaded = _pgaudit_not_loaded(conn, probes, clock)
     if unloaded:
         return unloaded
@@ -246,6 +249,24 @@ def run_probes(
         result.detail += left_behind
     order = [c.id for c in probes]
     return sorted(results, key=lambda r: order.index(r.control.id))
+
+
+def _on_standby(
+    conn: psycopg.Connection[Any], probes: Sequence[Control], clock: Stopwatch
+) -> list[Result]:
+    """Every probe skipped, with the reason, on a hot standby (read-only: the canaries write);
+    [] elsewhere."""
+    try:
+        row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    except psycopg.Error:
+        return []
+    if not (row and row[0]):
+        return []
+    reason = (
+        "this server is a hot standby (pg_is_in_recovery()): read-only, so no canary can run; "
+        "run the probes on the primary, whose audit settings the standby replays"
+    )
+    return [Result(c, Status.SKIP, reason, [], clock.ms()) for c in probes]
 
 
 def _pgaudit_not_loaded(

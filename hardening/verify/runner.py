@@ -209,6 +209,7 @@ def run(
         queries = [c for c in chosen if not c.probe]
         probes = [c for c in chosen if c.probe]
         report.results.extend(_evaluate_all(conn, queries, params, report.platform))
+        _mark_pending_restart(conn, report.results)
         if probes:
             from hardening.verify.probe import run_probes
 
@@ -245,6 +246,39 @@ def _evaluate_all(
         except _Aborted:
             continue
     return results
+
+
+# Controls that judge a server setting under another name than their own id (controls made by
+# controls._build.setting name theirs in their "settings" argument).
+SETTING_OF = {"pgaudit_preloaded": ("shared_preload_libraries",)}
+
+
+def _settings_of(control: Control) -> tuple[str, ...]:
+    """The server settings ``control`` judges."""
+    given = dict(control.args).get("settings")
+    if isinstance(given, tuple):
+        return tuple(str(name) for name in given)
+    return SETTING_OF.get(control.id, (control.id,))
+
+
+def _mark_pending_restart(conn: psycopg.Connection[Any], results: list[Result]) -> None:
+    """A control whose setting waits for a restart (``pg_settings.pending_restart``: the
+    configuration files say otherwise than the running server) fails, saying so: what the
+    server runs with is not yet what was configured."""
+    try:
+        with conn.transaction():
+            rows = conn.execute("SELECT name FROM pg_settings WHERE pending_restart").fetchall()
+    except psycopg.Error:
+        return
+    pending = {str(row[0]) for row in rows}
+    for result in results:
+        waiting = [name for name in _settings_of(result.control) if name in pending]
+        if waiting and result.status is not Status.SKIP:
+            result.status = Status.FAIL
+            result.detail += (
+                f"; pending a restart: the configuration sets another {', '.join(waiting)}, in "
+                "effect when the server restarts (pg_settings.pending_restart)"
+            )
 
 
 def evaluate(

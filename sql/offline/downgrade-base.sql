@@ -4,6 +4,18 @@
 
 BEGIN;
 
+-- Running downgrade h011_server_settings -> h010_auto_explain
+
+SELECT hardening.undo('h011_server_settings') AS undo_1;
+
+UPDATE hardening_version SET version_num='h010_auto_explain' WHERE hardening_version.version_num = 'h011_server_settings';
+
+-- Running downgrade h010_auto_explain -> h009_existing_objects
+
+SELECT hardening.undo('h010_auto_explain') AS undo_1;
+
+UPDATE hardening_version SET version_num='h009_existing_objects' WHERE hardening_version.version_num = 'h010_auto_explain';
+
 -- Running downgrade h009_existing_objects -> h008_server_profile
 
 -- pg-hardening: before h009_existing_objects is undone, forget its grants on relations that

@@ -1080,5 +1080,44 @@ SELECT hardening.grant_existing('h009_existing_objects', 'h004_least_privilege')
 
 UPDATE hardening_version SET version_num='h009_existing_objects' WHERE hardening_version.version_num = 'h008_server_profile';
 
+-- Running upgrade h009_existing_objects -> h010_auto_explain
+
+SELECT hardening.require('h010_auto_explain', 'database_owner') AS require_1;
+
+-- pg-hardening step h010_auto_explain: the database's auto_explain parameters, each one this
+-- server's auto_explain has (the i-th "since" is the server_version_num that brought the i-th
+-- name). Unlike hardening.set_database_setting this also sets a placeholder (auto_explain not
+-- loaded: pg_settings does not list its parameters yet); the SET privilege on each is checked
+-- first, naming every one missing. The step, names, values and versions arrive as literals.
+DO $auto_explain$
+DECLARE
+    names text[] := '{}';
+    vals text[] := '{}';
+    prior text;
+    i int;
+BEGIN
+    FOR i IN 1 .. cardinality(CAST('{auto_explain.log_verbose,auto_explain.log_parameter_max_length}' AS text[])) LOOP
+        IF current_setting('server_version_num')::int >= (CAST('{0,160000}' AS int[]))[i] THEN
+            names := names || (CAST('{auto_explain.log_verbose,auto_explain.log_parameter_max_length}' AS text[]))[i];
+            vals := vals || (CAST('{off,0}' AS text[]))[i];
+        END IF;
+    END LOOP;
+    PERFORM hardening.require_settable('h010_auto_explain', names, vals);
+    FOR i IN 1 .. cardinality(names) LOOP
+        prior := hardening.database_setting(names[i]);
+        EXECUTE format('ALTER DATABASE %I SET %s = %L', current_database(),
+                       hardening.setting_reference(names[i]), vals[i]);
+        PERFORM hardening.record('h010_auto_explain', 'database_setting', jsonb_build_object('setting', names[i]),
+                                 jsonb_build_object('value', prior));
+    END LOOP;
+END
+$auto_explain$;
+
+UPDATE hardening_version SET version_num='h010_auto_explain' WHERE hardening_version.version_num = 'h009_existing_objects';
+
+-- Running upgrade h010_auto_explain -> h011_server_settings
+
+UPDATE hardening_version SET version_num='h011_server_settings' WHERE hardening_version.version_num = 'h010_auto_explain';
+
 COMMIT;
 

@@ -102,6 +102,8 @@ SETTABLE = (
     "pgaudit.log_client",
     "pgaudit.role",
     "log_parameter_max_length",  # (log_parameter_max_length_on_error is for any user to SET)
+    "auto_explain.log_verbose",
+    "auto_explain.log_parameter_max_length",  # PostgreSQL 16+ (granted on 15 too: harmless)
 )
 
 

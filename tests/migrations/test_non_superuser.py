@@ -100,6 +100,11 @@ def test_a_prepared_non_superuser_owner_reaches_head_audits_writes_and_downgrade
             "log_parameter_max_length, and role {owner} has neither",
         ),
         (
+            "auto_explain.log_verbose",
+            "step h010_auto_explain needs SUPERUSER or the SET privilege on parameters "
+            "auto_explain.log_verbose, and role {owner} has neither",
+        ),
+        (
             "admin option",
             "step h006_audit_roles grants role pg_read_all_settings and needs SUPERUSER or "
             "ADMIN OPTION on it",
@@ -131,6 +136,7 @@ def test_each_missing_piece_of_a_non_superusers_preparation_is_named_before_anyt
         "extension": "CREATE EXTENSION pgaudit SCHEMA public",
         "pgaudit.role": f"GRANT SET ON PARAMETER pgaudit.role TO {owner}",
         "log_parameter_max_length": f"GRANT SET ON PARAMETER log_parameter_max_length TO {owner}",
+        "auto_explain.log_verbose": f"GRANT SET ON PARAMETER auto_explain.log_verbose TO {owner}",
         "admin option": f"GRANT pg_read_all_settings TO {owner} WITH ADMIN OPTION",
         "table ownership": f"GRANT SELECT ON TABLE public.users TO {owner} WITH GRANT OPTION",
     }[leave_out]

@@ -15,6 +15,7 @@ from psycopg import sql
 
 from hardening import migrate, sqlfiles
 from hardening.errors import HardeningError
+from hardening.profile import wanted
 from hardening.settings import libpq_dsn
 from hardening.steps import server_profile
 from hardening.testing import PgServer
@@ -191,9 +192,12 @@ def test_server_profile_values_with_quotes_are_rendered_safely(
         before = snapshot(dsn)
         assert ("log_line_prefix", prior) in before["system_settings"]
         migrate.upgrade(url, "head", server_profile="on", server_log_line_prefix=prefix)
+        # h008 writes it as given; h011 adds the escapes CIS and the STIG ask for
+        completed = wanted.complete_prefix(prefix)
+        assert completed.startswith(prefix.rstrip())
         with psycopg.connect(dsn) as conn:
-            assert conn.execute("SHOW log_line_prefix").fetchone() == (prefix,)
-        assert ("log_line_prefix", prefix) in snapshot(dsn)["system_settings"]
+            assert conn.execute("SHOW log_line_prefix").fetchone() == (completed,)
+        assert ("log_line_prefix", completed) in snapshot(dsn)["system_settings"]
         migrate.downgrade(url, "base")
         assert diff(before, snapshot(dsn)) == {}
         with psycopg.connect(dsn) as conn:

@@ -12,6 +12,20 @@ if [ -z "${POSTGRES_PASSWORD:-}" ]; then
     exit 1
 fi
 
+# A hot standby: with PG_HARDENING_STANDBY_OF=host[:port] the first start clones that primary
+# (pg_basebackup as POSTGRES_USER, streaming, standby.signal and primary_conninfo written) instead
+# of initialising; its configuration files and pg_hba.conf come with the copy.
+if [ ! -s "$PGDATA/PG_VERSION" ] && [ -n "${PG_HARDENING_STANDBY_OF:-}" ]; then
+    primary_host=${PG_HARDENING_STANDBY_OF%%:*}
+    primary_port=${PG_HARDENING_STANDBY_OF#"$primary_host"}
+    primary_port=${primary_port#:}
+    PGPASSWORD="$POSTGRES_PASSWORD" pg_basebackup --pgdata="$PGDATA" --host="$primary_host" \
+        --port="${primary_port:-5432}" --username="$POSTGRES_USER" --write-recovery-conf \
+        --wal-method=stream --checkpoint=fast --no-password
+    chmod 700 "$PGDATA"
+    exec postgres -D "$PGDATA" "$@"
+fi
+
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
     pwfile=$(mktemp)
     printf '%s\n' "$POSTGRES_PASSWORD" > "$pwfile"

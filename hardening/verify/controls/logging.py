@@ -3,6 +3,7 @@ parameters (keys, personal data) stay out of it (CIS 3.1, the STIG's audit conte
 
 from __future__ import annotations
 
+from hardening import steps
 from hardening.verify.controls._build import (
     NONEMPTY,
     OFF,
@@ -365,6 +366,21 @@ CONTROLS: tuple[Control, ...] = (
         "log_parameter_max_length_on_error = 0; RESET it for each role or database listed as "
         "overriding it.",
         privilege="any role",
+    ),
+    Control(
+        "auto_explain_bind_values",
+        "auto_explain prints no bind values or verbose output where pgcrypto columns exist",
+        "high",
+        "kit",
+        "status",
+        rationale="With auto_explain logging plans, custom plans fold bind values into "
+        "constants: log_verbose = on writes a pgcrypto column's password and the plaintext into "
+        "Output: lines, and on PostgreSQL 16+ log_parameter_max_length <> 0 writes every bind "
+        "value.",
+        fix=f"Run `alembic upgrade head` (step {steps.named('auto_explain').id} sets "
+        "auto_explain.log_verbose = off and, on 16+, auto_explain.log_parameter_max_length = 0 "
+        "for the database) or ALTER DATABASE <db> SET them; RESET them for each role or "
+        "database listed as overriding them.",
     ),
     setting(
         "log_replication_commands",

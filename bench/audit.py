@@ -1,12 +1,14 @@
 """The audit benchmark: what pgaudit costs at the kit's classes, and what an actor costs.
 
 pgbench (the TPC-B-like default script, in the test image, over the server's local socket)
-against four databases on one cluster, each after the kit's migrations, differing only in
+against five databases on one cluster, each after the kit's migrations, differing only in
 ``pgaudit.log``: ``none`` (pgaudit preloaded, nothing audited), the kit's default classes,
-default plus ``read``, and ``all``. The server runs the logging collector, stderr form, with
-the kit's server-profile ``log_line_prefix`` and durable commits (fsync, synchronous_commit
-and full_page_writes on, unlike the test servers; ``--audit-fsync-off`` measures the
-CPU-bound case), as a production server would run.
+default plus ``read``, and ``all``; the fifth has the default classes with
+``log_min_messages = fatal``, so pgaudit does all its work and the server drops each record
+before writing it (what pgaudit costs, apart from what the log costs). The server runs the
+logging collector, stderr form, with the kit's server-profile ``log_line_prefix`` and durable
+commits (fsync, synchronous_commit and full_page_writes on, unlike the test servers;
+``--audit-fsync-off`` measures the CPU-bound case), as a production server would run.
 
 Rounds are paired and interleaved: each round runs every database once, back to back, for
 ``--audit-seconds`` (order rotated and reversed from round to round), so a slow spell of a
@@ -46,12 +48,19 @@ from hardening.settings import SETTINGS, libpq_dsn
 from hardening.testing import PgServer, Provisioner
 
 DEFAULT = SETTINGS["audit_log"].default  # "ddl, role, write"
+NOT_LOGGED = "default, not logged"
 CONFIGS: dict[str, str] = {
     "none": "none",
     "default": DEFAULT,
     "default + read": f"{DEFAULT}, read",
     "all": "all",
+    # pgaudit builds every record of the default classes and the server drops it before its
+    # log line is formatted or written: the split between pgaudit's own work and the log's
+    NOT_LOGGED: DEFAULT,
 }
+# Database settings beside pgaudit.log; LOG_SERVER_ONLY (pgaudit's level without log_client)
+# is below FATAL, so errstart discards the record.
+EXTRA = {NOT_LOGGED: {"log_min_messages": "fatal"}}
 TPS_FLOOR = 0.90  # the default classes may cost at most 10 % of the TPS
 P95_CEILING = 1.10  # and add at most 10 % to the 95th percentile latency
 SERVER = {
@@ -59,7 +68,7 @@ SERVER = {
     "log_destination": "stderr",
     "log_filename": "bench-%H%M%S.log",
     "log_line_prefix": SETTINGS["server_log_line_prefix"].default,
-    "shared_buffers": "1GB",  # the four databases' pages stay in memory for every round
+    "shared_buffers": "1GB",  # the five databases' pages stay in memory for every round
     "max_wal_size": "8GB",  # no checkpoint forced into one contender's run
     "checkpoint_timeout": "1h",
 }
@@ -136,7 +145,7 @@ def run(args: argparse.Namespace, console: Console) -> list[Outcome]:
 
 
 def measure(server: PgServer, args: argparse.Namespace, console: Console) -> Outcome:
-    """Set the four databases up on ``server``, then the paired rounds and the actor's cost."""
+    """Set the five databases up on ``server``, then the paired rounds and the actor's cost."""
     if server.run is None:
         raise SystemExit(
             f"the audit benchmark runs pgbench beside the server: the "
@@ -146,7 +155,12 @@ def measure(server: PgServer, args: argparse.Namespace, console: Console) -> Out
     databases = {name: f"bench_audit_{i}" for i, name in enumerate(CONFIGS)}
     console.log(f"PostgreSQL {server.version}: pgbench -i -s {args.audit_scale}, kit migrations")
     for name, database in databases.items():
-        _setup(server, database, CONFIGS[name], args.audit_scale)
+        _setup(
+            server,
+            database,
+            {"pgaudit.log": CONFIGS[name], **EXTRA.get(name, {})},
+            args.audit_scale,
+        )
     names = list(CONFIGS)
     for number in range(args.audit_rounds):
         order = names[number % len(names) :] + names[: number % len(names)]
@@ -163,7 +177,7 @@ def measure(server: PgServer, args: argparse.Namespace, console: Console) -> Out
     return outcome
 
 
-def _setup(server: PgServer, database: str, classes: str, scale: int) -> None:
+def _setup(server: PgServer, database: str, settings: dict[str, str], scale: int) -> None:
     assert server.run is not None
     with psycopg.connect(server.dsn, autocommit=True) as conn:
         conn.execute(
@@ -172,13 +186,14 @@ def _setup(server: PgServer, database: str, classes: str, scale: int) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     _check(server.run(["pgbench", "-i", "-q", "-s", str(scale), database]), "pgbench -i")
     url = server.url_for(database)
-    migrate.upgrade(url)  # the kit's settings; then only the classes differ
+    migrate.upgrade(url)  # the kit's settings; then only the classes (and EXTRA) differ
     with psycopg.connect(libpq_dsn(url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("ALTER DATABASE {} SET pgaudit.log = {}").format(
-                sql.Identifier(database), sql.Literal(classes)
+        for name, value in settings.items():
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                    sql.Identifier(database), sql.Identifier(name), sql.Literal(value)
+                )
             )
-        )
 
 
 def _pgbench(server: PgServer, database: str, args: argparse.Namespace, tag: str) -> Run:
@@ -342,6 +357,11 @@ def targets(outcome: Outcome) -> list[tuple[str, str, list[float], bool]]:
     ]
 
 
+def _label(name: str, classes: str) -> str:
+    extra = ", ".join(f"{k} = {v}" for k, v in EXTRA.get(name, {}).items())
+    return f"{name} ({classes}{'; ' + extra if extra else ''})" if name != classes else name
+
+
 def report(console: Console, outcomes: Sequence[Outcome], args: argparse.Namespace) -> None:
     for outcome in outcomes:
         table = RichTable(
@@ -357,7 +377,7 @@ def report(console: Console, outcomes: Sequence[Outcome], args: argparse.Namespa
             p95_ms = statistics.median(r[name].p95_ms for r in outcome.rounds)
             per_tx = outcome.bytes_per_transaction(name)
             table.add_row(
-                f"{name} ({classes})" if name != classes else name,
+                _label(name, classes),
                 f"{tps:,.0f}",
                 "1.00x"
                 if name == "none"

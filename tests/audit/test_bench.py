@@ -30,6 +30,8 @@ def test_a_small_run_measures_every_configuration_and_prints_the_targets(
     per_tx = {name: outcome.bytes_per_transaction(name) for name in bench.CONFIGS}
     # every write is audited from the default classes on; read adds the SELECT of each one
     assert per_tx["none"] < per_tx["default"] < per_tx["default + read"] <= per_tx["all"]
+    # the default classes with log_min_messages = fatal: audited, but no record is written
+    assert per_tx[bench.NOT_LOGGED] < per_tx["default"] / 10
     assert set(outcome.actor) == {
         "statement round trip",
         "added per statement (client CPU)",
@@ -44,6 +46,7 @@ def test_a_small_run_measures_every_configuration_and_prints_the_targets(
     assert "TPS, default vs none │ >= 0.90x" in text
     assert "p95, default vs none │ <= 1.10x" in text
     assert "default (ddl, role, write)" in text
+    assert "default, not logged (ddl, role, write; log_min_messages = fatal)" in text
 
 
 def test_targets_are_judged_by_the_median_of_the_per_round_ratios() -> None:

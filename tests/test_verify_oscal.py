@@ -15,6 +15,9 @@ import psycopg
 import pytest
 import regex  # type: ignore[import-untyped]
 from psycopg import sql
+from pydantic.v1 import ValidationError as ModelError
+from trestle.oscal import OSCAL_VERSION as TRESTLE_OSCAL_VERSION
+from trestle.oscal.assessment_results import AssessmentResults
 
 from hardening import cli
 from hardening.testing.plugin import PgDatabase
@@ -42,6 +45,13 @@ def validate(document: dict[str, Any]) -> None:
     OscalValidator(schema).validate(document)
 
 
+def read_as_oscal_1_1(document: dict[str, Any]) -> AssessmentResults:
+    """The document as compliance-trestle reads it: its models of OSCAL 1.1.3, generated from
+    NIST's 1.1.x schema (the JSON schema above is the 1.2 line's); raises its ValidationError."""
+    assert TRESTLE_OSCAL_VERSION == OSCAL_VERSION  # the version the document declares
+    return AssessmentResults.parse_obj(document["assessment-results"])
+
+
 @pytest.fixture
 def on_azure(pg_database: PgDatabase) -> PgDatabase:
     """The test database, showing a setting of Azure's: some controls are not applicable."""
@@ -60,6 +70,8 @@ def test_the_document_is_valid_and_holds_an_observation_per_control_and_a_findin
     report = run(on_azure.url)
     document = to_oscal(report)
     validate(document)
+    model = read_as_oscal_1_1(document)
+    assert len(model.results[0].observations or []) == len(report.results)
     assert document == to_oscal(report)  # the same report gives the same document
     body = document["assessment-results"]
     assert body["metadata"]["oscal-version"] == OSCAL_VERSION
@@ -109,6 +121,7 @@ def test_the_cli_writes_a_valid_document_and_exits_on_the_failures(
     assert code == 1
     document = json.loads(target.read_text(encoding="utf-8"))
     validate(document)
+    read_as_oscal_1_1(document)
     assert "pg-hardening-test" not in target.read_text(encoding="utf-8")  # the server password
 
 
@@ -133,6 +146,23 @@ def test_the_schema_rejects_a_broken_document(pg_database: PgDatabase, breakage:
         result["props"][0]["name"] = "two words"
     with pytest.raises(jsonschema.ValidationError):
         validate(broken)
+    with pytest.raises(ModelError):
+        read_as_oscal_1_1(broken)
+
+
+def test_oscal_1_1_tools_refuse_a_property_namespace_that_is_not_a_url(
+    pg_database: PgDatabase,
+) -> None:
+    # A urn: namespace passes the JSON schema but not the OSCAL 1.1 models tools load
+    document = to_oscal(run(pg_database.url, only=["pgaudit_installed"]))
+    read_as_oscal_1_1(document)
+    broken = copy.deepcopy(document)
+    broken["assessment-results"]["results"][0]["observations"][0]["props"][0]["ns"] = (
+        "urn:pg-hardening:verify"
+    )
+    validate(broken)
+    with pytest.raises(ModelError, match="URL scheme"):
+        read_as_oscal_1_1(broken)
 
 
 def _prop(part: dict[str, Any], name: str) -> str:

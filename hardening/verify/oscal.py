@@ -30,7 +30,9 @@ from hardening.verify.catalogues import CIS, STIG, Catalogue
 from hardening.verify.model import Control, Report, Result, Status
 
 OSCAL_VERSION = "1.1.3"
-NS = "urn:pg-hardening:verify"  # the namespace of the kit's own OSCAL properties
+# The namespace of the kit's own OSCAL properties: an absolute URL (OSCAL tools such as
+# compliance-trestle read a prop's ns as one; a urn: name is refused there).
+NS = "https://pypi.org/project/pg-hardening/#oscal-verify"
 _STATE = {Status.PASS: "satisfied", Status.FAIL: "not-satisfied"}
 
 

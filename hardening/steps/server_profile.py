@@ -8,7 +8,7 @@ server_profile setting that the applied step did not follow."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import context
 
 from hardening import ops, settings, sqlfiles, steps
 from hardening.ops import StepError, refuse_if
@@ -107,12 +107,6 @@ def upgrade(step: str) -> None:
         _refuse_unverified(step, name, values[name])
     for name in values:
         ops.call("record_system_setting", step, name)
-    if context.is_offline_mode():
-        with op.get_context().autocommit_block():
-            for name, value in values.items():
-                op.execute(system.alter_system(name, value, SERVER_PROFILE_PARAMETERS))
-            op.execute(sa.text("SELECT pg_reload_conf()"))
-        return
     system.write(step, values, SERVER_PROFILE_PARAMETERS)
 
 

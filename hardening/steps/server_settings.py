@@ -93,10 +93,7 @@ def upgrade(step: str) -> None:
     for name in values:
         ops.call("record_system_setting", step, name)
     if context.is_offline_mode():
-        with op.get_context().autocommit_block():
-            for name, value in values.items():
-                op.execute(system.alter_system(name, value, PARAMETERS))
-            op.execute(sa.text("SELECT pg_reload_conf()"))
+        system.write(step, values, PARAMETERS)
         say(_restart_line(step, sorted(set(values) & wanted.RESTART)))
         return
     running = _running(values)

@@ -123,7 +123,8 @@ def forget(step: str, names: Collection[str] = ()) -> None:
 def write(step: str, values: Mapping[str, str], allowed: Collection[str]) -> None:
     """ALTER SYSTEM each of ``values`` in an autocommit block (which commits the run up to
     here), then reload. Should one fail, those before it are put back and the step's records
-    removed, and the run stops with the server's reason.
+    removed, and the run stops with the server's reason. Offline (``--sql``) the statements
+    and the reload are rendered as they are, with nothing to put back.
 
     Args:
         step: the step (its records must be written before).
@@ -134,6 +135,12 @@ def write(step: str, values: Mapping[str, str], allowed: Collection[str]) -> Non
 
         write(step, {"log_connections": "on"}, PARAMETERS)
     """
+    if context.is_offline_mode():
+        with op.get_context().autocommit_block():
+            for name, value in values.items():
+                op.execute(alter_system(name, value, allowed))
+            op.execute(sa.text("SELECT pg_reload_conf()"))
+        return
     prior = recorded(step)
     with op.get_context().autocommit_block():
         applied: set[str] = set()

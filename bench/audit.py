@@ -10,6 +10,12 @@ logging collector, stderr form, with the kit's server-profile ``log_line_prefix`
 commits (fsync, synchronous_commit and full_page_writes on, unlike the test servers;
 ``--audit-fsync-off`` measures the CPU-bound case), as a production server would run.
 
+The log path is a second server beside it (``--audit-log-paths collector,file``): the same
+settings but ``logging_collector = off``, its standard error appended to a file as Debian's
+``pg_ctlcluster`` starts a cluster (``pg_ctl -l``), with two databases, ``none`` and the
+default classes. There each backend writes its own records into the file; through the
+collector, each record is written into a pipe, and the collector wakes to write it out.
+
 Rounds are paired and interleaved: each round runs every database once, back to back, for
 ``--audit-seconds`` (order rotated and reversed from round to round), so a slow spell of a
 shared machine hits the contenders of one round alike. Each audited database's TPS and p95
@@ -61,6 +67,10 @@ CONFIGS: dict[str, str] = {
 # Database settings beside pgaudit.log; LOG_SERVER_ONLY (pgaudit's level without log_client)
 # is below FATAL, so errstart discards the record.
 EXTRA = {NOT_LOGGED: {"log_min_messages": "fatal"}}
+# The second server's databases: no logging collector, stderr appended to a file.
+FILE_NONE, FILE_DEFAULT = "none, stderr file", "default, stderr file"
+FILE_CONFIGS = {FILE_NONE: "none", FILE_DEFAULT: DEFAULT}
+LOG_PATHS = ("collector", "file")
 TPS_FLOOR = 0.90  # the default classes may cost at most 10 % of the TPS
 P95_CEILING = 1.10  # and add at most 10 % to the 95th percentile latency
 SERVER = {
@@ -74,7 +84,9 @@ SERVER = {
 }
 # The test servers turn these off; a production server has them on (the benchmark's default).
 DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+NO_COLLECTOR = {"logging_collector": "off"}  # the file path's server, on top of SERVER
 LOG_BYTES = "SELECT coalesce(sum(size), 0) FROM pg_ls_logdir()"
+FILE_BYTES = "SELECT size FROM pg_stat_file(%s)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +100,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fsync, synchronous_commit, full_page_writes off like the test servers: "
         "CPU-bound transactions, the cost's upper bound (default: durable, as in production)",
+    )
+    group.add_argument(
+        "--audit-log-paths",
+        default=",".join(LOG_PATHS),
+        help="collector (the logging collector writes the log: five databases), file (a "
+        "second server without it, stderr appended to a file: none and default), or both",
     )
     group.add_argument("--audit-scale", type=int, default=10, help="pgbench scale factor")
     group.add_argument("--audit-clients", type=int, default=4, help="pgbench clients")
@@ -119,61 +137,112 @@ class Outcome:
     actor: dict[str, float] = field(default_factory=dict)
 
     def ratios(self, name: str, measure: str) -> list[float]:
-        """``name``'s TPS or p95 over ``none``'s, round by round."""
-        return [
-            getattr(runs[name], measure) / getattr(runs["none"], measure) for runs in self.rounds
-        ]
+        """``name``'s TPS or p95 over its server's ``none``, round by round."""
+        base = baseline(name)
+        return [getattr(runs[name], measure) / getattr(runs[base], measure) for runs in self.rounds]
+
+    @property
+    def names(self) -> list[str]:
+        """The databases measured, in the tables' order."""
+        present = self.rounds[0] if self.rounds else {}
+        return [name for name in (*CONFIGS, *FILE_CONFIGS) if name in present]
 
     def bytes_per_transaction(self, name: str) -> float:
         return statistics.median(runs[name].bytes_per_transaction for runs in self.rounds)
+
+
+def baseline(name: str) -> str:
+    """The database ``name``'s ratios divide by: ``none`` on its own server."""
+    return FILE_NONE if name in FILE_CONFIGS else "none"
 
 
 def run(args: argparse.Namespace, console: Console) -> list[Outcome]:
     """Measure on each version of ``--audit-versions`` and print the tables; the outcomes."""
     if args.audit_rounds < 1 or args.audit_seconds < 1:
         raise SystemExit("python -m bench audit: --audit-rounds and --audit-seconds must be >= 1")
+    paths = log_paths(args)
     outcomes = []
     for version in (int(v) for v in args.audit_versions.split(",") if v):
         prov = Provisioner.create(args.backend, version, args.url)
+        settings = SERVER if args.audit_fsync_off else {**SERVER, **DURABLE}
         try:
-            server = prov.server(SERVER if args.audit_fsync_off else {**SERVER, **DURABLE})
-            outcomes.append(measure(server, args, console))
+            server = prov.server(settings) if "collector" in paths else None
+            direct = (
+                prov.server({**settings, **NO_COLLECTOR}, stderr_file=True)
+                if "file" in paths
+                else None
+            )
+            outcomes.append(measure(server, args, console, direct))
         finally:
             prov.stop_all()
     report(console, outcomes, args)
     return outcomes
 
 
-def measure(server: PgServer, args: argparse.Namespace, console: Console) -> Outcome:
-    """Set the five databases up on ``server``, then the paired rounds and the actor's cost."""
-    if server.run is None:
+def log_paths(args: argparse.Namespace) -> list[str]:
+    """``--audit-log-paths``, checked: one or both of ``collector`` and ``file``."""
+    paths = [p.strip() for p in args.audit_log_paths.split(",") if p.strip()]
+    unknown = [p for p in paths if p not in LOG_PATHS]
+    if unknown or not paths:
         raise SystemExit(
-            f"the audit benchmark runs pgbench beside the server: the "
-            f"{server.backend} backend cannot; use --backend docker or local"
+            f"python -m bench audit: --audit-log-paths takes collector, file or both "
+            f"(comma-separated), not {args.audit_log_paths!r}"
         )
-    outcome = Outcome(server.version)
-    databases = {name: f"bench_audit_{i}" for i, name in enumerate(CONFIGS)}
-    console.log(f"PostgreSQL {server.version}: pgbench -i -s {args.audit_scale}, kit migrations")
-    for name, database in databases.items():
+    return paths
+
+
+def measure(
+    server: PgServer | None,
+    args: argparse.Namespace,
+    console: Console,
+    direct: PgServer | None = None,
+) -> Outcome:
+    """Set the five databases up on ``server`` (the logging collector's) and the two on
+    ``direct`` (no collector, ``stderr_file`` set), then the paired rounds over all of them
+    and the actor's cost."""
+    servers: dict[str, PgServer] = {}
+    if server is not None:
+        servers.update(dict.fromkeys(CONFIGS, server))
+    if direct is not None:
+        servers.update(dict.fromkeys(FILE_CONFIGS, direct))
+    if not servers:
+        raise SystemExit("python -m bench audit: no server to measure")
+    for each in {id(s): s for s in servers.values()}.values():
+        if each.run is None:
+            raise SystemExit(
+                f"the audit benchmark runs pgbench beside the server: the "
+                f"{each.backend} backend cannot; use --backend docker or local"
+            )
+    if direct is not None and direct.stderr_file is None:
+        raise SystemExit("the audit benchmark's file path needs a server whose stderr_file is set")
+    first = next(iter(servers.values()))
+    outcome = Outcome(first.version)
+    databases = {name: f"bench_audit_{i}" for i, name in enumerate((*CONFIGS, *FILE_CONFIGS))}
+    console.log(f"PostgreSQL {first.version}: pgbench -i -s {args.audit_scale}, kit migrations")
+    classes = {**CONFIGS, **FILE_CONFIGS}
+    for name, each in servers.items():
         _setup(
-            server,
-            database,
-            {"pgaudit.log": CONFIGS[name], **EXTRA.get(name, {})},
+            each,
+            databases[name],
+            {"pgaudit.log": classes[name], **EXTRA.get(name, {})},
             args.audit_scale,
         )
-    names = list(CONFIGS)
+    names = list(servers)
     for number in range(args.audit_rounds):
         order = names[number % len(names) :] + names[: number % len(names)]
         order = order[::-1] if number % 2 else order
         outcome.rounds.append(
             {
-                name: _pgbench(server, databases[name], args, f"{number}-{i}")
+                name: _pgbench(servers[name], databases[name], args, f"{number}-{i}")
                 for i, name in enumerate(order)
             }
         )
         tps = ", ".join(f"{n} {outcome.rounds[-1][n].tps:,.0f}" for n in names)
         console.log(f"round {number + 1}/{args.audit_rounds}: tps {tps}")
-    outcome.actor = actor_cost(server.url_for(databases["default"]), args.audit_actor_rounds)
+    audited = "default" if "default" in servers else FILE_DEFAULT
+    outcome.actor = actor_cost(
+        servers[audited].url_for(databases[audited]), args.audit_actor_rounds
+    )
     return outcome
 
 
@@ -197,11 +266,16 @@ def _setup(server: PgServer, database: str, settings: dict[str, str], scale: int
 
 
 def _pgbench(server: PgServer, database: str, args: argparse.Namespace, tag: str) -> Run:
-    """One timed pgbench run; the log's growth meanwhile; older log files removed after."""
+    """One timed pgbench run; the log's growth meanwhile; older log files removed (or the
+    stderr file emptied) after."""
     assert server.run is not None
     prefix = f"/tmp/pgbench-audit-{tag}"
+    collector = _collects(server)
+    size: tuple[str, tuple[str, ...]] = (
+        (LOG_BYTES, ()) if collector else (FILE_BYTES, (str(server.stderr_file),))
+    )
     with psycopg.connect(server.dsn, autocommit=True) as conn:
-        before = int(conn.execute(LOG_BYTES).fetchone()[0])  # type: ignore[index]
+        before = int(conn.execute(*size).fetchone()[0])  # type: ignore[index]
         output = _check(
             server.run(
                 [
@@ -221,15 +295,25 @@ def _pgbench(server: PgServer, database: str, args: argparse.Namespace, tag: str
             "pgbench",
         )
         time.sleep(0.2)  # the collector writes what the backends sent
-        after = int(conn.execute(LOG_BYTES).fetchone()[0])  # type: ignore[index]
+        after = int(conn.execute(*size).fetchone()[0])  # type: ignore[index]
     latencies = _check(server.run(["sh", "-c", f"cat {prefix}.*; rm -f {prefix}.*"]), "pgbench -l")
-    server.run(["sh", "-c", 'cd "$PGDATA/log" && ls -t | tail -n +2 | xargs -r rm -f'])
+    if collector:
+        server.run(["sh", "-c", 'cd "$PGDATA/log" && ls -t | tail -n +2 | xargs -r rm -f'])
+    else:  # the writers append (O_APPEND): emptied, the file grows again from its start
+        server.run(["truncate", "-s", "0", str(server.stderr_file)])
     return Run(
         transactions=int(_field(output, "number of transactions actually processed: ")),
         tps=float(_field(output, "tps = ")),
         p95_ms=p95(latencies),
         log_bytes=after - before,
     )
+
+
+def _collects(server: PgServer) -> bool:
+    """Whether ``server`` runs the logging collector (else its log is its stderr file)."""
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT current_setting('logging_collector')").fetchone()
+    return row is not None and row[0] == "on"
 
 
 def p95(transaction_log: str) -> float:
@@ -343,23 +427,38 @@ def _hook_alone(engine: Engine, calls: int = 20000) -> float:
 
 
 def targets(outcome: Outcome) -> list[tuple[str, str, list[float], bool]]:
-    """``(measure, target, per-round ratios, met)`` for the kit's default classes."""
-    tps = outcome.ratios("default", "tps")
-    p95s = outcome.ratios("default", "p95_ms")
-    return [
-        ("TPS, default vs none", f">= {TPS_FLOOR:.2f}x", tps, statistics.median(tps) >= TPS_FLOOR),
-        (
-            "p95, default vs none",
-            f"<= {P95_CEILING:.2f}x",
-            p95s,
-            statistics.median(p95s) <= P95_CEILING,
-        ),
-    ]
+    """``(measure, target, per-round ratios, met)`` for the kit's default classes, on each
+    log path measured (the collector's first)."""
+    found = []
+    for name, where in (("default", ""), (FILE_DEFAULT, ", stderr file")):
+        if name not in outcome.names:
+            continue
+        tps = outcome.ratios(name, "tps")
+        p95s = outcome.ratios(name, "p95_ms")
+        found += [
+            (
+                f"TPS, default vs none{where}",
+                f">= {TPS_FLOOR:.2f}x",
+                tps,
+                statistics.median(tps) >= TPS_FLOOR,
+            ),
+            (
+                f"p95, default vs none{where}",
+                f"<= {P95_CEILING:.2f}x",
+                p95s,
+                statistics.median(p95s) <= P95_CEILING,
+            ),
+        ]
+    return found
 
 
-def _label(name: str, classes: str) -> str:
-    extra = ", ".join(f"{k} = {v}" for k, v in EXTRA.get(name, {}).items())
-    return f"{name} ({classes}{'; ' + extra if extra else ''})" if name != classes else name
+def _label(name: str) -> str:
+    classes = {**CONFIGS, **FILE_CONFIGS}[name]
+    extra = [f"{k} = {v}" for k, v in EXTRA.get(name, {}).items()]
+    if name in FILE_CONFIGS:
+        extra.append("no collector")
+    detail = ", ".join(extra)
+    return f"{name} ({classes}{'; ' + detail if detail else ''})" if name != classes else name
 
 
 def report(console: Console, outcomes: Sequence[Outcome], args: argparse.Namespace) -> None:
@@ -368,24 +467,21 @@ def report(console: Console, outcomes: Sequence[Outcome], args: argparse.Namespa
             title=f"pgaudit cost (PostgreSQL {outcome.version}, pgbench -s {args.audit_scale} "
             f"-c {args.audit_clients}, {args.audit_rounds} x {args.audit_seconds} s, "
             f"{'fsync off' if args.audit_fsync_off else 'durable'})",
-            caption="x: median of the per-round ratios to none; log: median over rounds",
+            caption="x: median of the per-round ratios to none on the same server; log: median "
+            "over rounds; stderr file: a second server, no logging collector",
         )
         for col in ("pgaudit.log", "TPS", "TPS x", "p95 ms", "p95 x", "log B/tx", "log MB/1000 tx"):
             table.add_column(col, justify="left" if col == "pgaudit.log" else "right")
-        for name, classes in CONFIGS.items():
+        for name in outcome.names:
             tps = statistics.median(r[name].tps for r in outcome.rounds)
             p95_ms = statistics.median(r[name].p95_ms for r in outcome.rounds)
             per_tx = outcome.bytes_per_transaction(name)
             table.add_row(
-                _label(name, classes),
+                _label(name),
                 f"{tps:,.0f}",
-                "1.00x"
-                if name == "none"
-                else f"{statistics.median(outcome.ratios(name, 'tps')):.2f}x",
+                f"{statistics.median(outcome.ratios(name, 'tps')):.2f}x",
                 f"{p95_ms:.2f}",
-                "1.00x"
-                if name == "none"
-                else f"{statistics.median(outcome.ratios(name, 'p95_ms')):.2f}x",
+                f"{statistics.median(outcome.ratios(name, 'p95_ms')):.2f}x",
                 f"{per_tx:,.0f}",
                 f"{per_tx * 1000 / 1e6:.2f}",
             )

@@ -91,6 +91,24 @@ def test_a_server_that_cannot_start_fails_at_once_with_its_log(
         pg_provisioner.server({"shared_preload_libraries": "no_such_library"})
 
 
+def test_a_server_can_append_its_stderr_to_a_file_as_pg_ctl_l_does(
+    pg_provisioner: Provisioner,
+) -> None:
+    # logging_collector off: each server process writes its own lines into that file
+    server = pg_provisioner.server({"logging_collector": "off"}, stderr_file=True)
+    assert server.stderr_file is not None
+    cursor = server.log_cursor()
+    size = "SELECT size FROM pg_stat_file(%s)"
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        before = conn.execute(size, (server.stderr_file,)).fetchone()
+        conn.execute("DO $$ BEGIN RAISE LOG 'stderr file canary'; END $$")
+        after = conn.execute(size, (server.stderr_file,)).fetchone()
+    assert cursor.wait_for("stderr file canary")  # read_log reads that file
+    assert before is not None
+    assert after is not None
+    assert after[0] > before[0]
+
+
 def test_the_log_cursor_only_sees_lines_after_its_mark(pg_server: PgServer) -> None:
     before = pg_server.log_cursor()
     text = before.settle("pg-hardening-mark-one")

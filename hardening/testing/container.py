@@ -20,6 +20,8 @@ from hardening.testing import image
 from hardening.testing.server import PASSWORD, USER, PgServer, tail
 
 START_TIMEOUT = 60.0
+# Where a container started with ``stderr_file=True`` appends the server's standard error.
+STDERR_FILE = "/var/lib/postgresql/stderr.log"
 
 
 def engine_problem() -> str | None:
@@ -80,10 +82,13 @@ def start(
     image_template: str | None = None,
     progress: Callable[[str], None] | None = None,
     standby_of: str | None = None,
+    stderr_file: bool = False,
 ) -> PgServer:
     """Start a container of the test image for ``version`` with extra server ``settings``;
     with ``standby_of`` (``host:port`` as the container reaches it), a hot standby cloned from
-    that primary by pg_basebackup instead of a new cluster."""
+    that primary by pg_basebackup instead of a new cluster; with ``stderr_file``, the server's
+    standard error appended to ``STDERR_FILE`` in the container instead of the container's
+    log (``read_log`` reads that file)."""
     from testcontainers.community.postgres import PostgresContainer
 
     image_name = resolve_image(version, image_template, progress)
@@ -133,6 +138,8 @@ def start(
     container.with_command(args)
     if standby_of:
         container.with_env("PG_HARDENING_STANDBY_OF", standby_of)
+    if stderr_file:
+        container.with_env("PG_HARDENING_STDERR_FILE", STDERR_FILE)
     try:
         container.start()
     except ServerStartError:
@@ -164,13 +171,19 @@ def start(
         container._connect()  # waits for the server, or fails with its log
         return url()
 
+    def read_log() -> str:
+        if stderr_file:
+            return _exec(container, ["cat", STDERR_FILE])[1]
+        return _log(container)
+
     return PgServer(
         backend="docker",
         url=url(),
-        read_log=lambda: _log(container),
+        read_log=read_log,
         stop=container.stop,
         stop_hint=f"docker rm -f {container.get_wrapped_container().short_id}",
         run=lambda argv: _exec(container, argv),
+        stderr_file=STDERR_FILE if stderr_file else None,
         _restart=restart,
     )
 

@@ -117,6 +117,7 @@ def start(version: int, settings: dict[str, str]) -> PgServer:
         stop=stop,
         stop_hint=f"runuser -u postgres -- {bins / 'pg_ctl'} -D {data} stop; rm -rf {root}",
         run=lambda argv: _run_beside(bins, root, port, argv),
+        stderr_file=str(logfile),
         _restart=restart,
     )
 

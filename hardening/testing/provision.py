@@ -62,28 +62,38 @@ class Provisioner:
             raise ValueError("the url backend needs a server URL: --pg-url or HARDENING_PG_URL")
         return cls(backend=backend, version=major, url=url, image=image)
 
-    def server(self, settings: dict[str, str] | None = None) -> PgServer:
-        """A running server with ``settings`` on top of the defaults; started once, then reused."""
+    def server(
+        self, settings: dict[str, str] | None = None, *, stderr_file: bool = False
+    ) -> PgServer:
+        """A running server with ``settings`` on top of the defaults; started once, then reused.
+        With ``stderr_file``, its standard error is appended to a file (``PgServer.stderr_file``),
+        as ``pg_ctl -l`` does: with ``logging_collector = off``, each server process then writes
+        its log lines into that file itself (the local backend always starts a server so)."""
         wanted = {**FAST, **(settings or {})}
-        key = tuple(sorted(wanted.items()))
+        key = (*sorted(wanted.items()), ("stderr_file", str(stderr_file)))
         if key not in self._servers:
-            server = self._start(wanted, default=not settings)
+            server = self._start(
+                wanted, default=not settings and not stderr_file, stderr=stderr_file
+            )
             _ = server.version  # read while it runs: reports outlive the server
             self._servers[key] = server
         return self._servers[key]
 
-    def _start(self, settings: dict[str, str], default: bool) -> PgServer:
+    def _start(self, settings: dict[str, str], default: bool, stderr: bool) -> PgServer:
         if self.backend == "docker":
             problem = container.engine_problem()
             if problem:
                 raise ServerStartError(problem)
-            return container.start(self.version, settings, self.image, self.progress)
+            return container.start(
+                self.version, settings, self.image, self.progress, stderr_file=stderr
+            )
         if self.backend == "local":
             return local.start(self.version, settings)
         if not default:
             raise ServerStartError(
                 "the url backend serves one existing server and cannot start another with "
-                f"settings {settings}; use the docker or local backend for this test"
+                f"settings {settings}{' and its stderr in a file' if stderr else ''}; use the "
+                "docker or local backend for this test"
             )
         assert self.url is not None
         return PgServer(

@@ -29,7 +29,10 @@ class PgServer:
     as its OS user with its binaries first on PATH) with libpq's defaults pointing at it as
     the superuser, and returns ``(exit status, output)``: e.g. ``run(["pgbench", "-i", "db"])``.
     ``restart`` stops and starts the server (the docker and local backends), which settings of
-    context postmaster need (``pg_settings.pending_restart``).
+    context postmaster need (``pg_settings.pending_restart``). ``stderr_file`` is the file,
+    as the server sees it, that its standard error is appended to (what it logs without the
+    logging collector; the local backend's ``pg_ctl -l`` file, or a container started with
+    ``Provisioner.server(..., stderr_file=True)``); None when it goes elsewhere.
     """
 
     backend: str
@@ -39,6 +42,7 @@ class PgServer:
     log_readable: bool = True
     stop_hint: str = "(stops with the test session)"
     run: Callable[[Sequence[str]], tuple[int, str]] | None = field(default=None, repr=False)
+    stderr_file: str | None = None
     _version: int | None = field(default=None, repr=False)
     _restart: Callable[[], URL] | None = field(default=None, repr=False)
 

@@ -3,26 +3,29 @@ and targets; its arithmetic is the paired design's (median of per-round ratios).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
 from rich.console import Console
 
 from bench import audit as bench
-from hardening.testing import PgServer
+from hardening.testing import PgServer, Provisioner
 
 
 def test_a_small_run_measures_every_configuration_and_prints_the_targets(
-    pg_server_factory: Callable[[dict[str, str]], PgServer],
+    pg_server_factory: Callable[[dict[str, str]], PgServer], pg_provisioner: Provisioner
 ) -> None:
     server = pg_server_factory(bench.SERVER)
+    direct = pg_provisioner.server({**bench.SERVER, **bench.NO_COLLECTOR}, stderr_file=True)
     small = {"rounds": 1, "seconds": 1, "scale": 1, "actor-rounds": 1, "versions": server.version}
     args = bench.parse_args([f"--audit-{k}={v}" for k, v in small.items()])
     console = Console(record=True, width=200, color_system=None)
-    outcome = bench.measure(server, args, console)
+    outcome = bench.measure(server, args, console, direct)
     assert len(outcome.rounds) == 1
     runs = outcome.rounds[0]
-    assert list(runs) == list(bench.CONFIGS)  # the first round in order, later ones rotated
+    # the first round in order, later ones rotated
+    assert list(runs) == [*bench.CONFIGS, *bench.FILE_CONFIGS]
     for name, measured in runs.items():
         assert measured.transactions > 0, name
         assert measured.tps > 0, name
@@ -32,6 +35,11 @@ def test_a_small_run_measures_every_configuration_and_prints_the_targets(
     assert per_tx["none"] < per_tx["default"] < per_tx["default + read"] <= per_tx["all"]
     # the default classes with log_min_messages = fatal: audited, but no record is written
     assert per_tx[bench.NOT_LOGGED] < per_tx["default"] / 10
+    # without the collector the records land in the server's stderr file, as many bytes a
+    # transaction as through it
+    file_default = outcome.bytes_per_transaction(bench.FILE_DEFAULT)
+    assert outcome.bytes_per_transaction(bench.FILE_NONE) < file_default / 10
+    assert file_default == pytest.approx(per_tx["default"], rel=0.2)
     assert set(outcome.actor) == {
         "statement round trip",
         "added per statement (client CPU)",
@@ -43,10 +51,42 @@ def test_a_small_run_measures_every_configuration_and_prints_the_targets(
     bench.report(console, [outcome], args)
     text = console.export_text()
     assert f"pgaudit cost (PostgreSQL {server.version}" in text
-    assert "TPS, default vs none │ >= 0.90x" in text
-    assert "p95, default vs none │ <= 1.10x" in text
+    assert re.search(r"TPS, default vs none +│ >= 0\.90x", text)
+    assert re.search(r"p95, default vs none +│ <= 1\.10x", text)
     assert "default (ddl, role, write)" in text
     assert "default, not logged (ddl, role, write; log_min_messages = fatal)" in text
+    assert "default, stderr file (ddl, role, write; no collector)" in text
+    assert re.search(r"TPS, default vs none, stderr file +│ >= 0\.90x", text)
+    assert re.search(r"p95, default vs none, stderr file +│ <= 1\.10x", text)
+
+
+def test_a_database_s_ratios_divide_by_none_on_its_own_server() -> None:
+    def runs(tps: float) -> bench.Run:
+        return bench.Run(transactions=1000, tps=tps, p95_ms=1.0, log_bytes=0)
+
+    outcome = bench.Outcome(17)
+    outcome.rounds.append(
+        {
+            "none": runs(1000),
+            "default": runs(700),
+            bench.FILE_NONE: runs(800),
+            bench.FILE_DEFAULT: runs(720),
+        }
+    )
+    assert outcome.ratios("default", "tps") == [0.7]
+    assert outcome.ratios(bench.FILE_DEFAULT, "tps") == [0.9]
+    assert [(t[0], t[3]) for t in bench.targets(outcome)] == [
+        ("TPS, default vs none", False),
+        ("p95, default vs none", True),
+        ("TPS, default vs none, stderr file", True),
+        ("p95, default vs none, stderr file", True),
+    ]
+
+
+def test_an_unknown_log_path_is_refused() -> None:
+    with pytest.raises(SystemExit, match="collector, file or both"):
+        bench.log_paths(bench.parse_args(["--audit-log-paths=collector,syslog"]))
+    assert bench.log_paths(bench.parse_args([])) == ["collector", "file"]
 
 
 def test_targets_are_judged_by_the_median_of_the_per_round_ratios() -> None:

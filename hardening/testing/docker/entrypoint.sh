@@ -2,7 +2,9 @@
 # Initialise a UTF8 cluster for POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB on first
 # start, then run the server in the foreground with every extra argument ("-c name=value").
 # TCP requires scram-sha-256 (TLS for anything but loopback); pgaudit is preloaded unless
-# an argument overrides shared_preload_libraries; the log goes to stderr.
+# an argument overrides shared_preload_libraries; the log goes to stderr (the container's log),
+# or with PG_HARDENING_STDERR_FILE=path is appended to that file, as Debian's pg_ctlcluster
+# starts a cluster (pg_ctl -l): each process writes its own lines, with no logging collector.
 set -eu
 
 : "${POSTGRES_USER:=postgres}"
@@ -62,4 +64,7 @@ CONF
     fi
 fi
 
+if [ -n "${PG_HARDENING_STDERR_FILE:-}" ]; then
+    exec postgres -D "$PGDATA" "$@" 2>>"$PG_HARDENING_STDERR_FILE"
+fi
 exec postgres -D "$PGDATA" "$@"

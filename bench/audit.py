@@ -207,8 +207,8 @@ def measure(
         servers.update(dict.fromkeys(FILE_CONFIGS, direct))
     if not servers:
         raise SystemExit("python -m bench audit: no server to measure")
-    for each in {id(s): s for s in servers.values()}.values():
-        if each.run is None:
+    for each in (server, direct):
+        if each is not None and each.run is None:
             raise SystemExit(
                 f"the audit benchmark runs pgbench beside the server: the "
                 f"{each.backend} backend cannot; use --backend docker or local"
@@ -233,7 +233,13 @@ def measure(
         order = order[::-1] if number % 2 else order
         outcome.rounds.append(
             {
-                name: _pgbench(servers[name], databases[name], args, f"{number}-{i}")
+                name: _pgbench(
+                    servers[name],
+                    databases[name],
+                    args,
+                    f"{number}-{i}",
+                    direct.stderr_file if direct and name in FILE_CONFIGS else None,
+                )
                 for i, name in enumerate(order)
             }
         )
@@ -265,17 +271,21 @@ def _setup(server: PgServer, database: str, settings: dict[str, str], scale: int
             )
 
 
-def _pgbench(server: PgServer, database: str, args: argparse.Namespace, tag: str) -> Run:
+def _pgbench(
+    server: PgServer,
+    database: str,
+    args: argparse.Namespace,
+    tag: str,
+    stderr_file: str | None = None,
+) -> Run:
     """One timed pgbench run; the log's growth meanwhile; older log files removed (or the
     stderr file emptied) after."""
     assert server.run is not None
     prefix = f"/tmp/pgbench-audit-{tag}"
-    collector = _collects(server)
-    size: tuple[str, tuple[str, ...]] = (
-        (LOG_BYTES, ()) if collector else (FILE_BYTES, (str(server.stderr_file),))
-    )
+    # the collector's log files, or (a server without it) its stderr file
+    query, params = (FILE_BYTES, (stderr_file,)) if stderr_file else (LOG_BYTES, ())
     with psycopg.connect(server.dsn, autocommit=True) as conn:
-        before = int(conn.execute(*size).fetchone()[0])  # type: ignore[index]
+        before = int(conn.execute(query, params).fetchone()[0])  # type: ignore[index]
         output = _check(
             server.run(
                 [
@@ -295,25 +305,18 @@ def _pgbench(server: PgServer, database: str, args: argparse.Namespace, tag: str
             "pgbench",
         )
         time.sleep(0.2)  # the collector writes what the backends sent
-        after = int(conn.execute(*size).fetchone()[0])  # type: ignore[index]
+        after = int(conn.execute(query, params).fetchone()[0])  # type: ignore[index]
     latencies = _check(server.run(["sh", "-c", f"cat {prefix}.*; rm -f {prefix}.*"]), "pgbench -l")
-    if collector:
+    if stderr_file:  # the writers append (O_APPEND): emptied, the file grows again from its start
+        server.run(["truncate", "-s", "0", stderr_file])
+    else:
         server.run(["sh", "-c", 'cd "$PGDATA/log" && ls -t | tail -n +2 | xargs -r rm -f'])
-    else:  # the writers append (O_APPEND): emptied, the file grows again from its start
-        server.run(["truncate", "-s", "0", str(server.stderr_file)])
     return Run(
         transactions=int(_field(output, "number of transactions actually processed: ")),
         tps=float(_field(output, "tps = ")),
         p95_ms=p95(latencies),
         log_bytes=after - before,
     )
-
-
-def _collects(server: PgServer) -> bool:
-    """Whether ``server`` runs the logging collector (else its log is its stderr file)."""
-    with psycopg.connect(server.dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT current_setting('logging_collector')").fetchone()
-    return row is not None and row[0] == "on"
 
 
 def p95(transaction_log: str) -> float:

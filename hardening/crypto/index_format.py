@@ -111,6 +111,22 @@ def index_head(key_id: str) -> bytes:
     return bytes((INDEX_V2, len(kid))) + kid
 
 
+def prefix_end(prefix: bytes) -> bytes | None:
+    """The least byte string above every one that starts with ``prefix``; None when there is
+    none (``prefix`` is all 0xff). ``value >= prefix AND value < prefix_end(prefix)`` selects
+    the values that start with ``prefix`` as one btree range.
+
+    Args:
+        prefix: how the values begin (a key's head and column tag, ``IndexKeys.prefixes``).
+
+    Example::
+
+        prefix_end(b"\\xb2\\x02k1\\x10\\xff")    # b"\\xb2\\x02k1\\x11": a tag may end in 0xff
+    """
+    kept = prefix.rstrip(b"\xff")
+    return kept[:-1] + bytes((kept[-1] + 1,)) if kept else None
+
+
 def index_key_id(stored: bytes) -> str | None:
     """The key id a stored format-2 index value names; None for anything else (a format-1
     value, or bytes that are no index value).

@@ -61,13 +61,14 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from hardening.crypto.aead import EncryptedBytes, EncryptedType
 from hardening.crypto.base import EncryptedBase
 from hardening.crypto.context import ColumnContext
 from hardening.crypto.envelope import AEAD_ROW, AEAD_V2, AEAD_VERSIONS, PGP_V2, PGP_VERSIONS
-from hardening.crypto.index_format import MAC_BYTES
+from hardening.crypto.index_format import MAC_BYTES, prefix_end
 from hardening.crypto.keys import KeyHook, KeySource
 from hardening.crypto.pgcrypto import PGPBytes, PGPText, PGPType
 from hardening.crypto.plan import ColumnPlan, at_least_one, inspect_column
@@ -409,6 +410,12 @@ def _check_blind_index(
         )
 
 
+def _starting_with(column: ColumnElement[Any], prefix: bytes) -> ColumnElement[bool]:
+    """``column`` starts with ``prefix``, as a range a btree index on it serves."""
+    end = prefix_end(prefix)
+    return column >= prefix if end is None else and_(column >= prefix, column < end)
+
+
 def find_blind_indexes(
     conn: Connection, plan: ColumnPlan, column_type: EncryptedBase[Any]
 ) -> list[str]:
@@ -446,9 +453,7 @@ def find_blind_indexes(
     found = []
     for name in others:
         index = table.c[name]
-        made_here = or_(
-            *(and_(index >= p, index < p[:-1] + bytes((p[-1] + 1,))) for p in keys.prefixes)
-        )
+        made_here = or_(*(_starting_with(index, p) for p in keys.prefixes))
         if conn.execute(select(index).where(made_here).limit(1)).first() is not None:
             found.append(name)
     value = table.c[plan.column]

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from hardening import cli, keys
 from hardening.blind_index import blind_index_column
 from hardening.crypto.hooks import installed
+from hardening.crypto.index_format import prefix_end
 from hardening.errors import BlindIndexError, RotationError
 from hardening.keys import Keyring
 from hardening.rotation import rotate
@@ -143,6 +144,36 @@ def test_rotate_without_the_blind_index_is_refused_when_the_table_holds_it(
     assert stored(pg_database, "SELECT ssn || ssn_bidx FROM accounts ORDER BY id") == before
     assert cli_rotate(*INDEX_ARGS) == 0
     assert "40 values moved to key 'k2'" in capsys.readouterr().out
+
+
+def test_a_key_whose_column_tag_ends_in_0xff_is_found_and_rotated(
+    engine: Engine,
+    pg_database: PgDatabase,
+    cli_rotate: Callable[..., int],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One key in 256 gives a column a tag ending in 0xff: its index values are still found
+    (the refusal) and rotated."""
+    old = next(
+        m
+        for m in iter(lambda: os.urandom(32), b"")
+        if derived(m, "blind-index/v2/0:8:accounts3:ssn/tag")[3] == 0xFF
+    )
+    keys.configure_keys(Keyring.from_pairs([("k1", old)]))
+    table = accounts()
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"id": i, "ssn": f"ssn-{i}"} for i in range(1, 11)])
+    assert stored(pg_database, "SELECT ssn_bidx FROM accounts WHERE id = 1")[0][7] == 0xFF
+    keys.configure_keys(Keyring.from_pairs([("k2", K2), ("k1", old)]))
+    assert cli_rotate() == 2
+    assert "has a blind index in 'ssn_bidx'" in capsys.readouterr().err
+    assert prefix_end(b"\xb2\x02k1\x10\xff\xff") == b"\xb2\x02k1\x11"
+    assert prefix_end(b"\xff") is None
+    assert cli_rotate(*INDEX_ARGS) == 0
+    assert "10 values moved to key 'k2'" in capsys.readouterr().out
+    expected = [format_2(K2, "k2", "0:8:accounts3:ssn", f"ssn-{i}".encode()) for i in range(1, 11)]
+    assert stored(pg_database, "SELECT ssn_bidx FROM accounts ORDER BY id") == expected
 
 
 def test_rotating_an_aead_columns_blind_index_needs_its_type(

@@ -61,7 +61,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement, Null
 from sqlalchemy.sql.selectable import Alias
 
 from hardening.crypto.envelope import MAX_KEY_ID
-from hardening.crypto.index_format import INDEX_V2, MAC_BYTES, TAG_BYTES
+from hardening.crypto.index_format import INDEX_V2, MAC_BYTES, TAG_BYTES, prefix_end
 from hardening.crypto.kit_column import adopt
 from hardening.errors import BlindIndexError
 
@@ -395,7 +395,7 @@ def stale_index_guard(
     other = base.table.alias().c[base.key]
     bounds = [_FORMAT_2[0]]
     for head in sorted(heads):
-        bounds += [head, head[:-1] + bytes((head[-1] + 1,))]  # the values under that key
+        bounds += [head, prefix_end(head) or _FORMAT_2[1]]  # the values under that key
     bounds.append(_FORMAT_2[1])
     gaps = [
         and_(other >= literal(lo, LargeBinary), other < literal(hi, LargeBinary))

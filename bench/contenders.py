@@ -68,5 +68,18 @@ CONTENDERS: dict[str, Callable[[], TypeEngine[Any]]] = {
     "sqlalchemy-utils": _utils,
     "pgcrypto-default": PgcryptoDefault,
 }
+# The order of each round (reversed every other round). Every pair a target judges runs back
+# to back: PGPText and plaintext, plaintext and EncryptedText, EncryptedText and
+# sqlalchemy-utils, so one spell of the shared machine (50 ms to a second) covers both sides
+# of each ratio. The padded and row-bound types, judged by no target, run first.
+ROUND_ORDER: tuple[str, ...] = (
+    f"EncryptedText(padding={PADDING})",
+    "EncryptedText(bind_row=True)",
+    "PGPText",
+    "plaintext",
+    "EncryptedText",
+    "sqlalchemy-utils",
+    "pgcrypto-default",
+)
 # Too slow to time in every round, and judged by no target: timed in the first rounds only.
 REFERENCE_ONLY = frozenset({"pgcrypto-default"})

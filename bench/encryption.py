@@ -37,7 +37,7 @@ from rich.table import Table as RichTable
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select
 from sqlalchemy.engine import Connection, Engine
 
-from bench.contenders import CONTENDERS, PADDING, REFERENCE_ONLY
+from bench.contenders import CONTENDERS, PADDING, REFERENCE_ONLY, ROUND_ORDER
 from bench.pairing import Rounds, paired_rounds
 from bench.rewrite import RewriteResult, measure_rewrites
 from bench.servers import add_server_arguments
@@ -196,7 +196,7 @@ def measure(engine: Engine, args: argparse.Namespace, version: int) -> VersionRe
         result = measure(engine, parse_args(["--rows", "200"]), 15)
     """
     wanted = {n for n in args.only.split(",") if n}
-    names = [n for n in CONTENDERS if not wanted or n in wanted or n in (PLAIN, AEAD)]
+    names = [n for n in ROUND_ORDER if not wanted or n in wanted or n in (PLAIN, AEAD)]
     values = [f"user-{i:07d}@example.org {os.urandom(4).hex()}" for i in range(args.rows)]
     tables = {n: _table(n, CONTENDERS[n]()) for n in names}
     try:
@@ -326,7 +326,7 @@ def _contenders(result: VersionResult, args: argparse.Namespace) -> RichTable:
     for col in ("type", "select ms", "select x", "insert ms", "insert x", "x EncryptedText"):
         table.add_column(col, justify="left" if col == "type" else "right")
     s, i = result.selects, result.inserts
-    for name in s.times:
+    for name in (n for n in CONTENDERS if n in s.times):  # as listed, not as timed
         partial = len(s.times[name]) < len(s.times[PLAIN])
         versus = (
             f"{s.ratio(name, AEAD):.2f} / {i.ratio(name, AEAD):.2f}"

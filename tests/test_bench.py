@@ -15,7 +15,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, create_engine, te
 from sqlalchemy.engine import Engine
 
 import bench.__main__ as dispatcher
-from bench.contenders import CONTENDERS, REFERENCE_ONLY
+from bench.contenders import CONTENDERS, REFERENCE_ONLY, ROUND_ORDER
 from bench.encryption import (
     TARGETS,
     VersionResult,
@@ -144,13 +144,30 @@ def test_paired_rounds_time_every_contender_each_round_in_alternating_order() ->
     )
     assert rounds.repeats["a"] in range(2, math.ceil(MIN_RUN / 0.005) + 1)  # runs of >= 20 ms
     assert (rounds.repeats["b"], rounds.repeats["slow"]) == (1, 1)
-    timed = [c for c in calls[3:] if c != "a"]  # after the warm-up, one call each
-    assert timed == ["b", "slow", "slow", "b", "b", "b"]  # reversed every other round
+    timed = [c for c in calls[3:] if c != "a"]  # after the warm-up: a lead-in, then the run
+    assert timed == ["b"] * 2 + ["slow"] * 4 + ["b"] * 6  # reversed every other round
+    first = calls[3:][: 1 + rounds.repeats["a"]]
+    assert first == ["a"] * (1 + rounds.repeats["a"])  # a's lead-in, untimed, then its run
     assert list(rounds.times["slow"]) == [0, 1]
     assert all(0.004 < t < 0.05 for t in rounds.times["a"].values())  # per operation
     assert len(rounds.ratios("b", "a")) == 4
     assert len(rounds.ratios("slow", "a")) == 2
     assert (repetitions(0.5), repetitions(0.001)) == (1, 20)
+
+
+def test_the_lead_in_before_each_run_is_not_timed() -> None:
+    """The operation right after another contender's pays for what that one left behind;
+    the lead-in pays it here, and only the run after it is timed."""
+    calls = 0
+
+    def lead_in_slow() -> None:  # sizing: 30 ms (one a run); then 60 ms lead-in, 10 ms run
+        nonlocal calls
+        time.sleep(0.03 if calls == 0 else 0.06 if calls % 2 else 0.01)
+        calls += 1
+
+    rounds = paired_rounds({"c": lead_in_slow}, 3)
+    assert calls == 1 + 3 * 2
+    assert all(0.009 < t < 0.03 for t in rounds.times["c"].values())
 
 
 def test_each_figure_is_the_median_of_the_per_round_ratios() -> None:
@@ -162,6 +179,17 @@ def test_each_figure_is_the_median_of_the_per_round_ratios() -> None:
     assert rounds.ratios("EncryptedText", "plaintext") == [2.0, 3.0, 2.5]
     assert rounds.ratio("EncryptedText", "plaintext") == 2.5
     assert rounds.seconds("EncryptedText") == 4.0
+
+
+def test_every_pair_a_target_judges_runs_back_to_back_in_a_round() -> None:
+    """A ratio is paired only as well as its two sides share a spell of the machine: each
+    judged pair of contenders is adjacent in the round's order (and so in its reverse)."""
+    assert sorted(ROUND_ORDER) == sorted(CONTENDERS)
+    pairs = [t.name.split(" (")[0].split(" / ") for t in TARGETS if " / " in t.name]
+    assert len(pairs) == 4  # select and insert against plaintext, sqlalchemy-utils, PGPText
+    for name, base in pairs:
+        name = name.removesuffix(" select").removesuffix(" insert")
+        assert abs(ROUND_ORDER.index(name) - ROUND_ORDER.index(base)) == 1, (name, base)
 
 
 def result_with(select: float, insert: float, utils: float, pgp: float) -> VersionResult:

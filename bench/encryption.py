@@ -27,7 +27,6 @@ import datetime as dt
 import math
 import os
 import platform
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +37,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, 
 from sqlalchemy.engine import Connection, Engine
 
 from bench.contenders import CONTENDERS, PADDING, REFERENCE_ONLY, ROUND_ORDER
+from bench.output import report_console
 from bench.pairing import Rounds, paired_rounds
 from bench.rewrite import RewriteResult, measure_rewrites
 from bench.servers import add_server_arguments
@@ -417,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         main(["--versions", "15,17"])
     """
     args = parse_args(argv)
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = report_console()
     keys.configure_keys(keys.generate_entry("bench"))
     results = []
     for version in args.versions.split(","):

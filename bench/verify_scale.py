@@ -42,6 +42,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from sqlalchemy.engine import URL
 
+from bench.output import report_console
 from bench.servers import add_server_arguments
 from hardening.settings import libpq_dsn
 from hardening.testing import PgServer, Provisioner
@@ -266,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench verify-scale", description=__doc__)
     add_server_arguments(parser)
     args = parser.parse_args(argv)
-    console = Console()
+    console = report_console()
     for version in (v for v in args.versions.split(",") if v):
         prov = Provisioner.create(args.backend, version, args.url)
         try:

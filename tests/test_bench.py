@@ -4,13 +4,16 @@ version in one invocation; and a small run end to end on a real server."""
 from __future__ import annotations
 
 import importlib
+import io
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 from rich.console import Console
+from rich.table import Table as RichTable
 from sqlalchemy import Column, Integer, MetaData, Table, Text, create_engine, text
 from sqlalchemy.engine import Engine
 
@@ -26,6 +29,7 @@ from bench.encryption import (
     parse_args,
     report,
 )
+from bench.output import WIDTH, report_console
 from bench.pairing import MIN_RUN, Rounds, paired_rounds, repetitions
 from bench.rewrite import RewriteResult, TransactionClock
 from hardening import keys, migrate
@@ -238,3 +242,17 @@ def test_the_dispatcher_runs_the_named_suite_or_the_default(
     assert dispatcher.main(["--versions", "15"]) == 0
     assert seen == [("other", ["--x"]), ("bench.encryption", ["--versions", "15"])]
     assert set(CONTENDERS) >= REFERENCE_ONLY
+
+
+def test_a_suite_printing_into_a_file_keeps_its_tables_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redirected (``make bench > bench.txt``), rich assumes 80 columns and cuts labels."""
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", piped)
+    console = report_console()
+    assert console.width == WIDTH == 160
+    table = RichTable("pgaudit.log", "TPS", "TPS x", "p95 ms", "p95 x", "CPU us/tx", "CPU x")
+    table.add_row("default, stderr file (ddl, role, write; no collector)", *["1,234"] * 6)
+    console.print(table)
+    assert "default, stderr file (ddl, role, write; no collector)" in piped.getvalue()

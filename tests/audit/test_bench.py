@@ -3,6 +3,7 @@ and targets; its arithmetic is the paired design's (median of per-round ratios).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 
@@ -30,6 +31,8 @@ def test_a_small_run_measures_every_configuration_and_prints_the_targets(
         assert measured.transactions > 0, name
         assert measured.tps > 0, name
         assert measured.p95_ms > 0, name
+        # the server's processes and pgbench kept the machine busy during the run
+        assert 0 < measured.cpu_us_per_transaction < 1e6, name
     per_tx = {name: outcome.bytes_per_transaction(name) for name in bench.CONFIGS}
     # every write is audited from the default classes on; read adds the SELECT of each one
     assert per_tx["none"] < per_tx["default"] < per_tx["default + read"] <= per_tx["all"]
@@ -51,6 +54,7 @@ def test_a_small_run_measures_every_configuration_and_prints_the_targets(
     bench.report(console, [outcome], args)
     text = console.export_text()
     assert f"pgaudit cost (PostgreSQL {server.version}" in text
+    assert re.search(r"CPU us/tx ┃ +CPU x ┃", text)
     assert re.search(r"TPS, default vs none +│ >= 0\.90x", text)
     assert re.search(r"p95, default vs none +│ <= 1\.10x", text)
     assert "default (ddl, role, write)" in text
@@ -119,3 +123,15 @@ def test_p95_reads_pgbench_transaction_logs() -> None:
     assert bench.p95(lines) == pytest.approx(4.8, abs=0.06)
     with pytest.raises(SystemExit, match="no transaction completed"):
         bench.p95("")
+
+
+def test_cpu_time_is_the_busy_fields_of_proc_stat() -> None:
+    """user, nice, system, irq, softirq, steal; never idle, iowait, or guest (already in user)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stat = "cpu  100 3 50 1000 20 7 5 2 40 1\ncpu0 50 0 25 500 10 3 2 1 20 0\nintr 1 2\n"
+    assert bench.cpu_busy(stat) * tick == pytest.approx(100 + 3 + 50 + 7 + 5 + 2)
+    with open("/proc/stat", encoding="ascii") as real:
+        first = bench.cpu_busy(real.read())
+    sum(i * i for i in range(2_000_000))  # ~0.1 s of this process's CPU
+    with open("/proc/stat", encoding="ascii") as real:
+        assert bench.cpu_busy(real.read()) > first
